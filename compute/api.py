@@ -1,0 +1,237 @@
+"""The public entry points: :func:`run_op` computes an operation, :func:`stream_op` makes its timeline.
+
+Both share one preparation path (:func:`prepare`): inputs are checked by name, dtype and shape,
+the memory needed is estimated and checked against the budget *before* anything is allocated,
+and the inputs are moved to the backend's device. A GPU that runs out of memory during a run
+hands that run to numpy, with a notice on the result.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .backend import BackendInfo, get_backend, to_host
+from .budget import check_budget
+from .errors import InputError, ParamError
+from .plans import Run, auto_tile
+from .registry import GRANULARITIES, OpSpec, get_spec
+from .timeline import Timeline
+
+#: The default granularity keeps a timeline at most this long; finer steps are there on request.
+MAX_DEFAULT_STEPS = 2000
+
+_run_ids = itertools.count(1)
+
+
+class RunResult(dict):
+    """The named outputs of a run (host numpy arrays, ``"result"`` among them), plus what the run
+    was: ``op``, ``params``, ``backend``, ``elapsed`` seconds, ``flops`` and ``notices``."""
+
+    op: str = ""
+    params: dict
+    backend: BackendInfo | None = None
+    elapsed: float = 0.0
+    flops: int = 0
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An operation's checked inputs (host arrays) and normalized parameters, ready to compute."""
+
+    spec: OpSpec
+    inputs: dict
+    params: dict
+    dtype: np.dtype
+
+
+def _compute_dtype(spec: OpSpec, arrays: Mapping[str, np.ndarray]) -> np.dtype:
+    """The float dtype a run computes in: numpy's promotion of the float inputs, float64 when every
+    input is an integer (exact for integers below 2**53, and no silent overflow)."""
+    floats = [a.dtype for k, a in arrays.items() if a.dtype.kind == "f" and k not in spec.extra.get("mask_inputs", ())]
+    if not floats:
+        return np.dtype(np.float64)
+    return np.result_type(*floats)
+
+
+def _as_array(op: str, name: str, value) -> np.ndarray:
+    try:
+        a = np.asarray(to_host(value))
+    except Exception as exc:  # noqa: BLE001 - anything numpy cannot read is bad input
+        raise InputError(f"{op}: input {name} is not an array of numbers ({type(exc).__name__}: {exc})") from None
+    if a.dtype.kind == "c":
+        raise InputError(f"{op}: input {name} is complex ({a.dtype}); OpScope computes with real numbers only. "
+                         f"Pass the real part (x.real) or the magnitude (abs(x)).")
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{op}: input {name} has dtype {a.dtype}, not numbers; use float16/32/64 or integers.")
+    return a
+
+
+def prepare(name: str, inputs: Mapping[str, object], params: Mapping[str, object]) -> Prepared:
+    """Check ``inputs`` and ``params`` for operation ``name`` and normalize them.
+
+    Raises
+    ------
+    ParamError
+        unknown operation or parameter, or a bad parameter value.
+    InputError
+        a missing or unknown input, or one of an unsupported dtype.
+    ShapeError
+        shapes the operation cannot combine (the message names both shapes, the axis and the rule).
+    """
+    spec = get_spec(name)
+    if not isinstance(inputs, Mapping):
+        raise InputError(f"{name}: inputs must be a dict of name -> array (e.g. {{'A': a, 'B': b}})")
+    valid = spec.input_names
+    unknown = [k for k in inputs if k not in valid]
+    if unknown:
+        raise InputError(f"{name}: unknown input(s) {', '.join(map(str, unknown))}; {name} takes {', '.join(valid)}")
+    arrays = {k: _as_array(name, k, v) for k, v in inputs.items() if v is not None}
+    missing = [k for k in spec.required_inputs if k not in arrays]
+    if missing:
+        raise InputError(f"{name}: missing input(s) {', '.join(missing)}; {name} takes {', '.join(valid)}")
+    params = dict(params)
+    if "mask" in spec.input_names and isinstance(params.get("mask"), np.ndarray):
+        m = params["mask"]
+        if m.dtype == bool or m.dtype.kind == "f" or m.ndim >= 2:  # an array mask is an input, not a keyword
+            arrays["mask"] = _as_array(name, "mask", params.pop("mask"))
+    known = {p.name for p in spec.params}
+    bad = [k for k in params if k not in known]
+    if bad:
+        raise ParamError(f"{name}: unknown parameter(s) {', '.join(bad)}; valid: {', '.join(sorted(known)) or 'none'}")
+    full = {p.name: p.default for p in spec.params}
+    full.update(params)
+    dtype = _compute_dtype(spec, arrays)
+    mask_inputs = spec.extra.get("mask_inputs", ())
+    cast = {}
+    for k, a in arrays.items():
+        if k in mask_inputs:
+            cast[k] = a if a.dtype == bool else a.astype(dtype, copy=False)
+        else:
+            cast[k] = a.astype(dtype, copy=False)
+    shapes = {k: tuple(a.shape) for k, a in cast.items()}
+    norm = spec.check(shapes, full)
+    return Prepared(spec, cast, norm, dtype)
+
+
+def _compute(prep: Prepared, xp) -> dict:
+    dev = {k: (xp.asarray(v) if xp is not np else v) for k, v in prep.inputs.items()}
+    # NaN and Inf propagate as in numpy; its warnings about them are noise in an app about numbers.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out = prep.spec.compute(xp, dev, prep.params)
+    return dev, out
+
+
+def _execute(prep: Prepared, budget_check: bool = True):
+    """Compute on the chosen backend; on a GPU out-of-memory, again on numpy. Returns
+    ``(xp, device inputs, outputs, backend info, notices, elapsed)``."""
+    xp, info = get_backend()
+    shapes = {k: tuple(a.shape) for k, a in prep.inputs.items()}
+    if budget_check:
+        sizes = prep.spec.estimate(shapes, prep.dtype.itemsize, prep.params)
+        sizes.update({f"input {k}": a.nbytes for k, a in prep.inputs.items()})
+        check_budget(prep.spec.name, sizes, xp)
+    notices: list[str] = []
+    t0 = time.perf_counter()
+    try:
+        dev, out = _compute(prep, xp)
+        if xp is not np:
+            xp.cuda.Stream.null.synchronize()
+    except MemoryError as exc:
+        if xp is np:
+            raise
+        notices.append(f"GPU out of memory ({type(exc).__name__}); this run was computed with numpy on the CPU.")
+        xp, info = np, BackendInfo("numpy", "numpy (CPU)", "GPU out of memory for this run")
+        t0 = time.perf_counter()
+        dev, out = _compute(prep, xp)
+    elapsed = time.perf_counter() - t0
+    notices.extend(out.pop("__notices__", ()))
+    return xp, dev, out, info, notices, elapsed
+
+
+def run_op(name: str, inputs: Mapping[str, object], **params) -> RunResult:
+    """Compute operation ``name`` on ``inputs`` (a dict of named arrays) with keyword ``params``.
+
+    Returns a :class:`RunResult`: a dict of every named output as a host numpy array, with
+    ``"result"`` the final one.
+
+    Examples
+    --------
+    >>> import numpy as np, compute
+    >>> compute.run_op("dot", {"a": np.array([1, 2, 3]), "b": np.array([4, 5, 6])})["result"]
+    array(32.)
+    """
+    prep = prepare(name, inputs, params)
+    xp, _dev, out, info, notices, elapsed = _execute(prep)
+    res = RunResult({k: np.asarray(to_host(v)) for k, v in out.items()})
+    res.op, res.params, res.backend, res.elapsed = name, dict(prep.params), info, elapsed
+    res.flops = int(prep.spec.flops({k: a.shape for k, a in prep.inputs.items()}, prep.params))
+    res.notices = tuple(notices)
+    return res
+
+
+def _default_granularity(spec: OpSpec, run: Run, options: dict) -> str:
+    for g in spec.extra.get("prefer", ("element", "tile")):
+        if g in spec.granularities:
+            plan = spec.plan(run, g, options)
+            if len(plan) <= MAX_DEFAULT_STEPS:
+                return g
+    return "stage"
+
+
+def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None = None, *, tile=None,
+              kblock: int | None = None, run_id: int | None = None, **params) -> Timeline:
+    """Compute operation ``name`` and return its :class:`~compute.timeline.Timeline` of steps.
+
+    Parameters
+    ----------
+    granularity : ``"element"``, ``"tile"``, ``"kblock"``, ``"stage"`` or None (the finest that
+        keeps the timeline under :data:`MAX_DEFAULT_STEPS` steps).
+    tile : int or (rows, cols): output tile for ``tile`` granularity (default: about 256 tiles).
+    kblock : int: block of the reduced axis for ``kblock`` granularity (default: about 32 blocks).
+    run_id : the id stamped on every step (a fresh one by default).
+    """
+    prep = prepare(name, inputs, params)
+    spec = prep.spec
+    if granularity is not None and granularity not in GRANULARITIES:
+        raise ParamError(f"{name}: unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)}")
+    if granularity is not None and granularity not in spec.granularities:
+        raise ParamError(f"{name}: granularity {granularity!r} is not available; "
+                         f"{name} steps by {', '.join(spec.granularities)}")
+    options = {}
+    if tile is not None:
+        t = (int(tile), int(tile)) if np.ndim(tile) == 0 else tuple(int(x) for x in tile)
+        if any(x < 1 for x in t):
+            raise ParamError(f"{name}: tile must be ≥ 1, not {tile!r}")
+        options["tile"] = t
+    if kblock is not None:
+        if int(kblock) < 1:
+            raise ParamError(f"{name}: kblock must be ≥ 1, not {kblock!r}")
+        options["kblock"] = int(kblock)
+    xp, dev, out, info, notices, elapsed = _execute(prep)
+    run = Run(name, xp, dev, out, dict(prep.params))
+    if granularity is None:
+        granularity = _default_granularity(spec, run, options)
+    plan = spec.plan(run, granularity, options)
+    flops = spec.flops({k: a.shape for k, a in prep.inputs.items()}, prep.params)
+    used = dict(options)
+    used.update(getattr(plan, "options", {}) or {})
+    return Timeline(run, plan, granularity=granularity, run_id=next(_run_ids) if run_id is None else int(run_id),
+                    backend=info, notices=notices, flops=flops, elapsed=elapsed, input_names=spec.input_names,
+                    options=used)
+
+
+def default_tile(shape2d, target_steps: int = 256) -> tuple[int, int]:
+    """The tile :func:`stream_op` uses when none is given (about ``target_steps`` tiles)."""
+    return auto_tile(shape2d, target_steps)
+
+
+def default_kblock(k: int, target_steps: int = 32) -> int:
+    """The k-block :func:`stream_op` uses when none is given (about ``target_steps`` blocks)."""
+    return max(1, math.ceil(int(k) / target_steps))

@@ -1,0 +1,98 @@
+"""The memory budget: a run's sizes are estimated from shapes and refused *before* allocating.
+
+``numpy.zeros`` of 20 GB does not raise on Linux (pages are lazily committed), so without this
+check an over-large run would swap the machine to a halt instead of failing with a message.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import BudgetError
+
+_budget_override: int | None = None
+
+
+def set_memory_budget(nbytes: int | None) -> None:
+    """Set the budget in bytes for every later run; ``None`` restores the default
+    (half the available memory of the device in use). ``OPSCOPE_MEMORY_BUDGET`` (bytes, or with a
+    suffix K/M/G) sets it from the environment."""
+    global _budget_override
+    if nbytes is not None and int(nbytes) <= 0:
+        raise ValueError("memory budget must be positive")
+    _budget_override = None if nbytes is None else int(nbytes)
+
+
+def _parse_size(text: str) -> int:
+    text = text.strip().upper().rstrip("B")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:], 1)
+    if text[-1:] in "KMGT":
+        text = text[:-1]
+    return int(float(text) * mult)
+
+
+def host_available_bytes() -> int:
+    """Memory the host can still give (MemAvailable on Linux; total physical memory elsewhere)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def device_available_bytes(xp) -> int:
+    """Free memory of the device ``xp`` computes on (host memory for numpy)."""
+    if getattr(xp, "__name__", "numpy") == "cupy":
+        free, _total = xp.cuda.Device().mem_info
+        pool = xp.get_default_memory_pool()
+        return int(free + pool.free_bytes())
+    return host_available_bytes()
+
+
+def memory_budget(xp=None) -> int:
+    """The budget in bytes for a run on ``xp`` (default: numpy)."""
+    if _budget_override is not None:
+        return _budget_override
+    env = os.environ.get("OPSCOPE_MEMORY_BUDGET")
+    if env:
+        try:
+            return _parse_size(env)
+        except ValueError:
+            pass
+    import numpy as np
+
+    return device_available_bytes(xp if xp is not None else np) // 2
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def check_budget(op: str, sizes: dict[str, int], xp=None) -> None:
+    """Raise :class:`BudgetError` when the estimated ``sizes`` (name -> bytes) exceed the budget.
+
+    The message gives the total, the three largest items and the budget, so a user knows what
+    to shrink.
+    """
+    total = sum(int(v) for v in sizes.values())
+    budget = memory_budget(xp)
+    if total <= budget:
+        return
+    largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    items = ", ".join(f"{k} {human_bytes(v)}" for k, v in largest)
+    raise BudgetError(
+        f"{op}: this run needs about {human_bytes(total)} ({items}), over the memory budget of "
+        f"{human_bytes(budget)}. Use smaller inputs or raise the budget (OPSCOPE_MEMORY_BUDGET)."
+    )

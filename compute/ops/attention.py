@@ -1,0 +1,458 @@
+"""Scaled dot-product attention (with masks) and multi-head attention.
+
+``attention``: scores = Q Kᵀ → scaled = scores · scale → masked → weights = softmax → result = weights V.
+``mha``: Q, K, V projections → heads split from the last axis → attention per head → concat → W_o.
+Rows whose every key is masked get zero weights and a zero output (never NaN), and the caption
+says how many there were.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ParamError, ShapeError
+from ..numbers import fmt, fmt_shape
+from ..plans import FULL, FuncPlan, Stage, StagePlan, grid_linear_index
+from ..registry import Input, OpSpec, Param, register
+from ..shapes import aligned, broadcast_shapes
+from ..step import Region, StepContent
+
+
+def _prod(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+# --- masks --------------------------------------------------------------------------------------
+def parse_mask_param(op: str, value):
+    """The ``mask`` keyword: None, ``"causal"``, or key lengths per batch (a padding mask).
+
+    Accepted spellings: None / ``"none"``; ``"causal"``; a sequence of ints; ``"padding:3,2"``.
+    Returns ``None``, ``"causal"`` or a tuple of ints.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("", "none"):
+            return None
+        if v == "causal":
+            return "causal"
+        if v.startswith("padding:") or v.startswith("lengths:"):
+            v = v.split(":", 1)[1]
+        try:
+            return tuple(int(x) for x in v.replace(";", ",").split(",") if x.strip())
+        except ValueError:
+            raise ParamError(f"{op}: mask must be None, 'causal', key lengths like 'padding:3,2', or an array "
+                             f"given as the input 'mask'; not {value!r}") from None
+    try:
+        arr = np.asarray(value)
+    except Exception:  # noqa: BLE001
+        raise ParamError(f"{op}: mask {value!r} is not understood") from None
+    if arr.ndim <= 1 and arr.dtype.kind in "iu":
+        return tuple(int(x) for x in arr.reshape(-1))
+    raise ParamError(f"{op}: a mask array (bool: True = keep, or additive float) goes in the inputs as 'mask', "
+                     f"not as the mask= keyword")
+
+
+def check_mask(op: str, spec, mask_shape, scores_shape, lk: int):
+    """Check the mask keyword (``spec``) and the mask input's shape against the scores' shape."""
+    if isinstance(spec, tuple):
+        nb = scores_shape[0] if len(scores_shape) > 2 else 1
+        if len(spec) not in (1, nb):
+            raise ShapeError(f"{op}: padding mask gives {len(spec)} key lengths, but the scores {fmt_shape(scores_shape)} "
+                             f"have {nb} batch entries on axis 0: give one length per batch (or one for all).")
+        bad = [n for n in spec if not 0 <= n <= lk]
+        if bad:
+            raise ShapeError(f"{op}: key length {bad[0]} is out of range: there are {lk} keys (0..{lk} allowed).")
+    if mask_shape is not None:
+        try:
+            out = broadcast_shapes(op, mask_shape, scores_shape, "mask", "scores")
+        except ShapeError:
+            out = None
+        if out != tuple(scores_shape):
+            raise ShapeError(f"{op}: mask {fmt_shape(mask_shape)} must broadcast to the scores {fmt_shape(scores_shape)} "
+                             f"(…, queries, keys) without growing them. Rule: aligned from the right, each mask "
+                             f"axis equal to the scores' or 1.\n" + aligned(mask_shape, scores_shape, "mask", "scores"))
+
+
+def apply_mask(xp, scaled, spec, mask):
+    """``(masked, fully_masked, words)``: the logits with masked entries at −inf (plus any additive
+    mask), a boolean array of rows with no key left (or None), and a description for captions."""
+    keep = None
+    words = []
+    lq, lk = scaled.shape[-2], scaled.shape[-1]
+    if spec == "causal":
+        keep = xp.tril(xp.ones((lq, lk), dtype=bool))
+        words.append("causal: query i sees keys 0..i")
+    elif isinstance(spec, tuple):
+        lengths = xp.asarray(np.asarray(spec, dtype=np.int64))
+        nb = scaled.shape[0] if scaled.ndim > 2 else 1
+        lengths = xp.broadcast_to(lengths, (nb,))
+        k = xp.arange(lk)
+        keep = (k[None, :] < lengths[:, None]).reshape((nb,) + (1,) * max(0, scaled.ndim - 2) + (lk,))
+        if scaled.ndim == 2:
+            keep = keep.reshape(1, lk)
+        words.append("padding: keys past each length removed")
+    additive = None
+    if mask is not None:
+        if mask.dtype == bool:
+            keep = mask if keep is None else keep & mask
+            words.append("boolean mask (True = keep)")
+        else:
+            additive = mask
+            words.append("additive mask")
+    if keep is None and additive is None:
+        return scaled, None, "no mask"
+    masked = scaled if keep is None else xp.where(keep, scaled, -xp.inf)
+    if additive is not None:
+        masked = masked + additive
+    fully = xp.all(masked == -xp.inf, axis=-1)
+    return masked, fully, ", ".join(words)
+
+
+def masked_softmax(xp, masked, fully):
+    """Softmax over the last axis; rows in ``fully`` (all −inf) give zeros instead of NaN."""
+    m = masked.max(axis=-1, keepdims=True)
+    if fully is not None:
+        m = xp.where(fully[..., None], 0, m)
+    e = masked - m
+    xp.exp(e, out=e)
+    s = e.sum(axis=-1, keepdims=True)
+    if fully is not None:
+        s = xp.where(fully[..., None], 1, s)
+    e /= s
+    return e
+
+
+# --- attention ----------------------------------------------------------------------------------
+def _attention_shapes(shapes):
+    sq, sk, sv = shapes["Q"], shapes["K"], shapes["V"]
+    for n, s in (("Q", sq), ("K", sk), ("V", sv)):
+        if len(s) < 2:
+            raise ShapeError(f"attention: {n} {fmt_shape(s)} must be (…, sequence, features), at least 2-D.")
+    if sq[-1] != sk[-1]:
+        raise ShapeError(f"attention: Q {fmt_shape(sq)} and K {fmt_shape(sk)}: the last axes (d_k) must match "
+                         f"({sq[-1]} vs {sk[-1]}) because scores = Q Kᵀ dots each query with each key.")
+    if sk[-2] != sv[-2]:
+        raise ShapeError(f"attention: K {fmt_shape(sk)} and V {fmt_shape(sv)}: axis -2 (number of keys) must match "
+                         f"({sk[-2]} vs {sv[-2]}): one value per key.")
+    batch = broadcast_shapes("attention", broadcast_shapes("attention", sq[:-2], sk[:-2], "Q batch", "K batch"),
+                             sv[:-2], "QK batch", "V batch")
+    return batch, batch + (sq[-2], sk[-2]), batch + (sq[-2], sv[-1])
+
+
+def _attention_check(shapes, params):
+    _b, scores, _out = _attention_shapes(shapes)
+    spec = parse_mask_param("attention", params.get("mask"))
+    check_mask("attention", spec, shapes.get("mask"), scores, scores[-1])
+    scale = params.get("scale")
+    if scale is not None:
+        try:
+            scale = float(scale)
+        except (TypeError, ValueError):
+            raise ParamError(f"attention: scale must be a number or None (1/√d_k), not {scale!r}") from None
+        if not math.isfinite(scale):
+            raise ParamError(f"attention: scale must be finite, not {scale!r}")
+    else:
+        scale = 1.0 / math.sqrt(shapes["Q"][-1]) if shapes["Q"][-1] else 1.0
+    return {**params, "mask": spec, "scale": scale}
+
+
+def _attention_compute(xp, inp, params):
+    q, k, v = inp["Q"], inp["K"], inp["V"]
+    scores = xp.matmul(q, xp.swapaxes(k, -1, -2))
+    scaled = scores * params["scale"]
+    masked, fully, _words = apply_mask(xp, scaled, params["mask"], inp.get("mask"))
+    weights = masked_softmax(xp, masked, fully)
+    result = xp.matmul(weights, v)
+    out = {"scores": scores, "scaled": scaled, "masked": masked, "weights": weights, "result": result}
+    if fully is not None:
+        n = int(fully.sum())
+        if n:
+            out["__notices__"] = (f"{n} query row(s) have every key masked: their weights and outputs are 0.",)
+    return out
+
+
+def _attention_estimate(shapes, itemsize, params):
+    _b, scores, out = _attention_shapes(shapes)
+    return {"scores": _prod(scores) * itemsize, "scaled": _prod(scores) * itemsize,
+            "masked": _prod(scores) * itemsize, "weights": _prod(scores) * itemsize * 2,
+            "result": _prod(out) * itemsize}
+
+
+def _fully_masked_text(run) -> str:
+    fully = run.xp.all(run.tensor("masked") == -run.xp.inf, axis=-1)
+    n = int(fully.sum())
+    return f" — {n} row(s) have no key left: weights 0, output 0 (not NaN)" if n else ""
+
+
+def _attention_stages(run, prefix=""):
+    scale = run.params["scale"]
+    q = run.shape("Q")
+    has_mask = run.params.get("mask") is not None or "mask" in run.inputs
+    words = apply_mask(run.xp, run.tensor("scaled")[..., :1, :1], run.params.get("mask"), None)[2] if has_mask else ""
+    if "mask" in run.inputs:
+        words = (words + ", " if words and words != "no mask" else "") + (
+            "boolean mask (True = keep)" if run.tensor("mask").dtype == bool else "additive mask")
+    s00 = fmt(run.host("scores")[(0,) * len(run.shape("scores"))]) if _prod(run.shape("scores")) else "–"
+    qrow = run.host("Q")[(0,) * (len(q) - 1)]
+    krow = run.host("K")[(0,) * (len(run.shape("K")) - 1)]
+    dot = " + ".join(f"{fmt(a)}×{fmt(b)}" for a, b in zip(qrow[:4], krow[:4])) + (" + …" if q[-1] > 4 else "")
+    stages = [
+        Stage("scores", ("scores",), ("Q", "K"), f"scores = Q Kᵀ {fmt_shape(run.shape('scores'))}: "
+                                                  f"scores[0,0] = {dot} = {s00}"),
+        Stage("scaled", ("scaled",), ("scores",), f"scaled = scores × {fmt(scale)}"
+              + (f" (1/√{q[-1]})" if abs(scale - 1 / math.sqrt(max(1, q[-1]))) < 1e-12 else "")),
+        Stage("masked", ("masked",), ("scaled",) + (("mask",) if "mask" in run.inputs else ()),
+              (f"masked: {words} (removed entries → −∞)" + _fully_masked_text(run)) if has_mask
+              else "masked = scaled (no mask)"),
+        Stage("weights", ("weights",), ("masked",), "weights = softmax over the keys (each row sums to 1)"),
+        Stage("result", ("result",), ("weights", "V"), f"result = weights V {fmt_shape(run.shape('result'))}: "
+                                                       f"each output row is a weighted average of V's rows"),
+    ]
+    return stages
+
+
+def _row_chunk_plan(run, names, chunk):
+    """Steps over blocks of ``chunk`` query rows (per batch entry): the natural unit of chunked
+    attention (same time as the whole matrix, a fraction of the memory)."""
+    xp = run.xp
+    scores_shape = run.shape("scores")
+    batch, lq = scores_shape[:-2], scores_shape[-2]
+    nchunks = max(1, math.ceil(lq / chunk))
+    total = _prod(batch) * nchunks
+    lin_cache = {}
+
+    def decode(n):
+        b, c = divmod(n, nchunks)
+        bidx = tuple(int(i) for i in np.unravel_index(b, batch)) if batch else ()
+        return bidx, (c * chunk, min(lq, (c + 1) * chunk))
+
+    def step(n):
+        bidx, (r0, r1) = decode(n)
+        regions = []
+        for name in names:
+            shp = run.shape(name)
+            box = tuple((i, i + 1) for i in bidx[len(bidx) - (len(shp) - 2):]) if len(shp) > 2 else ()
+            box = tuple((0, 1) if s == 1 else bb for s, bb in zip(shp[:-2], box))
+            regions.append(Region(name, "write", box + ((r0, r1), (0, shp[-1]))))
+        rows = f"row {r0}" if r1 - r0 == 1 else f"rows {r0}..{r1 - 1}"
+        where = f"batch {list(bidx)} · " if bidx else ""
+        return StepContent("tile", f"{where}queries {rows}: scores → mask → softmax → weighted sum of V",
+                           {}, tuple(regions))
+
+    def state(name, n):
+        if n >= total - 1:
+            return FULL
+        shp = run.shape(name)
+        if "lin" not in lin_cache:
+            lin_cache["lin"] = grid_linear_index(xp, tuple(batch) + (lq, 1), (1,) * len(batch) + (chunk, 1))
+        lin = lin_cache["lin"]
+        final = run.tensor(name)
+        return xp.where(lin <= n, final, xp.nan) if tuple(shp[:-1]) == tuple(batch) + (lq,) else FULL
+
+    plan = FuncPlan(total, step, state, tuple(names))
+    plan.options = {"tile": (chunk, scores_shape[-1])}
+    return plan
+
+
+def _attention_plan(run, granularity, options):
+    if granularity == "tile":
+        chunk = (options.get("tile") or (None,))[0] or max(1, math.ceil(run.shape("scores")[-2] * _prod(
+            run.shape("scores")[:-2]) / 256))
+        return _row_chunk_plan(run, ("scores", "scaled", "masked", "weights", "result"), chunk)
+    return StagePlan(run, _attention_stages(run))
+
+
+def _attention_example():
+    rng = np.random.default_rng(0)
+    return {"Q": rng.standard_normal((4, 3)).round(2), "K": rng.standard_normal((4, 3)).round(2),
+            "V": rng.standard_normal((4, 3)).round(2)}
+
+
+register(OpSpec(
+    name="attention", group="Attention",
+    doc="Scaled dot-product attention softmax(Q Kᵀ · scale + mask) V; batch/head axes broadcast.",
+    inputs=(Input("Q", "(…, Lq, d_k)"), Input("K", "(…, Lk, d_k)"), Input("V", "(…, Lk, d_v)"),
+            Input("mask", "bool (True = keep) or additive float, broadcast to (…, Lq, Lk)", optional=True)),
+    params=(Param("mask", "mask", None, "None, 'causal' or key lengths per batch (padding)"),
+            Param("scale", "float", None, "multiplies the scores (default 1/√d_k)")),
+    outputs=("scores", "scaled", "masked", "weights", "result"), granularities=("tile", "stage"),
+    check=_attention_check, estimate=_attention_estimate, compute=_attention_compute, plan=_attention_plan,
+    flops=lambda s, p: 2 * _prod(_attention_shapes(s)[1]) * (s["Q"][-1] + s["V"][-1]) + 5 * _prod(
+        _attention_shapes(s)[1]),
+    example=_attention_example,
+    extra={"order": 1, "mask_inputs": ("mask",), "prefer": ("stage",)},
+))
+
+
+# --- multi-head attention -----------------------------------------------------------------------
+def _mha_sources(shapes):
+    if "X" in shapes and any(n in shapes for n in ("query", "key", "value")):
+        raise ShapeError("mha: give either X (self-attention) or query/key/value (cross-attention), not both.")
+    if "X" in shapes:
+        return shapes["X"], shapes["X"], shapes["X"]
+    if "query" not in shapes:
+        raise ShapeError("mha: missing input X (self-attention) or query (cross-attention).")
+    q = shapes["query"]
+    k = shapes.get("key", q)
+    v = shapes.get("value", k)
+    return q, k, v
+
+
+def _mha_shapes(shapes, num_heads):
+    sq, sk, sv = _mha_sources(shapes)
+    for n, s in (("query", sq), ("key", sk), ("value", sv)):
+        if len(s) < 2:
+            raise ShapeError(f"mha: {n} {fmt_shape(s)} must be (…, sequence, features).")
+    proj = {}
+    for w, src, name in (("W_q", sq, "query"), ("W_k", sk, "key"), ("W_v", sv, "value")):
+        sw = shapes[w]
+        if len(sw) != 2 or sw[0] != src[-1]:
+            raise ShapeError(f"mha: {w} {fmt_shape(sw)} must be (in_features = {src[-1]}, d_model): "
+                             f"Q/K/V = input @ W, and the {name} input {fmt_shape(src)} has {src[-1]} features.")
+        proj[w] = sw[1]
+    d = proj["W_q"]
+    if proj["W_k"] != d:
+        raise ShapeError(f"mha: W_q gives d_model {d} but W_k gives {proj['W_k']}: queries and keys must have the "
+                         f"same width to be dotted.")
+    dv = proj["W_v"]
+    for n, dim in (("d_model", d), ("value width", dv)):
+        if dim % num_heads:
+            raise ShapeError(f"mha: {n} {dim} is not divisible by num_heads {num_heads}: heads split the last "
+                             f"axis into equal parts (try num_heads in "
+                             f"{[h for h in range(1, dim + 1) if dim % h == 0]}).")
+    for b, n in (("b_q", d), ("b_k", d), ("b_v", dv)):
+        if b in shapes and tuple(shapes[b]) != (n,):
+            raise ShapeError(f"mha: {b} {fmt_shape(shapes[b])} must be ({n},).")
+    so = shapes["W_o"]
+    if len(so) != 2 or so[0] != dv:
+        raise ShapeError(f"mha: W_o {fmt_shape(so)} must be ({dv}, d_out): result = concat(heads) @ W_o.")
+    if "b_o" in shapes and tuple(shapes["b_o"]) != (so[1],):
+        raise ShapeError(f"mha: b_o {fmt_shape(shapes['b_o'])} must be ({so[1]},).")
+    if sk[-2] != sv[-2]:
+        raise ShapeError(f"mha: key {fmt_shape(sk)} and value {fmt_shape(sv)} must have the same sequence length.")
+    batch = broadcast_shapes("mha", broadcast_shapes("mha", sq[:-2], sk[:-2], "query batch", "key batch"),
+                             sv[:-2], "query/key batch", "value batch")
+    h = num_heads
+    scores = batch + (h, sq[-2], sk[-2])
+    return {"batch": batch, "scores": scores, "d": d, "dv": dv, "out": batch + (sq[-2], so[1]),
+            "Q": sq[:-1] + (d,), "K": sk[:-1] + (d,), "V": sv[:-1] + (dv,)}
+
+
+def _mha_check(shapes, params):
+    try:
+        h = int(params.get("num_heads") or 0)
+    except (TypeError, ValueError):
+        raise ParamError(f"mha: num_heads must be a positive int, not {params.get('num_heads')!r}") from None
+    if h < 1:
+        raise ParamError(f"mha: num_heads must be a positive int, not {params.get('num_heads')!r}")
+    info = _mha_shapes(shapes, h)
+    spec = parse_mask_param("mha", params.get("mask"))
+    check_mask("mha", spec, shapes.get("mask"), info["scores"], info["scores"][-1])
+    return {**params, "num_heads": h, "mask": spec}
+
+
+def split_heads(xp, t, h):
+    """(…, S, H·dh) → (…, H, S, dh): head j takes columns j·dh … (j+1)·dh − 1."""
+    s = t.shape
+    return xp.moveaxis(t.reshape(s[:-1] + (h, s[-1] // h)), -2, -3)
+
+
+def _mha_compute(xp, inp, params):
+    h = params["num_heads"]
+    if "X" in inp:
+        xq = xk = xv = inp["X"]
+    else:
+        xq = inp["query"]
+        xk = inp.get("key", xq)
+        xv = inp.get("value", xk)
+
+    def proj(x, w, b):
+        y = xp.matmul(x, inp[w])
+        return y + inp[b] if b in inp else y
+
+    q, k, v = proj(xq, "W_q", "b_q"), proj(xk, "W_k", "b_k"), proj(xv, "W_v", "b_v")
+    qh, kh, vh = split_heads(xp, q, h), split_heads(xp, k, h), split_heads(xp, v, h)
+    dh = qh.shape[-1]
+    scale = 1.0 / math.sqrt(dh) if dh else 1.0
+    scores = xp.matmul(qh, xp.swapaxes(kh, -1, -2)) * scale
+    masked, fully, _w = apply_mask(xp, scores, params["mask"], inp.get("mask"))
+    weights = masked_softmax(xp, masked, fully)
+    heads = xp.matmul(weights, vh)
+    hm = xp.moveaxis(heads, -3, -2)
+    concat = xp.ascontiguousarray(hm).reshape(hm.shape[:-2] + (hm.shape[-2] * hm.shape[-1],))
+    result = xp.matmul(concat, inp["W_o"])
+    if "b_o" in inp:
+        result = result + inp["b_o"]
+    out = {"Q": q, "K": k, "V": v, "scores": scores, "weights": weights, "heads": heads, "concat": concat,
+           "result": result}
+    if fully is not None and int(fully.sum()):
+        out["__notices__"] = (f"{int(fully.sum())} (head, query) row(s) have every key masked: weights and "
+                              f"outputs 0.",)
+    return out
+
+
+def _mha_plan(run, granularity, options):
+    h = run.params["num_heads"]
+    src = ("X",) if "X" in run.inputs else tuple(n for n in ("query", "key", "value") if n in run.inputs)
+    d = run.shape("Q")[-1]
+    dh = d // h
+    stages = [
+        Stage("project", ("Q", "K", "V"), src + ("W_q", "W_k", "W_v"),
+              f"Q = X W_q, K = X W_k, V = X W_v {fmt_shape(run.shape('Q'))}" if "X" in run.inputs
+              else "Q = query W_q, K = key W_k, V = value W_v"),
+        Stage("scores", ("scores",), ("Q", "K"),
+              f"split into {h} heads of {dh} columns (head j = columns {dh}j…{dh}j+{dh - 1}); "
+              f"scores = Q_h K_hᵀ / √{dh} {fmt_shape(run.shape('scores'))}"),
+        Stage("weights", ("weights",), ("scores",) + (("mask",) if "mask" in run.inputs else ()),
+              "weights = softmax(scores" + (" + mask" if run.params.get("mask") is not None or "mask" in run.inputs
+                                             else "") + ") per head, each row sums to 1"),
+        Stage("heads", ("heads",), ("weights", "V"), f"head outputs = weights V_h {fmt_shape(run.shape('heads'))}"),
+        Stage("concat", ("concat",), ("heads",), f"concat: heads side by side again {fmt_shape(run.shape('concat'))}"),
+        Stage("output", ("result",), ("concat", "W_o"), f"result = concat W_o{' + b_o' if 'b_o' in run.inputs else ''} "
+                                                        f"{fmt_shape(run.shape('result'))}"),
+    ]
+    return StagePlan(run, stages)
+
+
+def _mha_estimate(shapes, itemsize, params):
+    info = _mha_shapes(shapes, int(params["num_heads"]))
+    return {"scores": _prod(info["scores"]) * itemsize * 3, "projections": 3 * _prod(info["Q"]) * itemsize,
+            "heads": _prod(info["Q"]) * itemsize * 3}
+
+
+def _mha_flops(shapes, params):
+    info = _mha_shapes(shapes, int(params["num_heads"]))
+    sq, sk, sv = _mha_sources(shapes)
+    proj = 2 * (_prod(sq[:-1]) * sq[-1] * info["d"] + _prod(sk[:-1]) * sk[-1] * info["d"]
+                + _prod(sv[:-1]) * sv[-1] * info["dv"])
+    att = 2 * _prod(info["scores"]) * (info["d"] + info["dv"]) // int(params["num_heads"])
+    return proj + att + 2 * _prod(info["out"]) * info["dv"]
+
+
+def _mha_example():
+    rng = np.random.default_rng(1)
+    d = 8
+    return {"X": rng.standard_normal((4, d)).round(2),
+            **{w: (rng.standard_normal((d, d)) / math.sqrt(d)).round(2) for w in ("W_q", "W_k", "W_v", "W_o")}}
+
+
+register(OpSpec(
+    name="mha", group="Attention",
+    doc="Multi-head attention: project Q, K, V; split heads from the last axis; attend per head; concat; W_o.",
+    inputs=(Input("X", "(…, S, d_in) for self-attention", optional=True),
+            Input("query", "cross-attention queries", optional=True), Input("key", optional=True),
+            Input("value", optional=True),
+            Input("W_q", "(d_in, d_model)"), Input("W_k", "(d_in, d_model)"), Input("W_v", "(d_in, d_model)"),
+            Input("W_o", "(d_model, d_out)"),
+            Input("b_q", optional=True), Input("b_k", optional=True), Input("b_v", optional=True),
+            Input("b_o", optional=True), Input("mask", "bool or additive, broadcast to (…, H, Sq, Sk)", optional=True)),
+    params=(Param("num_heads", "int", 2, "heads (must divide d_model)", minimum=1),
+            Param("mask", "mask", None, "None, 'causal' or key lengths per batch (padding)")),
+    outputs=("Q", "K", "V", "scores", "weights", "heads", "concat", "result"), granularities=("stage",),
+    check=_mha_check, estimate=_mha_estimate, compute=_mha_compute, plan=_mha_plan, flops=_mha_flops,
+    example=_mha_example, extra={"order": 2, "mask_inputs": ("mask",)},
+))

@@ -1,0 +1,129 @@
+"""Element-wise products and sums with numpy broadcasting: hadamard (A ⊙ B) and add (A + B).
+
+Both output the operands expanded to the broadcast shape (``A_broadcast``, ``B_broadcast``) so a
+view can draw the copies broadcasting makes, and mark them with ``broadcast`` regions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..numbers import fmt, fmt_index, fmt_shape
+from ..plans import GridPlan, Stage, StagePlan, auto_tile
+from ..registry import Input, OpSpec, register
+from ..shapes import aligned, broadcast_shapes, stretched_axes
+from ..step import Region, StepContent
+
+
+def _prod(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def _source_index(shape, out_index) -> tuple[int, ...]:
+    """The element of an operand of ``shape`` that broadcasting copies to ``out_index``."""
+    own = out_index[len(out_index) - len(shape):] if shape else ()
+    return tuple(0 if s == 1 else int(i) for s, i in zip(shape, own))
+
+
+def _source_box(shape, out_box) -> tuple[tuple[int, int], ...]:
+    own = out_box[len(out_box) - len(shape):] if shape else ()
+    return tuple((0, 1) if s == 1 else (a, b) for s, (a, b) in zip(shape, own))
+
+
+def _broadcast_regions(run, out_shape) -> tuple[Region, ...]:
+    """``broadcast`` regions over the copies: every index of a stretched axis past the first."""
+    regions = []
+    for name in ("A", "B"):
+        shape = run.shape(name)
+        for axis in stretched_axes(shape, out_shape):
+            box = [(0, s) for s in out_shape]
+            box[axis] = (1, out_shape[axis]) if out_shape[axis] > 1 else (0, 0)
+            if out_shape[axis] > 1:
+                regions.append(Region(f"{name}_broadcast", "broadcast", tuple(box)))
+    return tuple(regions)
+
+
+def _alignment_caption(sa, sb, out) -> str:
+    parts = []
+    for name, s in (("A", sa), ("B", sb)):
+        axes = stretched_axes(s, out)
+        if axes:
+            parts.append(f"{name} {fmt_shape(s)} copied along axis {', '.join(str(a) for a in axes)}")
+    how = "; ".join(parts) if parts else "same shapes, nothing copied"
+    return f"broadcast to {fmt_shape(out)}: {how}. Shapes aligned from the right:\n" + aligned(sa, sb)
+
+
+def make_elementwise(name: str, symbol: str, word: str, func, order: int, example):
+    """Register the broadcasting element-wise operation ``name`` computing ``func(xp, a, b)``."""
+
+    def check(shapes, params):
+        broadcast_shapes(name, shapes["A"], shapes["B"])
+        return params
+
+    def estimate(shapes, itemsize, params):
+        out = _prod(broadcast_shapes(name, shapes["A"], shapes["B"]))
+        return {"A_broadcast": out * itemsize, "B_broadcast": out * itemsize, "result": out * itemsize}
+
+    def compute(xp, inp, params):
+        a, b = inp["A"], inp["B"]
+        out = tuple(broadcast_shapes(name, a.shape, b.shape))
+        return {"A_broadcast": xp.ascontiguousarray(xp.broadcast_to(a, out)),
+                "B_broadcast": xp.ascontiguousarray(xp.broadcast_to(b, out)),
+                "result": func(xp, a, b)}
+
+    def plan(run, granularity, options):
+        sa, sb, out = run.shape("A"), run.shape("B"), run.shape("result")
+        bregions = _broadcast_regions(run, out)
+        expand = Stage("broadcast", ("A_broadcast", "B_broadcast"), ("A", "B"), _alignment_caption(sa, sb, out))
+        if granularity == "stage":
+            final = Stage(word, ("result",), ("A_broadcast", "B_broadcast"),
+                          f"result = A {symbol} B, element by element {fmt_shape(out)}")
+            p = StagePlan(run, [expand, final])
+            return p
+
+        def describe_element(n, box):
+            idx = tuple(a for a, _ in box)
+            ia, ib = _source_index(sa, idx), _source_index(sb, idx)
+            va, vb = run.scalar("A", ia), run.scalar("B", ib)
+            value = run.scalar("result", idx)
+            caption = (f"result{fmt_index(idx)} = A{fmt_index(ia)} {symbol} B{fmt_index(ib)} = "
+                       f"{fmt(va)} {symbol} {fmt(vb)} = {fmt(value)}")
+            regions = (Region("A", "read", tuple((i, i + 1) for i in ia)),
+                       Region("B", "read", tuple((i, i + 1) for i in ib)),
+                       Region("A_broadcast", "read", box), Region("B_broadcast", "read", box)) + bregions
+            return StepContent("element", caption, {}, regions)
+
+        def describe_tile(n, box):
+            regions = (Region("A", "read", _source_box(sa, box)), Region("B", "read", _source_box(sb, box)),
+                       Region("A_broadcast", "read", box), Region("B_broadcast", "read", box)) + bregions
+            where = ", ".join(f"{a}:{b}" for a, b in box)
+            return StepContent("tile", f"result[{where}] = A {symbol} B on this block", {}, regions)
+
+        if granularity == "element":
+            grid = GridPlan(run, "result", (1,) * len(out), describe_element)
+        else:
+            t = options.get("tile") or auto_tile(out[-2:] if len(out) >= 2 else (1,) + tuple(out), 256)
+            tile = (1,) * max(0, len(out) - 2) + tuple(t[-min(2, len(out)):]) if out else ()
+            grid = GridPlan(run, "result", tile, describe_tile)
+            grid.options = {"tile": tuple(t)}
+        from ..plans import ConcatPlan
+
+        p = ConcatPlan([StagePlan(run, [expand]), grid])
+        p.options = getattr(grid, "options", {})
+        return p
+
+    register(OpSpec(
+        name=name, group="Element-wise",
+        doc=f"{word.capitalize()} A {symbol} B, element by element, with numpy broadcasting (scalar, row, column, N-d).",
+        inputs=(Input("A"), Input("B")), params=(),
+        outputs=("A_broadcast", "B_broadcast", "result"), granularities=("element", "tile", "stage"),
+        check=check, estimate=estimate, compute=compute, plan=plan,
+        flops=lambda s, p: _prod(broadcast_shapes(name, s["A"], s["B"])),
+        example=example, extra={"order": order},
+    ))
+
+
+make_elementwise("hadamard", "×", "product", lambda xp, a, b: xp.multiply(a, b), 1,
+                 lambda: {"A": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), "B": np.array([10.0, 20.0, 30.0])})
+make_elementwise("add", "+", "sum", lambda xp, a, b: xp.add(a, b), 2,
+                 lambda: {"A": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), "B": np.array([[10.0], [20.0]])})

@@ -1,0 +1,309 @@
+"""Softmax and the normalizations (LayerNorm, BatchNorm, RMSNorm), one step per named stage.
+
+Captions carry the numbers of the first row (or channel) so a learner can follow one case through
+every stage: shifted → exp → sum → divide; mean → var → normalized → γ·x̂ + β.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ParamError, ShapeError
+from ..numbers import fmt, fmt_shape
+from ..plans import Stage, StagePlan
+from ..registry import Input, OpSpec, Param, register
+from ..shapes import aligned, normalize_axis
+
+
+def _prod(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def _row(run, name, axis=-1, limit=6) -> str:
+    """The first line of tensor ``name`` along ``axis``, as ``[1, 2, 3]`` (shortened when long)."""
+    a = run.host(name)
+    if a.ndim == 0:
+        return fmt(a)
+    a = np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])[0] if a.size else a.reshape(-1)
+    body = ", ".join(fmt(v) for v in a[:limit])
+    return "[" + body + (f", … ({a.size})" if a.size > limit else "") + "]"
+
+
+def _first(run, name) -> str:
+    a = run.host(name)
+    return fmt(a.reshape(-1)[0]) if a.size else "–"
+
+
+def _positive(op, name, value, allow_zero=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParamError(f"{op}: {name} must be a number, not {value!r}") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ParamError(f"{op}: {name} must be a finite number > 0, not {value!r}")
+    return v
+
+
+# --- softmax ------------------------------------------------------------------------------------
+def _softmax_check(shapes, params):
+    shape = shapes["X"]
+    if len(shape) == 0:
+        raise ShapeError("softmax: X is a scalar (); softmax needs at least one axis of logits.")
+    (axis,) = normalize_axis("softmax", params.get("axis", -1), len(shape))
+    if shape[axis] == 0:
+        raise ShapeError(f"softmax: X {fmt_shape(shape)} has no entries along axis {axis}.")
+    t = _positive("softmax", "temperature", params.get("temperature", 1.0))
+    return {**params, "axis": axis, "temperature": t}
+
+
+def softmax_stages(xp, x, axis, temperature=1.0):
+    """(shifted, exp, sum, result) of a numerically stable softmax along ``axis``.
+
+    Subtracting the row maximum first keeps exp() ≤ 1, so large logits never overflow; rows whose
+    maximum is ±inf or NaN give NaN, as numpy's formula would.
+    """
+    z = x / temperature if temperature != 1.0 else x
+    m = z.max(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        shifted = z - m
+    e = xp.exp(shifted)
+    s = e.sum(axis=axis, keepdims=True)
+    return shifted, e, s, e / s
+
+
+def _softmax_compute(xp, inp, params):
+    shifted, e, s, r = softmax_stages(xp, inp["X"], params["axis"], params["temperature"])
+    return {"shifted": shifted, "exp": e, "sum": s, "result": r}
+
+
+def _softmax_plan(run, granularity, options):
+    ax = run.params["axis"]
+    t = run.params["temperature"]
+    tx = f"/{fmt(t)}" if t != 1.0 else ""
+    return StagePlan(run, [
+        Stage("shifted", ("shifted",), ("X",), f"shifted = x{tx} − max(x{tx}) along axis {ax}: "
+                                               f"{_row(run, 'X', ax)} → {_row(run, 'shifted', ax)}"),
+        Stage("exp", ("exp",), ("shifted",), f"exp(shifted) = {_row(run, 'exp', ax)} (all ≤ 1: no overflow)"),
+        Stage("sum", ("sum",), ("exp",), f"sum of exp along axis {ax} = {_first(run, 'sum')}"),
+        Stage("divide", ("result",), ("exp", "sum"), f"softmax = exp / sum = {_row(run, 'result', ax)} (sums to 1)"),
+    ])
+
+
+register(OpSpec(
+    name="softmax", group="Normalization",
+    doc="Softmax along an axis, numerically stable (x − max first), with a temperature.",
+    inputs=(Input("X", "logits"),),
+    params=(Param("axis", "int", -1, "axis that sums to 1"),
+            Param("temperature", "float", 1.0, "divides the logits (>0)", minimum=1e-6)),
+    outputs=("shifted", "exp", "sum", "result"), granularities=("stage",),
+    check=_softmax_check, estimate=lambda s, i, p: {"stages": 3 * _prod(s["X"]) * i},
+    compute=_softmax_compute, plan=_softmax_plan, flops=lambda s, p: 5 * _prod(s["X"]),
+    example=lambda: {"X": np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])},
+    extra={"order": 1},
+))
+
+
+# --- layernorm / rmsnorm ------------------------------------------------------------------------
+def _trailing_check(op):
+    def check(shapes, params):
+        sx, sg = shapes["X"], shapes["gamma"]
+        if len(sg) == 0 or len(sg) > len(sx) or tuple(sx[len(sx) - len(sg):]) != tuple(sg):
+            raise ShapeError(f"{op}: gamma {fmt_shape(sg)} must equal the last {max(1, len(sg))} axes of X "
+                             f"{fmt_shape(sx)}: {op} normalizes over the trailing axes gamma covers.\n"
+                             + aligned(sx, sg, "X", "gamma"))
+        if "beta" in shapes and tuple(shapes["beta"]) != tuple(sg):
+            raise ShapeError(f"{op}: beta {fmt_shape(shapes['beta'])} must have gamma's shape {fmt_shape(sg)}.")
+        if _prod(sg) == 0:
+            raise ShapeError(f"{op}: gamma {fmt_shape(sg)} is empty; there is nothing to normalize over.")
+        eps = _positive(op, "eps", params.get("eps", 1e-5), allow_zero=True)
+        return {**params, "eps": eps}
+
+    return check
+
+
+def _layernorm_compute(xp, inp, params):
+    x, g = inp["X"], inp["gamma"]
+    axes = tuple(range(x.ndim - g.ndim, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    normalized = centered / xp.sqrt(var + params["eps"])
+    result = normalized * g
+    if "beta" in inp:
+        result += inp["beta"]
+    return {"mean": mean, "var": var, "normalized": normalized, "result": result}
+
+
+def _layernorm_plan(run, granularity, options):
+    g = run.shape("gamma")
+    axes = tuple(range(len(run.shape("X")) - len(g), len(run.shape("X"))))
+    ax = str(axes[0]) if len(axes) == 1 else str(axes)
+    has_beta = "beta" in run.inputs
+    return StagePlan(run, [
+        Stage("mean", ("mean",), ("X",), f"μ = mean over axis {ax} (each sample's own features): first μ = "
+                                         f"{_first(run, 'mean')}"),
+        Stage("var", ("var",), ("X", "mean"), f"σ² = mean((x − μ)²) over axis {ax} (biased): first σ² = "
+                                              f"{_first(run, 'var')}"),
+        Stage("normalized", ("normalized",), ("X", "mean", "var"),
+              f"x̂ = (x − μ) / √(σ² + {fmt(run.params['eps'])}) = {_row(run, 'normalized')}"),
+        Stage("affine", ("result",), ("normalized", "gamma") + (("beta",) if has_beta else ()),
+              f"y = γ·x̂{' + β' if has_beta else ''} = {_row(run, 'result')}"),
+    ])
+
+
+def _norm_estimate(shapes, itemsize, params):
+    return {"normalized": _prod(shapes["X"]) * itemsize * 3}
+
+
+register(OpSpec(
+    name="layernorm", group="Normalization",
+    doc="LayerNorm: each sample normalized over its last len(gamma.shape) axes, then γ·x̂ + β.",
+    inputs=(Input("X"), Input("gamma", "shape of X's trailing axes"), Input("beta", optional=True)),
+    params=(Param("eps", "float", 1e-5, "added to the variance", minimum=0.0),),
+    outputs=("mean", "var", "normalized", "result"), granularities=("stage",),
+    check=_trailing_check("layernorm"), estimate=_norm_estimate, compute=_layernorm_compute,
+    plan=_layernorm_plan, flops=lambda s, p: 8 * _prod(s["X"]),
+    example=lambda: {"X": np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], [0.0, 0.0, 1.0, 1.0]]),
+                     "gamma": np.ones(4), "beta": np.zeros(4)},
+    extra={"order": 2},
+))
+
+
+def _rmsnorm_compute(xp, inp, params):
+    x, g = inp["X"], inp["gamma"]
+    axes = tuple(range(x.ndim - g.ndim, x.ndim))
+    ms = (x * x).mean(axis=axes, keepdims=True)
+    rms = xp.sqrt(ms + params["eps"])
+    normalized = x / rms
+    return {"ms": ms, "rms": rms, "normalized": normalized, "result": normalized * g}
+
+
+def _rmsnorm_plan(run, granularity, options):
+    return StagePlan(run, [
+        Stage("ms", ("ms",), ("X",), f"mean of squares over the trailing axes: first = {_first(run, 'ms')}"),
+        Stage("rms", ("rms",), ("ms",), f"rms = √(ms + {fmt(run.params['eps'])}) = {_first(run, 'rms')} (no centering)"),
+        Stage("normalized", ("normalized",), ("X", "rms"), f"x̂ = x / rms = {_row(run, 'normalized')}"),
+        Stage("scale", ("result",), ("normalized", "gamma"), f"y = γ·x̂ = {_row(run, 'result')}"),
+    ])
+
+
+def _rmsnorm_check(shapes, params):
+    return _trailing_check("rmsnorm")(shapes, params)
+
+
+register(OpSpec(
+    name="rmsnorm", group="Normalization",
+    doc="RMSNorm: x / √(mean(x²) + eps) · γ over the last len(gamma.shape) axes (no mean subtraction).",
+    inputs=(Input("X"), Input("gamma")),
+    params=(Param("eps", "float", 1e-6, "added to the mean square", minimum=0.0),),
+    outputs=("ms", "rms", "normalized", "result"), granularities=("stage",),
+    check=_rmsnorm_check, estimate=_norm_estimate, compute=_rmsnorm_compute, plan=_rmsnorm_plan,
+    flops=lambda s, p: 5 * _prod(s["X"]),
+    example=lambda: {"X": np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0]]), "gamma": np.ones(4)},
+    extra={"order": 4},
+))
+
+
+# --- batchnorm ----------------------------------------------------------------------------------
+def _batchnorm_check(shapes, params):
+    sx = shapes["X"]
+    if len(sx) < 2:
+        raise ShapeError(f"batchnorm: X {fmt_shape(sx)} must be (N, C) or (N, C, L, …): axis 0 is the batch, "
+                         f"axis 1 the channels.")
+    c = sx[1]
+    for name in ("gamma", "beta", "running_mean", "running_var"):
+        if name in shapes and tuple(shapes[name]) != (c,):
+            raise ShapeError(f"batchnorm: {name} {fmt_shape(shapes[name])} must be ({c},), one value per channel "
+                             f"(X {fmt_shape(sx)} has {c} channels on axis 1).")
+    training = params.get("training", True)
+    if isinstance(training, str):
+        training = training.strip().lower() in ("1", "true", "yes", "train", "training")
+    training = bool(training)
+    if not training and ("running_mean" not in shapes or "running_var" not in shapes):
+        raise ShapeError("batchnorm: inference mode (training=False) normalizes with running_mean and running_var; "
+                         "give both as inputs, or use training=True to use the batch's own statistics.")
+    n = sx[0] * _prod(sx[2:])
+    if training and n == 0:
+        raise ShapeError(f"batchnorm: X {fmt_shape(sx)} has no samples per channel to take statistics over.")
+    eps = _positive("batchnorm", "eps", params.get("eps", 1e-5), allow_zero=True)
+    mom = float(params.get("momentum", 0.1))
+    if not 0.0 <= mom <= 1.0:
+        raise ParamError(f"batchnorm: momentum must be in [0, 1], not {mom}")
+    return {**params, "eps": eps, "training": training, "momentum": mom}
+
+
+def _bshape(x):
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _batchnorm_compute(xp, inp, params):
+    x = inp["X"]
+    axes = (0,) + tuple(range(2, x.ndim))
+    bs = _bshape(x)
+    out = {}
+    if params["training"]:
+        mean = x.mean(axis=axes)
+        centered = x - mean.reshape(bs)
+        var = (centered * centered).mean(axis=axes)
+        count = x.size // x.shape[1]
+        if "running_mean" in inp and "running_var" in inp:
+            m = params["momentum"]
+            unbiased = var * (count / max(1, count - 1))  # torch updates running_var with the unbiased one
+            out["new_running_mean"] = (1 - m) * inp["running_mean"] + m * mean
+            out["new_running_var"] = (1 - m) * inp["running_var"] + m * unbiased
+    else:
+        mean, var = inp["running_mean"], inp["running_var"]
+        centered = x - mean.reshape(bs)
+    normalized = centered / xp.sqrt(var.reshape(bs) + params["eps"])
+    result = normalized
+    if "gamma" in inp:
+        result = result * inp["gamma"].reshape(bs)
+    if "beta" in inp:
+        result = result + inp["beta"].reshape(bs)
+    if result is normalized:
+        result = normalized.copy()
+    out.update({"mean": mean, "var": var, "normalized": normalized, "result": result})
+    return out
+
+
+def _batchnorm_plan(run, granularity, options):
+    train = run.params["training"]
+    nd = len(run.shape("X"))
+    axes = "axis 0" if nd == 2 else "axes (0" + "".join(f", {i}" for i in range(2, nd)) + ")"
+    src = f"over the batch, {axes} (one value per channel)" if train else "from running_mean (inference)"
+    stages = [
+        Stage("mean", ("mean",), ("X",) if train else ("running_mean",), f"μ per channel {src}: "
+                                                                           f"{_row(run, 'mean')}"),
+        Stage("var", ("var",), ("X", "mean") if train else ("running_var",),
+              f"σ² per channel {'(biased, over the batch)' if train else 'from running_var'}: {_row(run, 'var')}"),
+        Stage("normalized", ("normalized",), ("X", "mean", "var"),
+              f"x̂ = (x − μ_c) / √(σ²_c + {fmt(run.params['eps'])}), each channel with its own μ, σ²"),
+        Stage("affine", ("result",), ("normalized",) + tuple(n for n in ("gamma", "beta") if n in run.inputs),
+              "y = γ_c·x̂ + β_c" + f" = {_row(run, 'result', 1)} (first sample, every channel)"),
+    ]
+    if "new_running_mean" in run.outputs:
+        stages.append(Stage("running", ("new_running_mean", "new_running_var"), ("mean", "var"),
+                            f"running stats ← (1 − {fmt(run.params['momentum'])})·running + "
+                            f"{fmt(run.params['momentum'])}·batch (var unbiased)"))
+    return StagePlan(run, stages)
+
+
+register(OpSpec(
+    name="batchnorm", group="Normalization",
+    doc="BatchNorm: each channel (axis 1) normalized over the batch and spatial axes; inference uses running stats.",
+    inputs=(Input("X", "(N, C) or (N, C, L, …)"), Input("gamma", "(C,)", optional=True),
+            Input("beta", "(C,)", optional=True), Input("running_mean", "(C,)", optional=True),
+            Input("running_var", "(C,)", optional=True)),
+    params=(Param("eps", "float", 1e-5, "added to the variance", minimum=0.0),
+            Param("training", "bool", True, "batch statistics (True) or running statistics (False)"),
+            Param("momentum", "float", 0.1, "running-stat update rate", minimum=0.0, maximum=1.0)),
+    outputs=("mean", "var", "normalized", "result", "new_running_mean", "new_running_var"),
+    granularities=("stage",),
+    check=_batchnorm_check, estimate=_norm_estimate, compute=_batchnorm_compute, plan=_batchnorm_plan,
+    flops=lambda s, p: 8 * _prod(s["X"]),
+    example=lambda: {"X": np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], [0.0, 0.0, 1.0, 1.0]]),
+                     "gamma": np.ones(4), "beta": np.zeros(4)},
+    extra={"order": 3},
+))

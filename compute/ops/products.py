@@ -1,0 +1,356 @@
+"""Products: dot, cosine, matvec, outer, linear and matmul (numpy semantics, batch broadcasting)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..numbers import fmt, fmt_shape
+from ..plans import ConcatPlan, Stage, StagePlan
+from ..registry import Input, OpSpec, Param, register
+from ..shapes import aligned, broadcast_shapes, normalize_axis
+from .contraction import Contraction, Layout, contraction_plan
+
+ALL = ("element", "tile", "kblock", "stage")
+
+
+def _prod(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def _batch(op: str, sa, sb, na: str, nb: str) -> tuple[int, ...]:
+    try:
+        return broadcast_shapes(op, sa, sb, na, nb)
+    except ShapeError as exc:
+        raise ShapeError(str(exc).replace("do not broadcast", "have batch axes that do not broadcast")) from None
+
+
+# --- matmul -----------------------------------------------------------------------------------
+def _matmul_shapes(shapes):
+    sa, sb = shapes["A"], shapes["B"]
+    if len(sa) == 0 or len(sb) == 0:
+        which = "A" if len(sa) == 0 else "B"
+        raise ShapeError(f"matmul: {which} is a scalar {fmt_shape(shapes[which])}; matmul needs at least 1-D operands. "
+                         f"Use hadamard for scalar × matrix.")
+    ka = sa[-1]
+    kb = sb[-2] if len(sb) >= 2 else sb[-1]
+    if ka != kb:
+        b_axis = "second-to-last" if len(sb) >= 2 else "length"
+        hint = ""
+        if len(sb) >= 2 and sb[-1] == ka:
+            hint = " Did you mean B.T?"
+        elif len(sa) >= 2 and sa[-2] == kb:
+            hint = " Did you mean A.T?"
+        raise ShapeError(f"matmul: A {fmt_shape(sa)} @ B {fmt_shape(sb)}: A's last axis ({ka}) must equal B's "
+                         f"{b_axis} ({kb}). Rule: (…, m, k) @ (…, k, n) → (…, m, n).{hint}")
+    batch = _batch("matmul", sa[:-2], sb[:-2], "A batch", "B batch")
+    out = batch + ((sa[-2],) if len(sa) >= 2 else ()) + ((sb[-1],) if len(sb) >= 2 else ())
+    return batch, out
+
+
+def _matmul_check(shapes, params):
+    _matmul_shapes(shapes)
+    return params
+
+
+def _matmul_estimate(shapes, itemsize, params):
+    _batch, out = _matmul_shapes(shapes)
+    return {"result": _prod(out) * itemsize}
+
+
+def _matmul_compute(xp, inp, params):
+    return {"result": xp.matmul(inp["A"], inp["B"])}
+
+
+def _matmul_flops(shapes, params):
+    _b, out = _matmul_shapes(shapes)
+    return 2 * _prod(out) * shapes["A"][-1]
+
+
+def _matmul_contraction(run) -> Contraction:
+    A, B = run.inputs["A"], run.inputs["B"]
+    sa, sb = tuple(A.shape), tuple(B.shape)
+    batch, out = _matmul_shapes({"A": sa, "B": sb})
+    a1, b1 = len(sa) == 1, len(sb) == 1
+    la = Layout("A", sa, 0 if a1 else len(sa) - 2, ("k",) if a1 else ("r", "k"))
+    lb = Layout("B", sb, 0 if b1 else len(sb) - 2, ("k",) if b1 else ("k", "c"))
+    lc_letters = (() if a1 else ("r",)) + (() if b1 else ("c",))
+    lc = Layout("result", out, len(batch), lc_letters)
+    a_full = A[None, :] if a1 else A
+    b_full = B[:, None] if b1 else B
+    m = 1 if a1 else sa[-2]
+    n = 1 if b1 else sb[-1]
+    return Contraction(run, la, lb, lc, batch, m, sa[-1], n, a_full, b_full)
+
+
+def _matmul_plan(run, granularity, options):
+    con = _matmul_contraction(run)
+    sa, sb = run.shape("A"), run.shape("B")
+    return contraction_plan(con, granularity, options,
+                            f"result {fmt_shape(run.shape('result'))} = A {fmt_shape(sa)} @ B {fmt_shape(sb)}")
+
+
+register(OpSpec(
+    name="matmul", group="Products",
+    doc="Matrix product A @ B with numpy semantics: 1-D promotion and broadcast batch axes.",
+    inputs=(Input("A", "(…, m, k) or (k,)"), Input("B", "(…, k, n) or (k,)")),
+    params=(), outputs=("result",), granularities=ALL,
+    check=_matmul_check, estimate=_matmul_estimate, compute=_matmul_compute, plan=_matmul_plan,
+    flops=_matmul_flops,
+    example=lambda: {"A": np.array([[1.0, 2.0], [3.0, 4.0]]), "B": np.array([[5.0, 6.0], [7.0, 8.0]])},
+    extra={"order": 5},
+))
+
+
+# --- dot ----------------------------------------------------------------------------------------
+def _dot_shapes(shapes):
+    sa, sb = shapes["a"], shapes["b"]
+    if len(sa) == 0 or len(sb) == 0:
+        raise ShapeError(f"dot: a {fmt_shape(sa)} · b {fmt_shape(sb)}: both must be vectors (at least 1-D).")
+    if sa[-1] != sb[-1]:
+        raise ShapeError(f"dot: a {fmt_shape(sa)} · b {fmt_shape(sb)}: the last axes must have the same length "
+                         f"({sa[-1]} vs {sb[-1]}). Rule: a·b = Σ_k a[k]·b[k] pairs entries one to one.")
+    batch = _batch("dot", sa[:-1], sb[:-1], "a batch", "b batch")
+    return batch, sa[-1]
+
+
+def _dot_compute(xp, inp, params):
+    a, b = inp["a"], inp["b"]
+    products = xp.multiply(a, b)
+    return {"products": products, "result": products.sum(axis=-1)}
+
+
+def _dot_contraction(run) -> Contraction:
+    a, b = run.inputs["a"], run.inputs["b"]
+    batch, k = _dot_shapes({"a": a.shape, "b": b.shape})
+    la = Layout("a", tuple(a.shape), a.ndim - 1, ("k",))
+    lb = Layout("b", tuple(b.shape), b.ndim - 1, ("k",))
+    lc = Layout("result", batch, len(batch), ())
+    return Contraction(run, la, lb, lc, batch, 1, k, 1, a[..., None, :], b[..., :, None])
+
+
+def _dot_plan(run, granularity, options):
+    con = _dot_contraction(run)
+    if granularity == "stage":
+        a, b = run.host("a").reshape(-1), run.host("b").reshape(-1)
+        cap = "products = a ⊙ b"
+        if a.size <= 8 and a.size == b.size:
+            cap += " = [" + ", ".join(f"{fmt(x)}×{fmt(y)}" for x, y in zip(a, b)) + "]"
+        r = run.host("result")
+        total = "result = Σ products" + (f" = {fmt(r.reshape(-1)[0])}" if r.size == 1 else "")
+        return StagePlan(run, [Stage("products", ("products",), ("a", "b"), cap, ("products",)),
+                               Stage("sum", ("result",), ("products",), total)])
+    plan = contraction_plan(con, granularity, options, "")
+    if granularity == "kblock":  # one step per term: the caption walks through the products
+        return plan
+    # Element and tile steps show the products whole first, then each output's sum.
+    first = StagePlan(run, [Stage("products", ("products",), ("a", "b"), "products = a ⊙ b (each pair multiplied)",
+                                  ("products",))])
+    out = ConcatPlan([first, plan])
+    out.options = getattr(plan, "options", {})
+    return out
+
+
+register(OpSpec(
+    name="dot", group="Products",
+    doc="Dot product a·b = Σ_k a[k]·b[k] (over the last axis; leading axes broadcast).",
+    inputs=(Input("a", "(…, k)"), Input("b", "(…, k)")),
+    params=(), outputs=("products", "result"), granularities=ALL,
+    check=lambda s, p: (_dot_shapes(s), p)[1],
+    estimate=lambda s, i, p: {"products": _prod(_dot_shapes(s)[0]) * _dot_shapes(s)[1] * i},
+    compute=_dot_compute, plan=_dot_plan,
+    flops=lambda s, p: 2 * _prod(_dot_shapes(s)[0]) * _dot_shapes(s)[1],
+    example=lambda: {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([4.0, 5.0, 6.0])},
+    extra={"order": 1, "prefer": ("kblock", "element", "tile")},
+))
+
+
+# --- cosine -------------------------------------------------------------------------------------
+COSINE_EPS = 1e-8
+
+
+def _cosine_check(shapes, params):
+    sa, sb = shapes["a"], shapes["b"]
+    out = broadcast_shapes("cosine", sa, sb, "a", "b")
+    if not out:
+        raise ShapeError(f"cosine: a {fmt_shape(sa)} and b {fmt_shape(sb)} are scalars; cosine needs vectors.")
+    (axis,) = normalize_axis("cosine", params.get("axis", -1), len(out), "a ⊙ b")
+    return {**params, "axis": axis - len(out)}
+
+
+def _cosine_compute(xp, inp, params):
+    ax = params["axis"]
+    a, b = inp["a"], inp["b"]
+    dot = (a * b).sum(axis=ax)
+    na = xp.sqrt((a * a).sum(axis=ax))
+    nb = xp.sqrt((b * b).sum(axis=ax))
+    # torch's convention: a zero vector has cosine 0, not NaN (|a||b| is clamped at eps).
+    result = dot / xp.maximum(na * nb, COSINE_EPS)
+    return {"dot": dot, "norm_a": na, "norm_b": nb, "result": result}
+
+
+def _cosine_plan(run, granularity, options):
+    r = run.host("result")
+    d, na, nb = run.host("dot"), run.host("norm_a"), run.host("norm_b")
+    one = r.size == 1
+    v = (lambda x: " = " + fmt(x.reshape(-1)[0])) if one else (lambda x: "")
+    stages = [
+        Stage("dot", ("dot",), ("a", "b"), "a·b = Σ a_k b_k" + v(d)),
+        Stage("norms", ("norm_a", "norm_b"), ("a", "b"), f"‖a‖ = √Σ a_k²{v(na)}   ‖b‖ = √Σ b_k²{v(nb)}"),
+        Stage("result", ("result",), ("dot", "norm_a", "norm_b"), "cos θ = a·b / (‖a‖ ‖b‖)" + v(r)
+              + (" (a zero vector gives 0)" if one and float(na.reshape(-1)[0] * nb.reshape(-1)[0]) == 0 else "")),
+    ]
+    return StagePlan(run, stages)
+
+
+register(OpSpec(
+    name="cosine", group="Products",
+    doc="Cosine similarity a·b / (‖a‖‖b‖) along an axis (zero vectors give 0).",
+    inputs=(Input("a"), Input("b")),
+    params=(Param("axis", "int", -1, "axis of the vectors"),),
+    outputs=("dot", "norm_a", "norm_b", "result"), granularities=("stage",),
+    check=_cosine_check,
+    estimate=lambda s, i, p: {"a*b": _prod(broadcast_shapes("cosine", s["a"], s["b"])) * i * 3},
+    compute=_cosine_compute, plan=_cosine_plan,
+    flops=lambda s, p: 6 * _prod(broadcast_shapes("cosine", s["a"], s["b"])),
+    example=lambda: {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([4.0, 5.0, 6.0])},
+    extra={"order": 2},
+))
+
+
+# --- matvec -------------------------------------------------------------------------------------
+def _matvec_shapes(shapes):
+    sa, sx = shapes["A"], shapes["x"]
+    if len(sa) < 2:
+        raise ShapeError(f"matvec: A {fmt_shape(sa)} must be a matrix (…, m, k); for two vectors use dot.")
+    if len(sx) < 1:
+        raise ShapeError(f"matvec: x {fmt_shape(sx)} must be a vector (…, k).")
+    if sa[-1] != sx[-1]:
+        hint = " Did you mean A.T?" if sa[-2] == sx[-1] else ""
+        raise ShapeError(f"matvec: A {fmt_shape(sa)} · x {fmt_shape(sx)}: A's last axis ({sa[-1]}) must equal x's "
+                         f"length ({sx[-1]}). Rule: (m, k) · (k,) → (m,).{hint}")
+    batch = _batch("matvec", sa[:-2], sx[:-1], "A batch", "x batch")
+    return batch, batch + (sa[-2],)
+
+
+def _matvec_compute(xp, inp, params):
+    A, x = inp["A"], inp["x"]
+    return {"result": xp.matmul(A, x[..., None])[..., 0]}
+
+
+def _matvec_plan(run, granularity, options):
+    A, x = run.inputs["A"], run.inputs["x"]
+    batch, out = _matvec_shapes({"A": A.shape, "x": x.shape})
+    con = Contraction(run, Layout("A", tuple(A.shape), A.ndim - 2, ("r", "k")),
+                      Layout("x", tuple(x.shape), x.ndim - 1, ("k",)),
+                      Layout("result", out, len(batch), ("r",)), batch, A.shape[-2], A.shape[-1], 1, A, x[..., None])
+    return contraction_plan(con, granularity, options, f"y = A x: each y[i] = A[i, :] · x  ({fmt_shape(out)})")
+
+
+def _matvec_example():
+    theta = np.pi / 2
+    return {"A": np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]).round(12),
+            "x": np.array([1.0, 0.5])}
+
+
+register(OpSpec(
+    name="matvec", group="Products",
+    doc="Matrix-vector product y = A x (each y[i] is row i of A dotted with x).",
+    inputs=(Input("A", "(…, m, k)"), Input("x", "(…, k)")),
+    params=(), outputs=("result",), granularities=ALL,
+    check=lambda s, p: (_matvec_shapes(s), p)[1],
+    estimate=lambda s, i, p: {"result": _prod(_matvec_shapes(s)[1]) * i},
+    compute=_matvec_compute, plan=_matvec_plan,
+    flops=lambda s, p: 2 * _prod(_matvec_shapes(s)[1]) * s["A"][-1],
+    example=_matvec_example, extra={"order": 3},
+))
+
+
+# --- outer --------------------------------------------------------------------------------------
+def _outer_check(shapes, params):
+    for n in ("a", "b"):
+        if len(shapes[n]) != 1:
+            raise ShapeError(f"outer: {n} {fmt_shape(shapes[n])} must be a vector (1-D); flatten it first "
+                             f"(outer(a, b)[i, j] = a[i]·b[j]).")
+    return params
+
+
+def _outer_plan(run, granularity, options):
+    a, b = run.inputs["a"], run.inputs["b"]
+    m, n = a.shape[0], b.shape[0]
+    con = Contraction(run, Layout("a", (m,), 0, ("r",)), Layout("b", (n,), 0, ("c",)),
+                      Layout("result", (m, n), 0, ("r", "c")), (), m, 1, n, a[:, None], b[None, :])
+    return contraction_plan(con, granularity, options, f"result[i, j] = a[i]·b[j]  ({m}×{n})")
+
+
+register(OpSpec(
+    name="outer", group="Products",
+    doc="Outer product result[i, j] = a[i]·b[j] (every pair of entries).",
+    inputs=(Input("a", "(m,)"), Input("b", "(n,)")),
+    params=(), outputs=("result",), granularities=("element", "tile", "stage"),
+    check=_outer_check,
+    estimate=lambda s, i, p: {"result": s["a"][0] * s["b"][0] * i},
+    compute=lambda xp, inp, p: {"result": xp.multiply(inp["a"][:, None], inp["b"][None, :])},
+    plan=_outer_plan, flops=lambda s, p: s["a"][0] * s["b"][0],
+    example=lambda: {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([4.0, 5.0])},
+    extra={"order": 4},
+))
+
+
+# --- linear -------------------------------------------------------------------------------------
+def _linear_shapes(shapes):
+    sx, sw = shapes["X"], shapes["W"]
+    if len(sw) != 2:
+        raise ShapeError(f"linear: W {fmt_shape(sw)} must be a matrix (out_features, in_features).")
+    if len(sx) < 1:
+        raise ShapeError(f"linear: X {fmt_shape(sx)} must have at least one axis (…, in_features).")
+    if sx[-1] != sw[1]:
+        hint = " Did you mean W.T?" if sx[-1] == sw[0] else ""
+        raise ShapeError(f"linear: X {fmt_shape(sx)} · Wᵀ with W {fmt_shape(sw)}: X's last axis ({sx[-1]}) must equal "
+                         f"W's axis 1 (in_features = {sw[1]}). Rule: X @ W.T + b, W is (out, in).{hint}")
+    out = sx[:-1] + (sw[0],)
+    if "b" in shapes:
+        sb = shapes["b"]
+        if sb not in ((sw[0],), ()):
+            raise ShapeError(f"linear: b {fmt_shape(sb)} must be ({sw[0]},), one bias per output feature "
+                             f"(W {fmt_shape(sw)} has {sw[0]} outputs).\n" + aligned(out, sb, "XWᵀ", "b"))
+    return out
+
+
+def _linear_compute(xp, inp, params):
+    xw = xp.matmul(inp["X"], inp["W"].T)
+    b = inp.get("b")
+    return {"XW": xw, "result": xw + b if b is not None else xw.copy()}
+
+
+def _linear_plan(run, granularity, options):
+    X, W = run.inputs["X"], run.inputs["W"]
+    out = _linear_shapes({"X": X.shape, "W": W.shape})
+    x1 = X.ndim == 1
+    con = Contraction(run, Layout("X", tuple(X.shape), 0 if x1 else X.ndim - 2, ("k",) if x1 else ("r", "k")),
+                      Layout("W", tuple(W.shape), 0, ("c", "k")),
+                      Layout("XW", out, 0 if x1 else X.ndim - 2, ("c",) if x1 else ("r", "c")),
+                      tuple(X.shape[:-2]), 1 if x1 else X.shape[-2], X.shape[-1], W.shape[0],
+                      X[None, :] if x1 else X, W.T)
+    main = contraction_plan(con, granularity, options, f"XWᵀ = X {fmt_shape(X.shape)} @ Wᵀ {fmt_shape(W.shape[::-1])}")
+    has_b = "b" in run.inputs
+    bias = Stage("bias", ("result",), ("XW", "b") if has_b else ("XW",),
+                 "result = XWᵀ + b (b added to every row)" if has_b else "result = XWᵀ (no bias)")
+    plan = ConcatPlan([main, StagePlan(run, [bias])])
+    plan.options = getattr(main, "options", {})
+    return plan
+
+
+register(OpSpec(
+    name="linear", group="Products",
+    doc="Linear layer X @ W.T + b (W is (out_features, in_features), as in torch.nn.Linear).",
+    inputs=(Input("X", "(…, in)"), Input("W", "(out, in)"), Input("b", "(out,)", optional=True)),
+    params=(), outputs=("XW", "result"), granularities=ALL,
+    check=lambda s, p: (_linear_shapes(s), p)[1],
+    estimate=lambda s, i, p: {"XW": _prod(_linear_shapes(s)) * i, "result": _prod(_linear_shapes(s)) * i},
+    compute=_linear_compute, plan=_linear_plan,
+    flops=lambda s, p: 2 * _prod(_linear_shapes(s)) * s["X"][-1] + _prod(_linear_shapes(s)),
+    example=lambda: {"X": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+                     "W": np.array([[0.5, -1.0, 0.0], [1.0, 1.0, 1.0]]), "b": np.array([0.1, -0.2])},
+    extra={"order": 6},
+))

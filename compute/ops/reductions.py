@@ -1,0 +1,397 @@
+"""Reductions and norms: sum, mean, max, norm (ord 1, 2, inf, 'fro') and cumsum, over any axes.
+
+Each reduction is "terms, then combine, then finish": sum (x, +), mean (x, +, ÷n), max (x, max),
+norm 1 (|x|, +), norm 2 / fro (x², +, √), norm inf (|x|, max). Steps walk one output element's
+line (``element``), blocks of outputs (``tile``), or blocks of the reduced terms with every output
+holding its running value (``kblock``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParamError, ShapeError
+from ..numbers import fmt, fmt_index, fmt_shape, fmt_terms
+from ..plans import FULL, ConcatPlan, FuncPlan, GridPlan, Stage, StagePlan, auto_tile
+from ..registry import Input, OpSpec, Param, register
+from ..shapes import normalize_axis
+from ..step import Region, StepContent
+
+ALL = ("element", "tile", "kblock", "stage")
+
+
+def _prod(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+@dataclass(frozen=True)
+class Reducer:
+    """How one reduction turns a line of x into a value: ``terms`` (x, |x| or x²), ``combine``
+    (``"sum"`` or ``"max"``) and ``finish`` (``""``, ``"mean"`` or ``"sqrt"``)."""
+
+    terms: str
+    combine: str
+    finish: str = ""
+
+    def make_terms(self, xp, x):
+        if self.terms == "abs":
+            return xp.abs(x)
+        if self.terms == "square":
+            return x * x
+        return x
+
+    def reduce(self, xp, t, axis, keepdims, count):
+        r = t.sum(axis=axis, keepdims=keepdims) if self.combine == "sum" else t.max(axis=axis, keepdims=keepdims)
+        if self.finish == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = r / count if count else r * np.nan
+        elif self.finish == "sqrt":
+            r = xp.sqrt(r)
+        return r
+
+    def running(self, values: np.ndarray) -> np.ndarray:
+        """Running values along a line (host): cumulative sums or maxima of the terms."""
+        t = self.make_terms(np, values)
+        return np.cumsum(t) if self.combine == "sum" else np.maximum.accumulate(t)
+
+    def formula(self, values: np.ndarray, result: float, label: str) -> str:
+        v = values.ravel()
+        if self.combine == "max":
+            inner = ", ".join(fmt(x) for x in v[:6]) + (f", … ({v.size} values)" if v.size > 6 else "")
+            f = f"max(|{inner}|)" if self.terms == "abs" else f"max({inner})"
+            return f"{label} = {f} = {fmt(result)}"
+        if self.terms == "square":
+            sq = " + ".join(f"{fmt(x)}²" for x in v[:6]) + (f" + … ({v.size} terms)" if v.size > 6 else "")
+            return f"{label} = √({sq}) = {fmt(result)}"
+        if self.terms == "abs":
+            body = " + ".join(f"|{fmt(x)}|" for x in v[:6]) + (f" + … ({v.size} terms)" if v.size > 6 else "")
+        else:
+            body = fmt_terms(v)
+        if self.finish == "mean":
+            return f"{label} = ({body}) / {v.size} = {fmt(result)}"
+        return f"{label} = {body} = {fmt(result)}"
+
+
+NORMS = {1: Reducer("abs", "sum"), 2: Reducer("square", "sum", "sqrt"), "inf": Reducer("abs", "max"),
+         "fro": Reducer("square", "sum", "sqrt")}
+
+
+def parse_ord(value):
+    """``1``, ``2``, ``inf`` (also ``"inf"``, ``np.inf``) or ``"fro"``; anything else is a ParamError."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("fro", "inf"):
+            return v
+        try:
+            value = float(v)
+        except ValueError:
+            raise ParamError(f"norm: ord must be 1, 2, inf or 'fro', not {value!r}") from None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ParamError(f"norm: ord must be 1, 2, inf or 'fro', not {value!r}") from None
+    if math.isinf(f) and f > 0:
+        return "inf"
+    if f in (1.0, 2.0):
+        return int(f)
+    raise ParamError(f"norm: ord must be 1, 2, inf or 'fro', not {value!r}")
+
+
+class Geometry:
+    """Where the reduced and kept axes of X are, and how output indices map back onto X."""
+
+    def __init__(self, shape, axes, keepdims):
+        self.shape = tuple(shape)
+        self.axes = tuple(axes)
+        self.keepdims = bool(keepdims)
+        self.kept = tuple(i for i in range(len(shape)) if i not in axes)
+        self.r = _prod([shape[a] for a in axes])
+        self.out_shape = tuple(1 if i in axes else s for i, s in enumerate(shape)) if keepdims else \
+            tuple(shape[i] for i in self.kept)
+
+    def x_index(self, out_index) -> tuple:
+        """Index of X (ints on kept axes, full slices on reduced ones) for one output element."""
+        out_index = tuple(out_index)
+        if self.keepdims:
+            kept_vals = [out_index[i] for i in self.kept]
+        else:
+            kept_vals = list(out_index)
+        it = iter(kept_vals)
+        return tuple(slice(None) if i in self.axes else int(next(it)) for i in range(len(self.shape)))
+
+    def x_box(self, out_box, reduced=None) -> tuple[tuple[int, int], ...]:
+        """Box of X under an output box; ``reduced`` restricts the first reduced axis."""
+        out_box = tuple(out_box)
+        kept_boxes = [out_box[i] for i in self.kept] if self.keepdims else list(out_box)
+        it = iter(kept_boxes)
+        first = self.axes[0] if self.axes else None
+        box = []
+        for i, s in enumerate(self.shape):
+            if i in self.axes:
+                box.append(reduced if (reduced is not None and i == first) else (0, s))
+            else:
+                box.append(next(it))
+        return tuple(box)
+
+    def lines(self, xp, x):
+        """X as (kept..., r): every output's terms in a row (a copy when axes must move)."""
+        moved = xp.moveaxis(x, self.axes, tuple(range(-len(self.axes), 0))) if self.axes else x[..., None]
+        return moved.reshape(tuple(self.shape[i] for i in self.kept) + (self.r,))
+
+
+def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
+    """Steps of a reduction of run input ``X`` into ``result`` (see the module docstring)."""
+    xp = run.xp
+    x = run.inputs["X"]
+    geo = Geometry(x.shape, run.params["axis"], run.params["keepdims"])
+    out = geo.out_shape
+    reduce_region = Region("X", "reduce", geo.x_box(tuple((0, s) for s in out)))
+    if granularity == "stage":
+        return StagePlan(run, [Stage(label, ("result",), ("X",),
+                                     f"{label} of X {fmt_shape(x.shape)} over axis {_axes_text(geo.axes)} "
+                                     f"({geo.r} terms each) → {fmt_shape(out)}")])
+    if granularity == "element":
+        def describe(n, box):
+            idx = tuple(a for a, _ in box)
+            values = run.host("X", geo.x_index(idx)).ravel()
+            running = reducer.running(values)
+            running.setflags(write=False)
+            caption = reducer.formula(values, run.scalar("result", idx), f"{label}{fmt_index(idx)}")
+            regions = (Region("X", "read", geo.x_box(box)), reduce_region)
+            return StepContent("element", caption, {"values": values, "running": running}, regions)
+
+        return GridPlan(run, "result", (1,) * len(out), describe)
+    if granularity == "tile":
+        t = options.get("tile") or auto_tile(out[-2:] if len(out) >= 2 else (1,) + tuple(out or (1,)), 256)
+        tile = ((1,) * max(0, len(out) - 2) + tuple(t[-min(2, len(out)):])) if out else ()
+
+        def describe_tile(n, box):
+            where = ", ".join(f"{a}:{b}" for a, b in box)
+            return StepContent("tile", f"{label}[{where}]: {geo.r} terms each, reduced at once",
+                               {}, (Region("X", "read", geo.x_box(box)), reduce_region))
+
+        g = GridPlan(run, "result", tile, describe_tile)
+        g.options = {"tile": tuple(t)}
+        return g
+    # kblock: blocks of the flattened reduced terms, every output holding its running value.
+    kb = options.get("kblock") or max(1, math.ceil(geo.r / 32))
+    nkb = max(1, math.ceil(geo.r / kb))
+    inner = _prod([geo.shape[a] for a in geo.axes[1:]]) if geo.axes else 1
+    lines_cache = {}
+
+    def partial(k1):
+        if "lines" not in lines_cache:
+            lines_cache["lines"] = reducer.make_terms(xp, geo.lines(xp, x))
+        t = lines_cache["lines"][..., :k1]
+        r = Reducer("plain", reducer.combine, "").reduce(xp, t, -1, False, k1)
+        if reducer.finish == "mean":
+            r = r / geo.r
+        elif reducer.finish == "sqrt":
+            r = xp.sqrt(r)
+        return r.reshape(out)
+
+    def step(n):
+        k0, k1 = n * kb, min(geo.r, (n + 1) * kb)
+        first = geo.axes[0] if geo.axes else 0
+        red = (k0 // inner, min(geo.shape[first] if geo.axes else 1, -(-k1 // inner)))
+        regions = (Region("X", "read", geo.x_box(tuple((0, s) for s in out), red)), reduce_region,
+                   Region("result", "write", tuple((0, s) for s in out)))
+        terms = f"term {k0}" if k1 - k0 == 1 else f"terms {k0}..{k1 - 1}"
+        caption = f"{label}: {terms} of {geo.r} folded in (block {n + 1}/{nkb})"
+        tensors = {}
+        if _prod(out) <= 4096:
+            p = partial(k1)
+            host = np.asarray(p.get() if hasattr(p, "get") else p)
+            host.setflags(write=False)
+            tensors["partial"] = host
+            caption += f" → {label}{fmt_index((0,) * len(out))} so far = {fmt(host.reshape(-1)[0])}"
+        return StepContent("kblock", caption, tensors, regions)
+
+    def state(name, n):
+        return FULL if n >= nkb - 1 else partial(min(geo.r, (n + 1) * kb))
+
+    plan = FuncPlan(nkb, step, state, ("result",))
+    plan.options = {"kblock": kb}
+    return plan
+
+
+def _axes_text(axes) -> str:
+    return str(axes[0]) if len(axes) == 1 else "(" + ", ".join(map(str, axes)) + ")"
+
+
+def _check_reduction(op, empty_ok):
+    def check(shapes, params):
+        shape = shapes["X"]
+        axes = normalize_axis(op, params.get("axis"), len(shape))
+        r = _prod([shape[a] for a in axes])
+        if r == 0 and not empty_ok and _prod(shape) == 0 or (r == 0 and not empty_ok):
+            raise ShapeError(f"{op}: X {fmt_shape(shape)} has no elements along axis {_axes_text(axes)}; "
+                             f"{op} of nothing is undefined (it has no identity).")
+        return {**params, "axis": axes, "keepdims": bool(params.get("keepdims", False))}
+
+    return check
+
+
+def make_reduction(name, reducer: Reducer, doc, order, extra_outputs=(), empty_ok=True, extra_params=()):
+    def compute(xp, inp, params):
+        x = inp["X"]
+        geo = Geometry(x.shape, params["axis"], params["keepdims"])
+        red = NORMS[params["ord"]] if name == "norm" else reducer
+        terms = red.make_terms(xp, x)
+        out = {}
+        if name == "norm":
+            out["terms"] = terms
+        if name == "mean":
+            out["sum"] = terms.sum(axis=params["axis"], keepdims=params["keepdims"])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["result"] = out["sum"] / geo.r if geo.r else out["sum"] * np.nan
+        else:
+            out["result"] = red.reduce(xp, terms, params["axis"], params["keepdims"], geo.r)
+        return out
+
+    def plan(run, granularity, options):
+        red = NORMS[run.params["ord"]] if name == "norm" else reducer
+        label = f"‖X‖_{run.params['ord']}" if name == "norm" else name
+        main = reduction_plan(run, granularity, options, red, label)
+        pre = []
+        if name == "norm":
+            what = {"abs": "|x|", "square": "x²"}[red.terms]
+            pre.append(Stage("terms", ("terms",), ("X",), f"terms = {what} for every entry of X"))
+        if name == "mean" and granularity == "stage":
+            main = StagePlan(run, [Stage("sum", ("sum",), ("X",), f"sum over axis {_axes_text(run.params['axis'])}"),
+                                   Stage("mean", ("result",), ("sum",),
+                                         f"mean = sum / {Geometry(run.shape('X'), run.params['axis'], False).r}")])
+        if not pre:
+            return main
+        p = ConcatPlan([StagePlan(run, pre), main])
+        p.options = getattr(main, "options", {})
+        return p
+
+    def check(shapes, params):
+        p = _check_reduction(name, empty_ok)(shapes, params)
+        if name == "norm":
+            p["ord"] = parse_ord(params.get("ord", 2))
+        return p
+
+    def estimate(shapes, itemsize, params):
+        n = _prod(shapes["X"])
+        return {"terms": n * itemsize * (2 if name == "norm" else 1), "lines": n * itemsize}
+
+    params = (Param("axis", "axis", None, "axis, tuple of axes, or None for all"),
+              Param("keepdims", "bool", False, "keep reduced axes with length 1")) + tuple(extra_params)
+    register(OpSpec(
+        name=name, group="Reductions & norms", doc=doc, inputs=(Input("X"),), params=params,
+        outputs=tuple(extra_outputs) + ("result",), granularities=ALL,
+        check=check, estimate=estimate, compute=compute, plan=plan,
+        flops=lambda s, p: _prod(s["X"]) * (2 if name == "norm" else 1),
+        example=lambda: {"X": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])},
+        extra={"order": order},
+    ))
+
+
+make_reduction("sum", Reducer("plain", "sum"), "Sum of X over an axis (or several, or all).", 1)
+make_reduction("mean", Reducer("plain", "sum", "mean"), "Mean of X over an axis: sum ÷ count.", 2,
+               extra_outputs=("sum",))
+make_reduction("max", Reducer("plain", "max"), "Maximum of X over an axis (NaN propagates).", 3, empty_ok=False)
+make_reduction("norm", Reducer("square", "sum", "sqrt"),
+               "Vector norm of X over an axis: ord 1 Σ|x|, 2 √Σx², inf max|x|, 'fro' √Σx² over all given axes.",
+               5, extra_outputs=("terms",),
+               extra_params=(Param("ord", "ord", 2, "1, 2, inf or 'fro'", choices=(1, 2, "inf", "fro")),))
+
+
+# --- cumsum -------------------------------------------------------------------------------------
+def _cumsum_check(shapes, params):
+    axis = params.get("axis", -1)
+    shape = shapes["X"]
+    if axis is None:
+        return {**params, "axis": None}
+    if isinstance(axis, (tuple, list)):
+        if len(axis) != 1:
+            raise ParamError(f"cumsum: axis must be one int or None (flatten), not {axis!r}")
+        axis = axis[0]
+    (a,) = normalize_axis("cumsum", axis, len(shape))
+    return {**params, "axis": a}
+
+
+def _cumsum_compute(xp, inp, params):
+    x = inp["X"]
+    return {"result": xp.cumsum(x.reshape(-1) if params["axis"] is None else x, axis=0 if params["axis"] is None
+                                else params["axis"])}
+
+
+def _cumsum_plan(run, granularity, options):
+    xp = run.xp
+    axis = run.params["axis"]
+    out = run.shape("result")
+    ax = 0 if axis is None else axis
+    length = out[ax] if out else 0
+    if granularity == "stage" or length == 0:
+        return StagePlan(run, [Stage("cumsum", ("result",), ("X",),
+                                     f"result[k] = X[0] + … + X[k] along axis {'(flattened)' if axis is None else ax}")])
+    if granularity == "element":
+        block = 1
+    else:
+        block = options.get("kblock") or (options.get("tile") or (None,))[-1] or max(1, math.ceil(length / 32))
+    nsteps = math.ceil(length / block)
+    pos_shape = [1] * len(out)
+    pos_shape[ax] = length
+
+    def step(n):
+        k0, k1 = n * block, min(length, (n + 1) * block)
+        box_w = [(0, s) for s in out]
+        box_w[ax] = (k0, k1)
+        xshape = run.shape("X")
+        if axis is None:
+            xread = None
+        else:
+            xread = [(0, s) for s in xshape]
+            xread[ax] = (k0, k1)
+        regions = (Region("result", "write", tuple(box_w)),)
+        if xread is not None:
+            regions += (Region("X", "read", tuple(xread)),)
+        first = [0] * len(out)
+        first[ax] = k1 - 1
+        xs = run.host("result" if axis is None else "X")
+        if axis is None:
+            line = run.host("X").reshape(-1)
+        else:
+            idx = [0] * len(out)
+            idx[ax] = slice(None)
+            line = np.asarray(xs[tuple(idx)])
+        val = run.scalar("result", tuple(first))
+        if k1 - 1 == 0:
+            caption = f"result{fmt_index(first)} = X[0] = {fmt(val)}"
+        elif block == 1:
+            prev = list(first)
+            prev[ax] -= 1
+            caption = (f"result{fmt_index(first)} = result{fmt_index(prev)} + X{fmt_index(first)} = "
+                       f"{fmt(run.scalar('result', tuple(prev)))} + {fmt(line[k1 - 1])} = {fmt(val)}")
+        else:
+            caption = f"positions {k0}..{k1 - 1} along axis {ax}: running sums → result{fmt_index(first)} = {fmt(val)}"
+        return StepContent("element" if block == 1 else granularity, caption, {}, regions)
+
+    def state(name, n):
+        if n >= nsteps - 1:
+            return FULL
+        k1 = min(length, (n + 1) * block)
+        pos = xp.arange(length).reshape(pos_shape)
+        return xp.where(pos < k1, run.tensor("result"), xp.nan)
+
+    plan = FuncPlan(nsteps, step, state, ("result",))
+    plan.options = {"kblock": block}
+    return plan
+
+
+register(OpSpec(
+    name="cumsum", group="Reductions & norms",
+    doc="Running sum of X along an axis (axis None: of the flattened X).",
+    inputs=(Input("X"),), params=(Param("axis", "axis", -1, "one axis, or None to flatten"),),
+    outputs=("result",), granularities=ALL,
+    check=_cumsum_check, estimate=lambda s, i, p: {"result": _prod(s["X"]) * i},
+    compute=_cumsum_compute, plan=_cumsum_plan, flops=lambda s, p: _prod(s["X"]),
+    example=lambda: {"X": np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]])},
+    extra={"order": 4},
+))

@@ -1,0 +1,242 @@
+"""A run's timeline: a random-access, immutable sequence of steps over one computed run."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .backend import BackendInfo, to_host
+from .plans import EMPTY, FULL, Plan, Run
+from .step import Step
+
+
+class LazyLevels(Mapping):
+    """Display levels per tensor, computed once per run on first use (finite min/max of the final
+    values; NaN/Inf never wreck them). Shared by every step of a run."""
+
+    def __init__(self, run: Run, names: Sequence[str]):
+        self._run = run
+        self._names = tuple(names)
+        self._cache: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> tuple[float, float]:
+        if name not in self._names:
+            raise KeyError(name)
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = finite_levels(self._run.xp, self._run.tensor(name))
+            return self._cache[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def finite_levels(xp, a) -> tuple[float, float]:
+    """(lo, hi) over the finite values of ``a``; widened when flat; (0, 1) when nothing is finite."""
+    if a.size == 0:
+        return 0.0, 1.0
+    if a.dtype == bool:
+        return 0.0, 1.0
+    lo = float(a.min())
+    hi = float(a.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        finite = a[xp.isfinite(a)]
+        if finite.size == 0:
+            return 0.0, 1.0
+        lo, hi = float(finite.min()), float(finite.max())
+    if lo == hi:
+        pad = abs(lo) * 0.5 or 1.0
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
+
+
+def block_reduce(xp, a, max_shape: Sequence[int]):
+    """Shrink the last two axes of ``a`` to at most ``max_shape`` by block means (on ``a``'s device).
+
+    Blocks are whole: a few trailing rows/columns that do not fill a block are averaged into a
+    last, smaller block rather than dropped, so nothing on screen goes missing.
+    """
+    if a.ndim < 2:
+        return a
+    h, w = a.shape[-2:]
+    mh, mw = (int(max_shape[0]), int(max_shape[1]))
+    fy = max(1, math.ceil(h / mh))
+    fx = max(1, math.ceil(w / mw))
+    if fy == 1 and fx == 1:
+        return a
+    ph = math.ceil(h / fy) * fy - h
+    pw = math.ceil(w / fx) * fx - w
+    af = a.astype(xp.float32 if a.dtype.itemsize <= 4 else xp.float64, copy=False)
+    if ph or pw:
+        pad = [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)]
+        af = xp.pad(af, pad, mode="edge")
+    shp = af.shape[:-2] + (af.shape[-2] // fy, fy, af.shape[-1] // fx, fx)
+    return af.reshape(shp).mean(axis=(-3, -1))
+
+
+class Timeline(Sequence):
+    """The steps of one run, with random access: ``len(tl)``, ``tl[17]``, ``tl[-1]``.
+
+    A step is built on demand from the run's plan in O(1) (no replay), so seeking backwards is as
+    fast as forwards. The timeline also answers what a tensor looks like after any step
+    (:meth:`tensor_at`), the final outputs (:meth:`result`) and fixed display levels.
+
+    Attributes
+    ----------
+    op, params, granularity : what was run and how it is stepped.
+    run_id : unique id of this run.
+    backend : the :class:`~compute.backend.BackendInfo` that computed it.
+    notices : messages about the run (fallbacks, fully masked rows...).
+    flops : floating-point operations of the direct computation.
+    elapsed : seconds the computation took.
+    options : tile / kblock options actually used.
+    """
+
+    def __init__(self, run: Run, plan: Plan, *, granularity: str, run_id: int, backend: BackendInfo,
+                 notices: Sequence[str] = (), flops: int = 0, elapsed: float = 0.0, input_names: Sequence[str] = (),
+                 options: Mapping | None = None):
+        self._run = run
+        self._plan = plan
+        self.op = run.op
+        self.params = dict(run.params)
+        self.granularity = granularity
+        self.run_id = run_id
+        self.backend = backend
+        self.notices = tuple(notices)
+        self.flops = int(flops)
+        self.elapsed = float(elapsed)
+        self.options = dict(options or {})
+        self.input_names = tuple(n for n in input_names if n in run.inputs)
+        self.output_names = tuple(run.outputs)
+        self.levels = LazyLevels(run, self.input_names + self.output_names)
+        self._len = len(plan)
+        self._result: dict | None = None
+        self._result_lock = threading.Lock()
+
+    # --- Sequence -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, n):
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(self._len))]
+        n = int(n)
+        if n < 0:
+            n += self._len
+        if not 0 <= n < self._len:
+            raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
+        c = self._plan.step(n)
+        return Step(self.run_id, n, self._len, c.stage, c.caption, c.tensors, c.regions, self.levels)
+
+    # --- tensors ---------------------------------------------------------------------------
+    @property
+    def tensor_names(self) -> tuple[str, ...]:
+        """Inputs then outputs, in the order the operation declares them."""
+        return self.input_names + self.output_names
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self._run.shape(name)
+
+    def dtype(self, name: str) -> np.dtype:
+        return np.dtype(str(self._run.tensor(name).dtype))
+
+    def is_written(self, name: str) -> bool:
+        """True when the steps write ``name`` progressively (it starts empty)."""
+        return name in self._plan.writes
+
+    def first_step_writing(self, name: str) -> int | None:
+        """Index of the first step whose regions write ``name`` (None if none does)."""
+        lo, hi = 0, self._len - 1
+        if not self.is_written(name):
+            return None
+        # tensor_at is monotone: EMPTY before the first write, something else after.
+        if self._plan.tensor_at(name, hi) is EMPTY:
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._plan.tensor_at(name, mid) is EMPTY:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def tensor_at(self, name: str, n: int, lead: Sequence[int] = (), max_shape: Sequence[int] | None = None,
+                  box: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
+        """Tensor ``name`` as it stands after step ``n``, as a read-only float host array.
+
+        Not-yet-written elements are NaN; partial sums show as partial values. ``lead`` indexes
+        the leading axes (to get one 2-D slice of an N-d tensor), ``box`` crops the last two axes
+        (``((r0, r1), (c0, c1))``) and ``max_shape`` reduces what is left by block means — all on
+        the device, so only the displayed pixels cross to the host.
+        """
+        if n < 0:
+            n += self._len
+        n = max(0, min(int(n), self._len - 1))
+        final = self._run.tensor(name)
+        state = self._plan.tensor_at(name, n) if name in self._plan.writes else FULL
+        xp = self._run.xp
+        lead = tuple(int(i) for i in lead)
+        index = lead
+        if box is not None:
+            index = lead + tuple(slice(int(a), int(b)) for a, b in box)
+        if state is EMPTY:
+            shape = final[index].shape
+            if max_shape is not None and len(shape) >= 2:
+                shape = shape[:-2] + tuple(math.ceil(s / max(1, math.ceil(s / m))) for s, m in zip(shape[-2:], max_shape))
+            out = np.full(shape, np.nan, dtype=np.float64 if final.dtype.itemsize > 4 else np.float32)
+        else:
+            a = final if state is FULL else state
+            a = a[index]
+            if a.dtype == bool or a.dtype.kind in "iu":
+                a = a.astype(xp.float64)
+            elif a.dtype.itemsize < 4:
+                a = a.astype(xp.float32)
+            if max_shape is not None:
+                a = block_reduce(xp, a, max_shape)
+            out = to_host(a)
+        out = np.asarray(out)
+        if out.flags.writeable:
+            out = out.view()
+            out.setflags(write=False)
+        return out
+
+    def value_at(self, name: str, n: int, index: Sequence[int]) -> float:
+        """One element of ``tensor_at(name, n)`` at full precision (for hover read-outs)."""
+        index = tuple(int(i) for i in index)
+        lead, last = index[:-2], index[-2:]
+        box = tuple((i, i + 1) for i in last)
+        a = self.tensor_at(name, n, lead=lead, box=box if len(last) == 2 else None)
+        if len(last) < 2:
+            a = a[last] if last else a
+            return float(a)
+        return float(a.reshape(-1)[0])
+
+    def result(self) -> dict[str, np.ndarray]:
+        """Every named output as a read-only host array (equal to ``run_op``'s)."""
+        with self._result_lock:
+            if self._result is None:
+                res = {}
+                for k, v in self._run.outputs.items():
+                    h = np.asarray(to_host(v))
+                    if h.flags.writeable:
+                        h = h.view()
+                        h.setflags(write=False)
+                    res[k] = h
+                self._result = res
+            return self._result
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        """The inputs as computed (after dtype normalization), as host arrays."""
+        return {k: np.asarray(to_host(self._run.inputs[k])) for k in self.input_names}
+
+    @property
+    def run(self) -> Run:
+        """The underlying run (device arrays); for plans and benchmarks."""
+        return self._run
