@@ -40,7 +40,8 @@ def _probe_cupy():
     a = cupy.arange(16, dtype=cupy.float32).reshape(4, 4)
     b = (a @ a).sum()
     value = float(cupy.asnumpy(b))
-    if value != float((np.arange(16, dtype=np.float32).reshape(4, 4) @ np.arange(16, dtype=np.float32).reshape(4, 4)).sum()):
+    h = np.arange(16, dtype=np.float32).reshape(4, 4)
+    if value != float((h @ h).sum()):
         raise RuntimeError("probe kernel returned a wrong value")
     props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     name = props.get("name", b"GPU")

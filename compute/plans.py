@@ -79,6 +79,12 @@ class Plan:
         """:data:`FULL`, :data:`EMPTY` or an array: tensor ``name`` as it stands after step ``n``."""
         return FULL
 
+    def reveal_order(self, name: str):
+        """For tensors revealed element by element: an int array (broadcastable to the tensor) giving
+        the step that writes each element, so a view can build any frame from a reduced copy of the
+        final values; None when the plan reveals ``name`` another way (partial sums, stages)."""
+        return None
+
 
 def full_box(shape) -> tuple[tuple[int, int], ...]:
     """The box covering a whole tensor."""
@@ -182,9 +188,14 @@ class GridPlan(Plan):
             return FULL
         if name != self.out and tuple(final.shape) != self.shape:
             return FULL
+        return xp.where(self.reveal_order(self.out) <= n, final, xp.nan)
+
+    def reveal_order(self, name: str):
+        if name != self.out or not self.shape:
+            return None
         if self._lin is None:  # built once per plan: seeking is then one vectorized where()
-            self._lin = grid_linear_index(xp, self.shape, self.tile)
-        return xp.where(self._lin <= n, final, xp.nan)
+            self._lin = grid_linear_index(self.run.xp, self.shape, self.tile)
+        return self._lin
 
 
 class ConcatPlan(Plan):
@@ -214,6 +225,13 @@ class ConcatPlan(Plan):
     def step(self, n: int) -> StepContent:
         part, local = self.locate(n)
         return part.step(local)
+
+    def reveal_order(self, name: str):
+        for part, start in zip(self.parts, self.starts):
+            if name in part.writes:
+                order = part.reveal_order(name)
+                return None if order is None else order + start
+        return None
 
     def tensor_at(self, name: str, n: int):
         for part, start in zip(self.parts, self.starts):

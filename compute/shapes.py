@@ -63,8 +63,10 @@ def normalize_axis(op: str, axis, ndim: int, name: str = "X") -> tuple[int, ...]
         except (TypeError, ValueError):
             raise ParamError(f"{op}: axis must be an int, a tuple of ints or None, not {axis!r}") from None
         if not -ndim <= ax < ndim:
+            if not ndim:
+                raise ShapeError(f"{op}: {name} is a scalar; it has no axis {ax}")
             raise ShapeError(f"{op}: axis {ax} is out of range for {name} with {ndim} dimension(s) "
-                             f"(valid: {-ndim}..{ndim - 1})" if ndim else f"{op}: {name} is a scalar; it has no axis {ax}")
+                             f"(valid: {-ndim}..{ndim - 1})")
         ax %= ndim
         if ax in out:
             raise ParamError(f"{op}: axis {ax} is repeated in {axis!r}")

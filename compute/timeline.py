@@ -57,7 +57,7 @@ def finite_levels(xp, a) -> tuple[float, float]:
     return lo, hi
 
 
-def block_reduce(xp, a, max_shape: Sequence[int]):
+def block_reduce(xp, a, max_shape: Sequence[int], how: str = "mean"):
     """Shrink the last two axes of ``a`` to at most ``max_shape`` by block means (on ``a``'s device).
 
     Blocks are whole: a few trailing rows/columns that do not fill a block are averaged into a
@@ -73,12 +73,13 @@ def block_reduce(xp, a, max_shape: Sequence[int]):
         return a
     ph = math.ceil(h / fy) * fy - h
     pw = math.ceil(w / fx) * fx - w
-    af = a.astype(xp.float32 if a.dtype.itemsize <= 4 else xp.float64, copy=False)
+    af = a if how == "max" else a.astype(xp.float32 if a.dtype.itemsize <= 4 else xp.float64, copy=False)
     if ph or pw:
         pad = [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)]
         af = xp.pad(af, pad, mode="edge")
     shp = af.shape[:-2] + (af.shape[-2] // fy, fy, af.shape[-1] // fx, fx)
-    return af.reshape(shp).mean(axis=(-3, -1))
+    blocks = af.reshape(shp)
+    return blocks.max(axis=(-3, -1)) if how == "max" else blocks.mean(axis=(-3, -1))
 
 
 class Timeline(Sequence):
@@ -119,6 +120,7 @@ class Timeline(Sequence):
         self._len = len(plan)
         self._result: dict | None = None
         self._result_lock = threading.Lock()
+        self._display_cache: dict = {}
 
     # --- Sequence -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -186,10 +188,15 @@ class Timeline(Sequence):
         index = lead
         if box is not None:
             index = lead + tuple(slice(int(a), int(b)) for a, b in box)
+        if max_shape is not None and state is not EMPTY:
+            order = self._plan.reveal_order(name) if state is not FULL else None
+            if state is FULL or order is not None:
+                return self._reduced_frame(name, order, n, index, tuple(int(m) for m in max_shape))
         if state is EMPTY:
             shape = final[index].shape
             if max_shape is not None and len(shape) >= 2:
-                shape = shape[:-2] + tuple(math.ceil(s / max(1, math.ceil(s / m))) for s, m in zip(shape[-2:], max_shape))
+                shape = shape[:-2] + tuple(math.ceil(s / max(1, math.ceil(s / m)))
+                                           for s, m in zip(shape[-2:], max_shape))
             out = np.full(shape, np.nan, dtype=np.float64 if final.dtype.itemsize > 4 else np.float32)
         else:
             a = final if state is FULL else state
@@ -205,6 +212,40 @@ class Timeline(Sequence):
         if out.flags.writeable:
             out = out.view()
             out.setflags(write=False)
+        return out
+
+    def _reduced_frame(self, name, order, n, index, max_shape) -> np.ndarray:
+        """A display frame of a tensor revealed element by element, without touching the full
+        tensor per frame: its final values and its reveal order are reduced once (block mean and
+        block max) and cached, so each frame is one ``where`` at display resolution. A block shows
+        as written when every element in it is."""
+        key = (name, repr(index), max_shape, order is None)
+        with self._result_lock:
+            cached = self._display_cache.get(key)
+        if cached is None:
+            xp = self._run.xp
+            final = self._run.tensor(name)
+            a = final[index]
+            if a.dtype == bool or a.dtype.kind in "iu":
+                a = a.astype(xp.float64)
+            elif a.dtype.itemsize < 4:
+                a = a.astype(xp.float32)
+            values = to_host(block_reduce(xp, a, max_shape))
+            if values.flags.writeable:
+                values.setflags(write=False)
+            steps = None
+            if order is not None:
+                steps = to_host(block_reduce(xp, xp.broadcast_to(order, final.shape)[index], max_shape, "max"))
+            cached = (values, steps)
+            with self._result_lock:
+                if len(self._display_cache) > 8:  # a few views × zoom levels; never grows without bound
+                    self._display_cache.clear()
+                self._display_cache[key] = cached
+        values, steps = cached
+        if order is None or steps is None:
+            return values
+        out = np.where(steps <= n, values, np.nan).astype(values.dtype, copy=False)
+        out.setflags(write=False)
         return out
 
     def value_at(self, name: str, n: int, index: Sequence[int]) -> float:

@@ -61,8 +61,9 @@ def check_mask(op: str, spec, mask_shape, scores_shape, lk: int):
     if isinstance(spec, tuple):
         nb = scores_shape[0] if len(scores_shape) > 2 else 1
         if len(spec) not in (1, nb):
-            raise ShapeError(f"{op}: padding mask gives {len(spec)} key lengths, but the scores {fmt_shape(scores_shape)} "
-                             f"have {nb} batch entries on axis 0: give one length per batch (or one for all).")
+            raise ShapeError(f"{op}: padding mask gives {len(spec)} key lengths, but the scores "
+                             f"{fmt_shape(scores_shape)} have {nb} batch entries on axis 0: "
+                             f"give one length per batch (or one for all).")
         bad = [n for n in spec if not 0 <= n <= lk]
         if bad:
             raise ShapeError(f"{op}: key length {bad[0]} is out of range: there are {lk} keys (0..{lk} allowed).")
@@ -72,9 +73,9 @@ def check_mask(op: str, spec, mask_shape, scores_shape, lk: int):
         except ShapeError:
             out = None
         if out != tuple(scores_shape):
-            raise ShapeError(f"{op}: mask {fmt_shape(mask_shape)} must broadcast to the scores {fmt_shape(scores_shape)} "
-                             f"(…, queries, keys) without growing them. Rule: aligned from the right, each mask "
-                             f"axis equal to the scores' or 1.\n" + aligned(mask_shape, scores_shape, "mask", "scores"))
+            raise ShapeError(f"{op}: mask {fmt_shape(mask_shape)} must broadcast to the scores "
+                             f"{fmt_shape(scores_shape)} (…, queries, keys) without growing them. "
+                             f"Rule: aligned from the right, each mask axis equal to the scores' or 1.\n" + aligned(mask_shape, scores_shape, "mask", "scores"))
 
 
 def apply_mask(xp, scaled, spec, mask):

@@ -122,7 +122,9 @@ def _element_describe(con: Contraction):
         running.setflags(write=False)
         value = run.scalar(con.c.name, tuple(a for a, _ in box))
         label = con.c_label(bidx, i, j)
-        caption = f"{label} = {fmt_sum_of_products(np.asarray(a_row.get() if hasattr(a_row, 'get') else a_row), np.asarray(b_col.get() if hasattr(b_col, 'get') else b_col))} = {fmt(value)}"
+        a_host = np.asarray(a_row.get() if hasattr(a_row, "get") else a_row)
+        b_host = np.asarray(b_col.get() if hasattr(b_col, "get") else b_col)
+        caption = f"{label} = {fmt_sum_of_products(a_host, b_host)} = {fmt(value)}"
         if con.k == 0:
             caption = f"{label} = 0 (empty sum: k = 0)"
         regions = _reads(con, bidx, (i, i + 1), (j, j + 1), (0, con.k))

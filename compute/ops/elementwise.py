@@ -114,7 +114,8 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
 
     register(OpSpec(
         name=name, group="Element-wise",
-        doc=f"{word.capitalize()} A {symbol} B, element by element, with numpy broadcasting (scalar, row, column, N-d).",
+        doc=f"{word.capitalize()} A {symbol} B, element by element, with numpy broadcasting "
+            f"(scalar, row, column, N-d).",
         inputs=(Input("A"), Input("B")), params=(),
         outputs=("A_broadcast", "B_broadcast", "result"), granularities=("element", "tile", "stage"),
         check=check, estimate=estimate, compute=compute, plan=plan,

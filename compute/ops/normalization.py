@@ -183,7 +183,8 @@ def _rmsnorm_compute(xp, inp, params):
 def _rmsnorm_plan(run, granularity, options):
     return StagePlan(run, [
         Stage("ms", ("ms",), ("X",), f"mean of squares over the trailing axes: first = {_first(run, 'ms')}"),
-        Stage("rms", ("rms",), ("ms",), f"rms = √(ms + {fmt(run.params['eps'])}) = {_first(run, 'rms')} (no centering)"),
+        Stage("rms", ("rms",), ("ms",),
+              f"rms = √(ms + {fmt(run.params['eps'])}) = {_first(run, 'rms')} (no centering)"),
         Stage("normalized", ("normalized",), ("X", "rms"), f"x̂ = x / rms = {_row(run, 'normalized')}"),
         Stage("scale", ("result",), ("normalized", "gamma"), f"y = γ·x̂ = {_row(run, 'result')}"),
     ])

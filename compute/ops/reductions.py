@@ -329,8 +329,8 @@ def _cumsum_plan(run, granularity, options):
     ax = 0 if axis is None else axis
     length = out[ax] if out else 0
     if granularity == "stage" or length == 0:
-        return StagePlan(run, [Stage("cumsum", ("result",), ("X",),
-                                     f"result[k] = X[0] + … + X[k] along axis {'(flattened)' if axis is None else ax}")])
+        where = "(flattened)" if axis is None else ax
+        return StagePlan(run, [Stage("cumsum", ("result",), ("X",), f"result[k] = X[0] + … + X[k] along axis {where}")])
     if granularity == "element":
         block = 1
     else:

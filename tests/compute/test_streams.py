@@ -169,3 +169,17 @@ def test_tile_stream_steps_materialize_only_the_tile():
     np.testing.assert_array_equal(first[:64, :64], 256.0)
     assert np.isnan(first[64:, :]).all() and np.isnan(first[:, 64:]).all()
     assert tl._plan.tensor_at("result", 0) is not EMPTY
+
+
+@pytest.mark.parametrize("tile", [64, 50])
+def test_display_frames_of_big_tile_timelines_equal_the_block_mean_of_the_full_frame(tile):
+    from compute.timeline import block_reduce
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((300, 70)), rng.standard_normal((70, 260))
+    tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=tile)
+    for n in (0, len(tl) // 3, len(tl) - 2):
+        full = np.asarray(tl.tensor_at("result", n))
+        small = tl.tensor_at("result", n, max_shape=(64, 64))
+        np.testing.assert_allclose(small, block_reduce(np, full, (64, 64)), rtol=1e-12, equal_nan=True)
+        assert not small.flags.writeable
