@@ -22,18 +22,25 @@ def _prod(shape) -> int:
 
 
 def _row(run, name, axis=-1, limit=6) -> str:
-    """The first line of tensor ``name`` along ``axis``, as ``[1, 2, 3]`` (shortened when long)."""
-    a = run.host(name)
-    if a.ndim == 0:
-        return fmt(a)
-    a = np.moveaxis(a, axis, -1).reshape(-1, a.shape[axis])[0] if a.size else a.reshape(-1)
-    body = ", ".join(fmt(v) for v in a[:limit])
-    return "[" + body + (f", … ({a.size})" if a.size > limit else "") + "]"
+    """The first line of tensor ``name`` along ``axis``, as ``[1, 2, 3]`` (shortened when long).
+
+    Only that line is indexed (and, on a GPU, copied to the host): captions never touch the rest.
+    """
+    shape = run.shape(name)
+    if not shape:
+        return fmt(run.scalar(name, ()))
+    if 0 in shape:
+        return "[]"
+    axis %= len(shape)
+    index = tuple(slice(0, limit) if i == axis else 0 for i in range(len(shape)))
+    a = run.host(name, index)
+    body = ", ".join(fmt(v) for v in a)
+    return "[" + body + (f", … ({shape[axis]})" if shape[axis] > limit else "") + "]"
 
 
 def _first(run, name) -> str:
-    a = run.host(name)
-    return fmt(a.reshape(-1)[0]) if a.size else "–"
+    shape = run.shape(name)
+    return fmt(run.scalar(name, (0,) * len(shape))) if 0 not in shape else "–"
 
 
 def _positive(op, name, value, allow_zero=False):
