@@ -7,7 +7,6 @@ checked against the memory budget *before* anything is allocated (ARCHITECTURE.m
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -148,11 +147,13 @@ def fill(kind, shape, *, seed=None, value=None, lengths=None, low=0.0, high=1.0,
     if kind == "identity":
         _need_matrix(kind, shape)
         eye = np.eye(shape[-2], shape[-1], dtype=dt)
-        return np.ascontiguousarray(np.broadcast_to(eye, shape))
+        # A copy, not ascontiguousarray: a broadcast view that is already contiguous (no batch
+        # axes) would come back read-only.
+        return np.broadcast_to(eye, shape).copy()
     if kind == "causal":
         _need_matrix(kind, shape)
         tri = np.tri(shape[-2], shape[-1], dtype=np.bool_)
-        return np.ascontiguousarray(np.broadcast_to(tri, shape))
+        return np.broadcast_to(tri, shape).copy()
     if kind == "padding":
         return _padding(shape, lengths)
     if kind == "arange":
@@ -266,7 +267,8 @@ def astype_checked(array: np.ndarray, dtype) -> tuple[np.ndarray, str]:
         if frac:
             notes.append(f"{frac} non-integer value{'s were' if frac != 1 else ' was'} rounded toward zero")
         if over:
-            notes.append(f"{over} value{'s' if over != 1 else ''} outside {dt.name}'s range {'were' if over != 1 else 'was'} clipped")
+            were = "s were" if over != 1 else " was"
+            notes.append(f"{over} value{were} outside {dt.name}'s range and clipped")
         if bad:
             notes.append(f"{bad} NaN/inf became 0")
         return out, "; ".join(notes)
