@@ -8,7 +8,7 @@ import os
 
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 
-import PySide6  # noqa: E402,F401  (must precede pyqtgraph)
+import PySide6  # noqa: E402,F401,I001  (must precede pyqtgraph, so not sorted)
 import pyqtgraph as pg  # noqa: E402
 
 # Read by ImageItem.__init__: set once, before any image exists, so row 0 is a matrix's first row.

@@ -1,0 +1,328 @@
+"""OperationCanvas: every tensor of one run as heatmaps, laid out like a blackboard, step by step.
+
+The main window drives it with four calls::
+
+    canvas.set_timeline(tl)          # a new run: views for its tensors, levels from tl.levels
+    frame = canvas.prepare_frame(n)  # any thread, no Qt: reads the timeline, returns a Frame
+    canvas.apply_frame(frame)        # GUI thread, cheap: setImage and overlays only
+    canvas.show_step(n)              # both at once, synchronously
+
+What a view asks for (its lead slice, zoom box, ``max_shape``) lives in an immutable
+:class:`~gui.canvas.frame.Snapshot` that the GUI thread replaces whole on every change, so a
+worker preparing a frame always reads one consistent request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+
+import numpy as np
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from ..heatmap import HeatmapView
+from . import layouts
+from .board import Board, ViewSpec
+from .frame import Frame, Snapshot, ViewEntry, prepare
+
+log = logging.getLogger(__name__)
+
+#: Views up to this many cells a side share one cell size (bigger ones fit their own view).
+SMALL_SIDE = 16
+#: Largest array a view receives per frame: bigger slices are block-reduced in the worker.
+DEFAULT_MAX_SHAPE = (512, 512)
+
+
+def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when ``a`` and ``b`` are the same read-only memory seen the same way.
+
+    Inputs come back from the timeline as fresh views of the same immutable buffer every frame;
+    recognising them saves re-uploading images that did not change. The view keeps ``b`` alive, so
+    its address cannot have been reused by another array.
+    """
+    if a is b:
+        return True
+    if a.flags.writeable or b.flags.writeable:
+        return False
+    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+class OperationCanvas(QWidget):
+    """The canvas of one operation (see the module docstring for the contract).
+
+    Attributes
+    ----------
+    op_name : the operation this canvas was created for (a timeline of another op still works:
+        its layout is chosen from ``tl.op``).
+    max_shape : (rows, cols) above which a slice is block-reduced before it reaches a view.
+
+    Signals
+    -------
+    caption_changed(str) : the caption of the step just applied.
+    """
+
+    caption_changed = Signal(str)
+
+    def __init__(self, op_name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.op_name = op_name
+        self.max_shape = DEFAULT_MAX_SHAPE
+        self._tl = None
+        self._index = -1
+        self._snapshot = Snapshot()
+        self._pool: dict[str, HeatmapView] = {}
+        self._pool_flags: dict[str, tuple] = {}
+        self._board: Board | None = None
+        self._entries: dict[str, ViewEntry] = {}
+        self._equalize_timer = QTimer(self)
+        self._equalize_timer.setSingleShot(True)
+        self._equalize_timer.setInterval(0)  # after the layouts have settled the new sizes
+        self._equalize_timer.timeout.connect(self.equalize_cells)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(4, 4, 4, 4)
+        pal = self.palette()
+        pal.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
+        self.setPalette(pal)
+        self.setAutoFillBackground(True)
+
+    # --- public API ----------------------------------------------------------------------------
+    @property
+    def timeline(self):
+        """The timeline shown (None before :meth:`set_timeline`)."""
+        return self._tl
+
+    @property
+    def current_index(self) -> int:
+        """Index of the step shown now (-1 before any)."""
+        return self._index
+
+    @property
+    def views(self) -> dict[str, HeatmapView]:
+        """View key -> :class:`HeatmapView` (keys are tensor names, ``step:products``...)."""
+        return dict(self._board.views) if self._board else {}
+
+    def view(self, name: str) -> HeatmapView:
+        """The view of tensor (or step strip) ``name``."""
+        if self._board is None or name not in self._board.views:
+            raise KeyError(f"no view named {name!r}; views: {', '.join(self.views) or 'none'}")
+        return self._board.views[name]
+
+    def set_timeline(self, tl, show_first: bool = True) -> None:
+        """Show a new run: lay out views for its tensors with its fixed levels, then (unless
+        ``show_first`` is False) show step 0 synchronously. A window that prepares frames in a
+        worker passes False: preparing the first frame of a 4096² run takes a few hundred ms."""
+        self._tl = tl
+        self._index = -1
+        self._rebuild(tl)
+        if len(tl) and show_first:
+            self.show_step(0)
+
+    def prepare_frame(self, n: int) -> Frame:
+        """The frame of step ``n`` (clamped): thread-safe, makes no Qt calls."""
+        return prepare(self._snapshot, n)
+
+    def apply_frame(self, frame: Frame) -> None:
+        """Show ``frame`` (GUI thread). Frames of another run are ignored."""
+        board = self._board
+        if self._tl is None or board is None or frame.run_id != self._tl.run_id:
+            return
+        step = frame.step
+        extra: dict[str, list] = {}
+        for hook in board.region_hooks:
+            for key, regs in hook(frame).items():
+                extra.setdefault(key, []).extend(regs)
+        for key, view in board.views.items():
+            a = frame.arrays.get(key)
+            if a is None:
+                continue
+            spec = board.specs[key]
+            lead = frame.leads.get(key, ())
+            if lead != view.lead():
+                view.set_lead(lead)
+            box = frame.boxes.get(key)
+            factor = frame.factors.get(key, (1, 1))
+            if spec.source == "step" and a.shape != np.asarray(view.data()).shape and a.ndim == 1:
+                view.set_tensor(spec.tensor, a.shape, self._entries[key].levels, title=view.title_override())
+            old = view.data()
+            if not (_same_array(a, old) and view.coverage_key() == (box, tuple(factor))):
+                view.set_data(a, frame.quantized.get(key), box=box, factor=factor)
+            regions = ()
+            kind = ""
+            if step is not None and spec.source == "tensor":
+                regions = step.regions_of(spec.tensor)
+                kinds = {r.kind for r in regions}
+                kind = "write" if "write" in kinds else "read" if "read" in kinds else ""
+            elif step is not None and spec.tensor in step.tensors:
+                kind = "write"
+            view.set_regions(tuple(regions) + tuple(extra.get(key, ())))
+            view.set_active(kind)
+        self._index = frame.index
+        # Also here, not only on resize: an offscreen renderer (export) paints right after posted
+        # events, before any timer could fire. A no-op when the sizes did not change.
+        self.equalize_cells()
+        for hook in board.frame_hooks:
+            hook(frame)
+        self.caption_changed.emit(step.caption if step is not None else "")
+
+    def show_step(self, n: int) -> None:
+        """Show step ``n`` now: ``apply_frame(prepare_frame(n))``."""
+        self.apply_frame(self.prepare_frame(n))
+
+    def displayed(self, name: str) -> np.ndarray:
+        """What the view of ``name`` shows now, in the tensor's orientation: the full tensor (or its
+        lead slice, or its zoom box) at full resolution, or the block-reduced array of a big one.
+        NaN marks elements not yet written."""
+        return self.view(name).data()
+
+    # --- one cell size for small views ------------------------------------------------------------
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._equalize_timer.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._equalize_timer.start()
+
+    def equalize_cells(self) -> None:
+        """Give every small view (≤ 16 cells a side) the same cell size: the largest all of them can
+        afford. On a blackboard A's rows then line up with the product's rows beside it and B's
+        columns with the product's columns below it."""
+        board = self._board
+        if board is None:
+            return
+        # Step strips (products, running sums) are short by design: they keep their own size.
+        small = [v for k, v in board.views.items()
+                 if board.specs[k].source == "tensor" and v.isVisible() and max(v.slice_shape()) <= SMALL_SIDE]
+        sizes = [px for px in (v.natural_cell_px() for v in small) if px is not None]
+        if not sizes:
+            return
+        common = min(sizes)
+        for v in small:
+            v.set_cell_cap(common)
+
+    # --- building -------------------------------------------------------------------------------
+    def _obtain(self, spec: ViewSpec) -> HeatmapView:
+        """A view for ``spec``, configured for the current timeline (shape, levels, slice, zoom).
+
+        The widget of the same key is reused from the last run when its flags match: rebuilding a
+        board on every edit then costs labels and a grid, not new graphics views.
+        """
+        flags = (spec.transpose, spec.colorbar, spec.labels)
+        view = self._pool.get(spec.key)
+        if view is None or self._pool_flags.get(spec.key) != flags:
+            if view is not None:
+                view.deleteLater()
+            view = HeatmapView(spec.tensor, colorbar=spec.colorbar, labels=spec.labels, transpose=spec.transpose)
+            view.setMinimumSize(110, 100)
+            view.lead_changed.connect(functools.partial(self._on_lead_changed, spec.key))
+            view.view_box_changed.connect(functools.partial(self._on_box_changed, spec.key))
+            self._pool[spec.key] = view
+            self._pool_flags[spec.key] = flags
+        tl = self._tl
+        if spec.source == "tensor":
+            shape = tuple(tl.shape(spec.tensor))
+            levels = tl.levels[spec.tensor]
+            view.set_value_source(functools.partial(self._value_at, spec.tensor))
+        else:
+            shape = tuple(spec.shape or ())
+            levels = spec.levels or (0.0, 1.0)
+            view.set_value_source(None)
+        view.set_tensor(spec.tensor, shape, levels, title=spec.title, lead_names=spec.lead_names,
+                        max_shape=self.max_shape)
+        self._entries[spec.key] = ViewEntry(key=spec.key, tensor=spec.tensor, source=spec.source, shape=shape,
+                                            lead=view.lead(), max_shape=tuple(self.max_shape),
+                                            levels=view.levels(), follow=True)
+        return view
+
+    def _rebuild(self, tl) -> None:
+        self._entries = {}
+        board = Board(tl, self._obtain)
+        try:
+            layouts.build(board)
+        except Exception:  # noqa: BLE001 - an unexpected shape must not leave the canvas blank
+            log.exception("layout for %s failed; using the generic layout", tl.op)
+            board.widget.deleteLater()
+            self._entries = {}
+            board = Board(tl, self._obtain)
+            layouts.layout_generic(board)
+        board.finish()
+        self._auto_link(board)
+        groups = {k: i for i, keys in enumerate(board.links) for k in keys}
+        self._entries = {k: dataclasses.replace(e, group=groups.get(k, -1))
+                         for k, e in self._entries.items() if k in board.views}
+        old = self._board
+        if old is not None:
+            self._layout.removeWidget(old.widget)
+        self._layout.addWidget(board.widget, 1)
+        for key in list(self._pool):
+            if key not in board.views:
+                self._pool.pop(key).deleteLater()
+                self._pool_flags.pop(key, None)
+        if old is not None:
+            old.widget.hide()
+            old.widget.deleteLater()  # reused views were re-parented into the new board already
+        self._board = board
+        self._publish()
+        self._equalize_timer.start()
+
+    @staticmethod
+    def _auto_link(board: Board) -> None:
+        """Link the slice selectors of views whose leading axes are the same (one batch for all)."""
+        groups: dict[tuple, list[str]] = {}
+        for key, spec in board.specs.items():
+            if spec.source != "tensor":
+                continue
+            shape = tuple(board.tl.shape(spec.tensor))
+            if len(shape) > 2:
+                groups.setdefault(shape[:-2], []).append(key)
+        linked = {k for group in board.links for k in group}
+        for keys in groups.values():
+            keys = [k for k in keys if k not in linked]
+            if len(keys) > 1:
+                board.links.append(tuple(keys))
+
+    def _publish(self) -> None:
+        tl = self._tl
+        self._snapshot = Snapshot(tl, tl.run_id if tl is not None else 0, tuple(self._entries.values()))
+
+    def _value_at(self, name: str, index: tuple[int, ...]) -> float:
+        """Full-precision value for the hover read-out, asked of the timeline (never recomputed)."""
+        return self._tl.value_at(name, max(0, self._index), index)
+
+    def _refresh(self) -> None:
+        if self._tl is not None and self._index >= 0:
+            self.show_step(self._index)
+
+    def _on_lead_changed(self, key: str, lead) -> None:
+        """The user picked a slice: stop following the step there (and in linked views), re-show."""
+        board = self._board
+        if board is None or key not in self._entries:
+            return
+        keys = {key}
+        for group in board.links:
+            if key in group:
+                keys.update(group)
+        for k in keys:
+            e = self._entries.get(k)
+            if e is None:
+                continue
+            view = board.views[k]
+            if k != key:
+                view.set_lead(lead)
+            self._entries[k] = dataclasses.replace(e, lead=view.lead(), follow=False)
+        self._publish()
+        self._refresh()
+
+    def _on_box_changed(self, key: str, box) -> None:
+        """A big view was zoomed: ask for its visible box at full (or better) resolution."""
+        e = self._entries.get(key)
+        if e is None:
+            return
+        self._entries[key] = dataclasses.replace(e, box=box)
+        self._publish()
+        self._refresh()
+

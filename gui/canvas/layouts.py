@@ -1,0 +1,366 @@
+"""Where each operation's tensors go: blackboard layouts, one function per family of operations.
+
+A layout receives a :class:`~gui.canvas.board.Board` for a timeline and places heatmaps, signs and
+notes; it may add frame hooks (titles that name the row and column in play, the geometric view)
+and region hooks (the columns of the head in play). Layouts read only shapes, parameters and
+captions; values reach the views through frames.
+"""
+
+from __future__ import annotations
+
+import math
+
+from compute import Region
+from compute.numbers import fmt_shape
+
+from .board import Board, cell_weight, display_shape
+from .geometry import GeometryView
+
+PRODUCTS = ("matmul", "matvec", "outer", "linear")
+ELEMENTWISE = ("hadamard", "add")
+REDUCTIONS = ("sum", "mean", "max", "norm")
+PIPELINES = {
+    "softmax": ("X", "shifted", "exp", "sum", "result"),
+    "layernorm": ("X", "mean", "var", "normalized", "result"),
+    "rmsnorm": ("X", "ms", "rms", "normalized", "result"),
+    "batchnorm": ("X", "mean", "var", "normalized", "result"),
+}
+STRIP_ROLES = {"matmul": ("A", "B"), "matvec": ("A", "x"), "linear": ("X", "W"), "dot": ("a", "b")}
+
+
+def union_levels(*levels) -> tuple[float, float]:
+    """The smallest (lo, hi) covering every finite pair given."""
+    los = [float(lv[0]) for lv in levels if lv is not None and math.isfinite(float(lv[0]))]
+    his = [float(lv[1]) for lv in levels if lv is not None and math.isfinite(float(lv[1]))]
+    if not los or not his:
+        return 0.0, 1.0
+    return min(los), max(his)
+
+
+def product_levels(la, lb) -> tuple[float, float]:
+    """Display levels for products a·b of values within ``la`` and ``lb`` (their extreme products)."""
+    c = [la[0] * lb[0], la[0] * lb[1], la[1] * lb[0], la[1] * lb[1]]
+    return min(c), max(c)
+
+
+def box_text(box, shape) -> str:
+    """``[0, :]`` for a box selecting row 0 and every column of a tensor of ``shape``."""
+    parts = []
+    for (a, b), s in zip(box, shape):
+        if b - a == 1:
+            parts.append(str(a))
+        elif (a, b) == (0, s):
+            parts.append(":")
+        else:
+            parts.append(f"{a}:{b}")
+    return "[" + ", ".join(parts) + "]" if parts else ""
+
+
+def batch_note(tl, a: str, b: str, out: str, core_a: int, core_b: int, core_out: int) -> str | None:
+    """How the batch axes of ``a`` and ``b`` broadcast into ``out`` (right-aligned), or None if unbatched."""
+    sa, sb, so = tl.shape(a), tl.shape(b), tl.shape(out)
+    ba, bb = sa[: max(0, len(sa) - core_a)], sb[: max(0, len(sb) - core_b)]
+    bo = so[: max(0, len(so) - core_out)]
+    if not ba and not bb:
+        return None
+    n = max(len(ba), len(bb), len(bo))
+    width = max([len(str(x)) for x in (*ba, *bb, *bo)] + [1])
+
+    def row(name, shape):
+        cells = ["·".rjust(width)] * (n - len(shape)) + [str(x).rjust(width) for x in shape]
+        return f"{name:>6}: " + " ".join(cells)
+
+    lines = ["batch axes, aligned right:", row(a, ba), row(b, bb), row(out, bo)]
+    reused = []
+    for name, shape in ((a, ba), (b, bb)):
+        pad = (1,) * (n - len(shape)) + tuple(shape)
+        for axis, (s, o) in enumerate(zip(pad, (1,) * (n - len(bo)) + tuple(bo))):
+            if s == 1 and o > 1:
+                reused.append(f"{name} reused along batch axis {axis}")
+    lines.append("; ".join(reused) if reused else "batch sizes equal: paired one to one")
+    return "\n".join(lines)
+
+
+# --- products -----------------------------------------------------------------------------------
+def _strips(board: Board, row: int, col: int, a: str, b: str) -> None:
+    """Beside the output: the k products of the element in play and their running sum, with numbers."""
+    tl = board.tl
+    if tl.granularity != "element" or not (board.has(a) and board.has(b)):
+        return
+    k = int(tl.shape(a)[-1])
+    lp = product_levels(tl.levels[a], tl.levels[b])
+    out = "result" if tl.op != "linear" else "XW"
+    lr = union_levels(lp, tl.levels[out], (0.0, 0.0))
+    common = {"source": "step", "shape": (k,), "colorbar": False}
+    prod, run = board.stack(row, col, [("products", {"key": "step:products", "levels": lp, **common}),
+                                       ("running", {"key": "step:running", "levels": lr, **common})])
+    sa, sb = tl.shape(a), tl.shape(b)
+
+    def titles(frame):
+        step = frame.step
+        if step is None or "products" not in step.tensors:
+            prod.set_title("<b>products</b>")
+            run.set_title("<b>running sum</b>")
+            return
+        ra = step.regions_of(a, "read")
+        rb = step.regions_of(b, "read")
+        ta = f"{a}{box_text(ra[0].box, sa)}" if ra else a
+        tb = f"{b}{box_text(rb[0].box, sb)}" if rb else b
+        prod.set_title(f"<b>products</b> {ta} ⊙ {tb}")
+        run.set_title("<b>running sum</b> Σ")
+
+    board.on_frame(titles)
+
+
+def layout_products(board: Board) -> None:
+    tl = board.tl
+    op = tl.op
+    if op == "matmul":
+        sa, sb = board.shape("A"), board.shape("B")
+        board.heat("A", 1, 0, lead_names=("batch",))
+        board.heat("B", 0, 1, transpose=len(sb) == 1, lead_names=("batch",))
+        board.heat("result", 1, 1, transpose=len(sb) == 1 and len(sa) >= 2, lead_names=("batch",))
+        note = batch_note(tl, "A", "B", "result", min(2, len(sa)), min(2, len(sb)),
+                          (len(sa) >= 2) + (len(sb) >= 2))
+        text = "C = A @ B\nC[i, j] = Σₖ A[i, k]·B[k, j]" + (f"\n\n{note}" if note else "")
+        board.note(text, 0, 0)
+        _strips(board, 1, 2, "A", "B")
+    elif op == "matvec":
+        board.heat("A", 1, 0, lead_names=("batch",))
+        board.heat("x", 0, 1, transpose=True, lead_names=("batch",))
+        board.heat("result", 1, 1, transpose=True, lead_names=("batch",))
+        board.note("y = A x\ny[i] = Σₖ A[i, k]·x[k]", 0, 0)
+        _strips(board, 1, 2, "A", "x")
+        if board.shape("A") == (2, 2) and board.shape("x") == (2,):
+            geo = GeometryView()
+            board.widget_at(geo, 0, 3, 2, 1, col_weight=8.0)
+
+            def plane(frame):
+                A, x, y = (frame.arrays.get(k) for k in ("A", "x", "result"))
+                if A is not None and x is not None and y is not None:
+                    geo.update_plane(A, x, y)
+
+            board.on_frame(plane)
+    elif op == "outer":
+        board.heat("a", 1, 0, transpose=True)
+        board.heat("b", 0, 1)
+        board.heat("result", 1, 1)
+        board.note("C = a ⊗ b\nC[i, j] = a[i]·b[j]", 0, 0)
+    elif op == "linear":
+        sx = board.shape("X")
+        board.heat("X", 1, 0, lead_names=("batch",))
+        board.heat("W", 0, 1, transpose=True, title=None)
+        board.heat("XW", 1, 1, lead_names=("batch",))
+        if board.has("b"):
+            board.heat("b", 0, 3)
+            board.sign("+b\n→", 1, 2)
+        else:
+            board.sign("→", 1, 2)
+        board.heat("result", 1, 3, lead_names=("batch",))
+        board.note("XWᵀ = X @ Wᵀ\nresult = XWᵀ + b" if board.has("b") else "XWᵀ = X @ Wᵀ", 0, 0)
+        if len(sx) >= 1:
+            _strips(board, 1, 4, "X", "W")
+
+
+def layout_dot(board: Board) -> None:
+    board.heat("a", 0, 0, lead_names=("batch",))
+    board.sign("⊙", 1, 1)
+    board.heat("b", 1, 0, lead_names=("batch",))
+    board.heat("products", 2, 0, lead_names=("batch",))
+    board.sign("Σ\n→", 2, 1)
+    board.heat("result", 2, 2)
+    tl = board.tl
+    if tl.granularity == "element":
+        k = int(tl.shape("a")[-1])
+        lr = union_levels(tl.levels["products"], tl.levels["result"], (0.0, 0.0))
+        run = board.heat("running", 3, 0, key="step:running", source="step", shape=(k,), levels=lr, colorbar=False)
+        run.set_title("<b>running sum</b> Σ")
+
+
+# --- element-wise ---------------------------------------------------------------------------------
+def layout_elementwise(board: Board) -> None:
+    tl = board.tl
+    symbol = "×" if tl.op == "hadamard" else "+"
+    board.heat("A", 0, 0, colorbar=False)
+    board.heat("B", 0, 2, colorbar=False)
+    caption = tl[0].caption if len(tl) and tl[0].stage == "broadcast" else ""
+    caption = caption.replace(": ", ":\n", 1).replace(". Shapes aligned", ".\nShapes aligned")
+    board.note(caption or "A and B already have the same shape", 0, 3, 1, 2)
+    for name, col in (("A_broadcast", 0), ("B_broadcast", 2)):
+        v = board.heat(name, 1, col)
+        if v is not None:
+            v.set_title(f"<b>{name[0]}</b> broadcast {fmt_shape(board.shape(name))}"
+                        f" <span style='color:#0a7a3a'>(hatched: copies)</span>")
+    board.sign(symbol, 1, 1)
+    board.sign("=", 1, 3)
+    board.heat("result", 1, 4)
+    h = display_shape(board.shape("result"), False)[0] if board.has("result") else 1
+    board.weight(rows={0: 0.6 * cell_weight(h)})
+
+
+# --- reductions -----------------------------------------------------------------------------------
+def _reduced_as(tl) -> str:
+    """Where the result sits relative to X: "column" (a row-wise reduction of a matrix), "row"
+    (a column-wise one) or "right" (anything else)."""
+    x, r = tl.shape("X"), tl.shape("result")
+    axes = tuple(tl.params.get("axis") or ())
+    if len(x) == 2 and len(r) == 1:
+        return "column" if axes == (1,) else "row" if axes == (0,) else "right"
+    return "right"
+
+
+def layout_reduction(board: Board) -> None:
+    tl = board.tl
+    where = _reduced_as(tl)
+    board.heat("X", 0, 0)
+    mids = [m for m in ("terms", "sum") if board.has(m) and (m != "sum" or tl.op == "mean")]
+    titles = {"terms": f"<b>terms</b> {'|x|' if tl.params.get('ord') in (1, 'inf') else 'x²'}",
+              "sum": "<b>sum</b>"}
+    if where == "row":
+        # Column-wise reduction of a matrix: the sums sit under the columns they come from.
+        row = 1
+        for mid in mids:
+            board.heat(mid, row, 0, title=titles[mid])
+            row += 1
+        board.heat("result", row, 0)
+        col = 0
+    else:
+        col = 1
+        for mid in mids:
+            board.sign("→", 0, col)
+            board.heat(mid, 0, col + 1, transpose=where == "column" and mid == "sum", title=titles[mid])
+            col += 2
+        board.sign("→", 0, col)
+        board.heat("result", 0, col + 1, transpose=where == "column")
+    if tl.granularity == "element":
+        axes = tuple(tl.params.get("axis") or ())
+        r = int(math.prod(tl.shape("X")[a] for a in axes)) if axes else 1
+        lx = tl.levels["X"]
+        extra = tl.levels["sum"] if "sum" in tl.tensor_names else tl.levels["result"]
+        if tl.op == "norm":
+            extra = union_levels(tl.levels["terms"], tl.levels["result"])
+        common = {"source": "step", "shape": (r,), "colorbar": False}
+        rows = 1 if where != "row" else 2 + len(mids)
+        vals, run = board.stack(0, col + 2, [("values", {"key": "step:values", "levels": lx, **common}),
+                                             ("running", {"key": "step:running", "levels": union_levels(lx, extra),
+                                                          **common})], rowspan=rows)
+        vals.set_title("<b>values</b> of the line reduced")
+        run.set_title("<b>running</b> " + ("max" if tl.op == "max" else "sum of the terms"))
+
+
+def layout_cumsum(board: Board) -> None:
+    board.heat("X", 0, 0)
+    board.sign("Σ\n→", 0, 1)
+    board.heat("result", 0, 2, title=None)
+
+
+# --- normalization pipelines ---------------------------------------------------------------------
+def layout_pipeline(board: Board) -> None:
+    tl = board.tl
+    chain = [n for n in PIPELINES[tl.op] if board.has(n)]
+    nd = len(tl.shape("X"))
+    # BatchNorm's statistics are per channel (axis 1): with N-d X the slice shown has the channels
+    # as rows, so the statistics stand as a column beside them.
+    column_stats = tl.op == "batchnorm" and nd >= 3
+    lead_names = ("sample",) if tl.op == "batchnorm" else ()
+    col = 0
+    for i, name in enumerate(chain):
+        if i:
+            board.sign("→", 0, col)
+            col += 1
+        board.heat(name, 0, col, transpose=column_stats and name in ("mean", "var"), lead_names=lead_names)
+        col += 1
+    extras = [n for n in tl.tensor_names if n not in chain]
+    if extras:
+        items = [(n, {"colorbar": False}) for n in extras]
+        board.hrow(1, items, colspan=col)
+        board.weight(rows={1: 2.0})
+
+
+# --- attention ------------------------------------------------------------------------------------
+def layout_attention(board: Board) -> None:
+    tl = board.tl
+    lead = {"lead_names": ("batch", "head")}
+    scale = float(tl.params.get("scale") or 1.0)
+    board.heat("Q", 1, 0, **lead)
+    board.heat("K", 0, 1, transpose=True, **lead)
+    board.heat("scores", 1, 1, **lead)
+    board.sign("→", 1, 2)
+    board.heat("scaled", 1, 3, title=f"<b>scaled</b> = scores × {scale:.3g}", **lead)
+    board.sign("→", 1, 4)
+    board.heat("masked", 1, 5, **lead)
+    if board.has("mask"):
+        board.heat("mask", 0, 5, colorbar=False, **lead)
+    board.sign("→", 1, 6)
+    board.heat("weights", 1, 7, title="<b>weights</b> = softmax", **lead)
+    board.heat("V", 0, 8, **lead)
+    board.heat("result", 1, 8, **lead)
+    mask = tl.params.get("mask")
+    text = "result = softmax(Q Kᵀ · s + mask) V\n" + f"s = {scale:.4g}"
+    board.note(text + (f", mask: {mask}" if mask is not None else ""), 0, 2, 1, 3 if board.has("mask") else 5)
+
+
+def layout_mha(board: Board) -> None:
+    tl = board.tl
+    h = int(tl.params.get("num_heads", 1))
+    srcs = [n for n in ("X", "query", "key", "value") if board.has(n)]
+    weights = [n for n in ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v") if board.has(n)]
+    board.hrow(0, [(n, {"colorbar": False, "lead_names": ("batch",)}) for n in srcs + weights], colspan=1)
+    batch = {"lead_names": ("batch",)}
+    board.hrow(1, [("Q", dict(batch)), ("K", dict(batch)), ("V", dict(batch))], colspan=1)
+    heads = {"lead_names": ("batch", "head")}
+    board.hrow(2, [("scores", dict(heads)), ("sign", "→"), ("weights", dict(heads)), ("sign", "→"),
+                   ("heads", dict(heads)), ("sign", "→"), ("concat", dict(batch)), ("sign", "@"),
+                   ("W_o", {"colorbar": False}), ("sign", "="), ("result", dict(batch))], colspan=1)
+    board.link("scores", "weights", "heads")
+    if board.has("mask"):
+        board.hrow(3, [("mask", {"colorbar": False})])
+    d = tl.shape("Q")[-1]
+    dh = d // h if h else d
+
+    def head_columns(frame):
+        step = frame.step
+        if step is None or h <= 1:
+            return {}
+        lead = frame.leads.get("scores", ())
+        head = int(lead[-1]) if lead else 0
+        cols = (head * dh, (head + 1) * dh)
+        out = {}
+        targets = {"scores": ("Q", "K"), "weights": (), "heads": ("V",), "concat": ("concat",)}.get(step.stage, ())
+        for name in targets:
+            shape = tl.shape(name)
+            box = tuple((0, s) for s in shape[:-1]) + (cols,)
+            out[name] = [Region(name, "read", box)]
+        return out
+
+    board.on_regions(head_columns)
+    board.note(f"{h} heads × {dh} columns: head j uses columns {dh}·j … {dh}·j+{dh - 1} of Q, K, V", 4, 0)
+
+
+# --- fallback -------------------------------------------------------------------------------------
+def layout_generic(board: Board) -> None:
+    """Every input in one row, every output in the next: works for any operation."""
+    tl = board.tl
+    board.hrow(0, list(tl.input_names))
+    board.hrow(1, list(tl.output_names))
+
+
+LAYOUTS = {
+    **{op: layout_products for op in PRODUCTS},
+    "dot": layout_dot,
+    **{op: layout_elementwise for op in ELEMENTWISE},
+    **{op: layout_reduction for op in REDUCTIONS},
+    "cumsum": layout_cumsum,
+    **{op: layout_pipeline for op in PIPELINES},
+    "attention": layout_attention,
+    "mha": layout_mha,
+}
+
+
+def build(board: Board) -> None:
+    """Place the views of ``board.tl``'s operation (the generic layout for operations without one).
+
+    A specific layout that fails on an unusual shape falls back to the generic one, so a canvas
+    always shows something.
+    """
+    LAYOUTS.get(board.tl.op, layout_generic)(board)

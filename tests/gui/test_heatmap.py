@@ -1,0 +1,208 @@
+"""HeatmapView and colour maps: pyqtgraph's failure modes guarded, colours, regions, slices, hover, zoom."""
+
+import gui  # noqa: F401  (first: PySide6 before pyqtgraph, row-major images)
+
+# isort: split
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+
+from compute import Region
+from gui import colormaps as cm
+from gui.heatmap import LABEL_CELL_LIMIT, HeatmapView, as_2d, exact_text, label_text
+
+
+@pytest.fixture
+def view(qtbot):
+    v = HeatmapView("A")
+    qtbot.addWidget(v)
+    v.resize(400, 360)
+    v.show()
+    qtbot.waitExposed(v)
+    return v
+
+
+# --- colour maps -----------------------------------------------------------------------------------
+def test_luts_have_reserved_entries():
+    for lut in (cm.DIVERGING_LUT, cm.SEQUENTIAL_LUT):
+        assert lut.shape == (256, 4) and lut.dtype == np.uint8
+        assert tuple(lut[cm.NAN_INDEX]) == cm.NAN_RGBA
+        assert tuple(lut[cm.POSINF_INDEX]) == cm.POSINF_RGBA
+        assert tuple(lut[cm.NEGINF_INDEX]) == cm.NEGINF_RGBA
+
+
+def test_diverging_only_when_levels_straddle_zero():
+    assert cm.lut_for((-1.0, 3.0)) is cm.DIVERGING_LUT
+    assert cm.lut_for((0.0, 3.0)) is cm.SEQUENTIAL_LUT
+    assert cm.lut_for((1.0, 3.0)) is cm.SEQUENTIAL_LUT
+    assert cm.display_levels((-1.0, 3.0)) == (-3.0, 3.0)  # white stays at 0
+    assert cm.display_levels((2.0, 2.0)) == (1.0, 3.0)
+    assert cm.display_levels((np.nan, np.inf)) == (0.0, 1.0)
+
+
+def test_quantize_reserves_nan_and_infinities():
+    q = cm.quantize(np.array([np.nan, np.inf, -np.inf, -5.0, 0.0, 0.5, 1.0, 9.0]), (0.0, 1.0))
+    assert q.dtype == np.uint8
+    assert list(q[:3]) == [cm.NAN_INDEX, cm.POSINF_INDEX, cm.NEGINF_INDEX]
+    assert q[3] == 0 and q[4] == 0 and q[6] == cm.N_DATA - 1 and q[7] == cm.N_DATA - 1
+    assert 0 < q[5] < cm.N_DATA - 1
+
+
+def test_cell_brush_matches_heatmap_colour():
+    levels = (-2.0, 2.0)
+    for value in (-2.0, 0.0, 1.3, np.nan, np.inf):
+        c = cm.cell_brush(value, levels).color()
+        idx = cm.quantize(np.array([value]), cm.display_levels(levels))[0]
+        assert (c.red(), c.green(), c.blue()) == tuple(int(x) for x in cm.lut_for(levels)[idx][:3])
+    assert cm.cell_color(0.0, levels).getRgb()[:3] == (255, 255, 255)
+    assert cm.text_color(-2.0, levels).getRgb()[:3] == (255, 255, 255)  # dark blue cell: white text
+    assert cm.text_color(0.0, levels).getRgb()[:3] == (0, 0, 0)
+
+
+# --- guards ----------------------------------------------------------------------------------------
+def test_as_2d_never_rgb_never_complex():
+    assert as_2d(np.float64(3)).shape == (1, 1)
+    assert as_2d(np.arange(5)).shape == (1, 5)
+    assert as_2d(np.ones((4, 5, 3))).shape == (5, 3)
+    assert as_2d(np.ones((4, 5, 4))).shape == (5, 4)
+    assert np.isnan(as_2d(np.array([1 + 2j]))).all()
+    assert as_2d(np.array([True, False])).dtype == np.float64
+
+
+@pytest.mark.parametrize("values", [
+    np.zeros((0, 3)), np.zeros((0,)), np.arange(5.0), np.float64(3.0), np.ones((4, 5, 3)), np.ones((2, 3, 4)),
+    np.array([[1.0, np.nan], [np.inf, -np.inf]]), np.array([1 + 2j, 3 - 1j]), np.array([[True, False]]),
+    np.arange(6, dtype=np.int32).reshape(2, 3), np.full((3, 3), np.nan),
+])
+def test_guards_do_not_raise(view, qtbot, values):
+    view.show_array(values)
+    view.grab()
+    shown = view.image_data()
+    assert shown.ndim == 2
+
+
+def test_infinities_do_not_wreck_levels(view):
+    a = np.array([[1.0, 2.0, np.inf], [np.nan, -np.inf, 3.0]])
+    view.set_tensor("A", a.shape, (1.0, 3.0))
+    view.set_data(a)
+    assert view.levels() == (1.0, 3.0)
+    q = view._quantized
+    assert q[0, 2] == cm.POSINF_INDEX and q[1, 1] == cm.NEGINF_INDEX and q[1, 0] == cm.NAN_INDEX
+    assert q[0, 0] == 0 and q[1, 2] == cm.N_DATA - 1
+    view.grab()
+
+
+def test_vector_is_a_row_or_with_transpose_a_column(view):
+    view.set_tensor("x", (4,), (0.0, 3.0))
+    view.set_data(np.arange(4.0))
+    assert view.image_data().shape == (1, 4)
+    col = HeatmapView("x", transpose=True)
+    col.set_tensor("x", (4,), (0.0, 3.0))
+    col.set_data(np.arange(4.0))
+    assert col.image_data().shape == (4, 1)
+    np.testing.assert_array_equal(col.data(), np.arange(4.0))  # data stays in the tensor's orientation
+    col.deleteLater()
+
+
+# --- regions, labels, slices -----------------------------------------------------------------------
+def test_regions_are_drawn_in_tensor_coordinates(view):
+    view.set_tensor("A", (3, 4), (0.0, 1.0))
+    view.set_regions([Region("A", "read", ((1, 2), (0, 4))), Region("A", "write", ((0, 2), (2, 3))),
+                      Region("B", "read", ((0, 1), (0, 1))), Region("A", "broadcast", ((1, 3), (0, 4)))])
+    rects = dict((k, r) for k, r in view.region_rects())
+    assert set(rects) == {"read", "write", "broadcast"}  # B's region is not A's
+    r = rects["read"]
+    assert (r.x(), r.y(), r.width(), r.height()) == (-0.5, 0.5, 4.0, 1.0)
+    w = rects["write"]
+    assert (w.x(), w.y(), w.width(), w.height()) == (1.5, -0.5, 1.0, 2.0)
+
+
+def test_regions_of_a_transposed_vector_and_a_scalar(qtbot):
+    v = HeatmapView("x", transpose=True)
+    qtbot.addWidget(v)
+    v.set_tensor("x", (5,), (0.0, 1.0))
+    v.set_regions([Region("x", "read", ((1, 3),))])
+    (kind, r), = v.region_rects()
+    assert (r.x(), r.y(), r.width(), r.height()) == (-0.5, 0.5, 1.0, 2.0)
+    v.set_tensor("x", (), (0.0, 1.0))
+    v.set_regions([Region("x", "write", ())])
+    (kind, r), = v.region_rects()
+    assert kind == "write" and (r.width(), r.height()) == (1.0, 1.0)
+
+
+def test_labels_only_when_cells_are_few(view):
+    view.set_tensor("A", (2, 2), (0.0, 4.0))
+    view.set_data(np.array([[1.0, 2.5], [np.nan, 4.0]]))
+    labels = view._layer._labels
+    assert labels is not None
+    assert labels[4][0] == [["1", "2.5"], ["", "4"]]
+    big = int(np.sqrt(LABEL_CELL_LIMIT)) + 2
+    view.set_tensor("A", (big, big), (0.0, 1.0))
+    view.set_data(np.zeros((big, big)))
+    assert view._layer._labels is None
+    assert label_text(-0.0553, 2, 2) == "−0.06" and label_text(np.inf) == "∞" and label_text(np.nan) == ""
+
+
+def test_lead_spinboxes_select_a_slice(view, qtbot):
+    view.set_tensor("T", (3, 2, 4, 5), (0.0, 1.0), lead_names=("batch", "head"))
+    assert len(view._spins) == 2 and view.lead() == (0, 0)
+    with qtbot.waitSignal(view.lead_changed) as blocker:
+        view._spins[0].setValue(2)
+    assert blocker.args == [(2, 0)]
+    assert view.lead() == (2, 0)
+    view.set_lead((9, 1))  # clamped, no signal
+    assert view.lead() == (2, 1)
+    view.set_regions([Region("T", "write", ((1, 2), (0, 2), (0, 4), (0, 5)))])
+    assert view.region_rects() == []  # that region is in batch 1, the view shows batch 2
+    view.set_regions([Region("T", "write", ((2, 3), (0, 2), (0, 1), (0, 5)))])
+    assert len(view.region_rects()) == 1
+
+
+def test_hover_reads_full_precision_from_the_source(view, qtbot):
+    view.set_tensor("A", (2, 3), (0.0, 1.0))
+    view.set_data(np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]))
+    asked = []
+
+    def source(index):
+        asked.append(index)
+        return 1 / 3
+
+    view.set_value_source(source)
+    assert view.value_text((1, 2)) == f"A[1, 2] = {1 / 3!r}"
+    assert asked == [(1, 2)]
+    view.set_value_source(None)
+    assert view.value_text((1, 2)) == "A[1, 2] = 0.6"
+    scene_pos = view.view_box().mapViewToScene(QPointF(2.0, 1.0))
+    assert view.cell_at(scene_pos) == (1, 2)
+    view._on_mouse_moved(scene_pos)
+    assert view._hover.isVisible() and "A[1, 2]" in view._hover.text()
+    assert exact_text(np.nan) == "not yet written" and exact_text(2.0) == "2"
+
+
+def test_reduced_data_covers_the_full_tensor(view):
+    view.set_tensor("big", (1000, 600), (0.0, 1.0), max_shape=(512, 512))
+    view.set_data(np.zeros((500, 300)), factor=(2, 2))
+    r = view._image_rect
+    assert (r.x(), r.y(), r.width(), r.height()) == (-0.5, -0.5, 600.0, 1000.0)
+    assert view._layer._labels is None
+    assert "÷2×2" in view._title.text() or "÷2×2" in view._titles[0]
+
+
+def test_zoom_on_a_big_tensor_asks_for_the_visible_box(view, qtbot):
+    view.set_tensor("big", (2048, 2048), (0.0, 1.0), max_shape=(512, 512))
+    view.view_box().setRange(xRange=(99.5, 199.5), yRange=(9.5, 109.5), padding=0)
+    with qtbot.waitSignal(view.view_box_changed, timeout=2000) as blocker:
+        view.view_box().sigRangeChangedManually.emit([True, True])  # what a wheel zoom or a drag emits
+    (rows, cols), = blocker.args
+    assert rows[0] <= 10 and rows[1] >= 110 and cols[0] <= 100 and cols[1] >= 200
+    with qtbot.waitSignal(view.view_box_changed, timeout=2000) as blocker:
+        view.reset_zoom()
+    assert blocker.args == [None]
+
+
+def test_active_frame_and_title(view):
+    view.set_tensor("scores", (4, 4), (0.0, 1.0))
+    view.set_active("write")
+    assert view.active() == "write" and "solid" in view.styleSheet()
+    view.set_title("<b>weights</b> = softmax")
+    assert view.title_override() == "<b>weights</b> = softmax"
