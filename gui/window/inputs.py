@@ -1,0 +1,186 @@
+"""One matrix editor per named input of the current operation, in tabs.
+
+Optional inputs (biases, a mask array, separate query/key/value) get a "use" check box: unchecked,
+the input is left out of the run and its editor is greyed out but keeps its numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+
+from gui.editor import MAX_ELEMENTS, MatrixEditor
+
+from .widgets import count_text, shape_text
+
+
+def placeholder_input(spec, name: str, known: dict) -> np.ndarray:
+    """A starting array for an optional input the operation's example leaves out.
+
+    Only a guess at a shape that fits (the user edits it); the ``mask`` gets keep-everything
+    ``True`` values, scales (``gamma``, variances) ones and everything else zeros.
+    """
+    first = next((a for a in known.values() if np.ndim(a) >= 1), None)
+    rows = int(np.shape(first)[-2]) if first is not None and np.ndim(first) >= 2 else 1
+    width = int(np.shape(first)[-1]) if first is not None and np.ndim(first) >= 1 else 1
+    if name == "mask":
+        q = known.get("Q", known.get("query", known.get("X", first)))
+        k = known.get("K", known.get("key", known.get("X", first)))
+        lq = int(np.shape(q)[-2]) if q is not None and np.ndim(q) >= 2 else rows
+        lk = int(np.shape(k)[-2]) if k is not None and np.ndim(k) >= 2 else rows
+        return np.ones((lq, lk), dtype=bool)
+    if name in ("query", "key", "value") and "X" in known:
+        return np.array(known["X"], dtype=np.float64, copy=True)
+    if "var" in name or name == "gamma":
+        return np.ones(width)
+    return np.zeros(width)
+
+
+class HeldInput(QWidget):
+    """Stands in for an editor when a tensor is too big to edit as a table (more than the editor's
+    :data:`~gui.editor.MAX_ELEMENTS`): the array is used as given, and the page says so."""
+
+    array_changed = Signal(object)
+    message_changed = Signal(str)
+
+    def __init__(self, name: str, array, parent=None):
+        super().__init__(parent)
+        self._name = name
+        self._label = QLabel()
+        self._label.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self._label)
+        lay.addStretch(1)
+        self.set_array(array)
+
+    def array(self) -> np.ndarray:
+        return self._array
+
+    def set_array(self, a, undoable: bool = True) -> None:
+        arr = np.asarray(a)
+        if arr.flags.writeable:
+            arr = arr.view()
+            arr.setflags(write=False)  # shared with the runs, never copied: nobody may change it
+        self._array = arr
+        self._label.setText(f"{self._name}: {shape_text(arr.shape)} {arr.dtype} ({count_text(arr.size, 'values')}) "
+                            f"is too large to edit as a table (the editor holds up to "
+                            f"{count_text(MAX_ELEMENTS, 'values')}). It is used as given.")
+        self.array_changed.emit(arr)
+
+    def set_levels(self, lo, hi) -> None:
+        pass
+
+
+class InputsPanel(QWidget):
+    """Tabs of :class:`MatrixEditor`, one per input.
+
+    Signals
+    -------
+    inputs_changed(str)
+        the user changed input ``name`` (its numbers, its shape, or whether it is used).
+    message_changed(str)
+        an editor has something to say (a refused cell, a bad paste).
+    """
+
+    inputs_changed = Signal(str)
+    message_changed = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.tabs)
+        self._editors: dict[str, MatrixEditor | HeldInput] = {}
+        self._use: dict[str, QCheckBox] = {}
+
+    def set_inputs(self, spec, arrays: dict) -> None:
+        """Replace the editors by one per input of ``spec``; inputs missing from ``arrays`` that
+        are optional get a placeholder and start unused."""
+        self.tabs.clear()
+        for ed in self._editors.values():
+            ed.deleteLater()
+        self._editors.clear()
+        self._use.clear()
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        for inp in spec.inputs:
+            given = inp.name in arrays
+            a = np.asarray(arrays[inp.name]) if given else placeholder_input(spec, inp.name, arrays)
+            page = QWidget()
+            v = QVBoxLayout(page)
+            v.setContentsMargins(2, 2, 2, 2)
+            if inp.doc:
+                doc = QLabel(inp.doc)
+                doc.setWordWrap(True)
+                doc.setStyleSheet("color: #555;")
+                v.addWidget(doc)
+            if np.size(a) > MAX_ELEMENTS:
+                ed = HeldInput(inp.name, a)
+            else:
+                ed = MatrixEditor(inp.name, np.array(a, copy=True))
+            if inp.optional:
+                use = QCheckBox(f"use {inp.name}")
+                use.setChecked(given)
+                ed.setEnabled(given)
+                use.toggled.connect(lambda on, n=inp.name: self._use_toggled(n, on))
+                self._use[inp.name] = use
+                v.addWidget(use)
+            v.addWidget(ed, 1)
+            ed.array_changed.connect(lambda _a, n=inp.name: self._edited(n))
+            ed.message_changed.connect(self.message_changed)
+            self._editors[inp.name] = ed
+            # The editor's tool rows are wider than a side panel should be: scroll them sideways
+            # rather than let them widen the dock and narrow the canvas.
+            scroll = QScrollArea()
+            scroll.setWidget(page)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.NoFrame)
+            self.tabs.addTab(scroll, self._title(inp.name))
+
+    def _title(self, name: str) -> str:
+        if not self.is_used(name):
+            return f"{name} (off)"  # short: mha has 13 inputs, most of them off
+        return f"{name}  {shape_text(np.shape(self._editors[name].array()))}"
+
+    def _retitle(self, name: str) -> None:
+        i = list(self._editors).index(name)
+        self.tabs.setTabText(i, self._title(name))
+
+    def _use_toggled(self, name: str, on: bool) -> None:
+        self._editors[name].setEnabled(on)
+        self._retitle(name)
+        self.inputs_changed.emit(name)
+
+    def _edited(self, name: str) -> None:
+        self._retitle(name)
+        self.inputs_changed.emit(name)
+
+    # --- queries -----------------------------------------------------------------------------------
+    def editor(self, name: str) -> MatrixEditor | HeldInput:
+        """The editor of input ``name`` (KeyError if the operation has no such input)."""
+        return self._editors[name]
+
+    def names(self) -> list[str]:
+        return list(self._editors)
+
+    def is_used(self, name: str) -> bool:
+        use = self._use.get(name)
+        return use is None or use.isChecked()
+
+    def set_used(self, name: str, on: bool) -> None:
+        """Include or leave out an optional input (as if the user clicked its check box)."""
+        if name in self._use:
+            self._use[name].setChecked(on)
+
+    def arrays(self) -> dict:
+        """The inputs of the next run: every used input's array."""
+        return {n: ed.array() for n, ed in self._editors.items() if self.is_used(n)}
+
+    def set_levels(self, levels) -> None:
+        """Colour every editor with its tensor's run levels, so tables and heatmaps agree."""
+        for name, ed in self._editors.items():
+            if name in levels:
+                lo, hi = levels[name]
+                ed.set_levels(lo, hi)

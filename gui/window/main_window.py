@@ -1,0 +1,647 @@
+"""OpScope's main window: operation and inputs on the left, the canvas in the middle, the caption
+under it and the animation panel at the bottom.
+
+Data flow (ARCHITECTURE §3)::
+
+    edit / param change ──► run id += 1 ──► 150 ms debounce ──► ComputeWorker.compute(RunRequest)
+                                                                   │ (worker thread)
+    canvas.set_timeline(tl) ◄── run_finished(run id, tl) ◄─────────┘  (stale run ids dropped)
+    player clock / keys ──► wanted step ──► FrameWorker (newest request only) ──► canvas.apply_frame
+
+At most one frame is in flight: while it is prepared, newer wishes overwrite the wanted step, and
+when it lands the newest wish is sent. So a slow frame makes the animation skip steps, never lag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
+
+import compute
+from gui.canvas import create_canvas
+from gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
+
+from .controls import OperationPanel, ParamValueError
+from .inputs import InputsPanel
+from .player import AnimationPanel, PlayerClock
+from .widgets import CaptionBar, HeaderBar, StatusFields
+from .workers import BlasLimiter, FrameRequest, RunRequest, WorkerThreads
+
+#: Width of the side panels: the canvas gets the rest (about 70 % of a 1600-pixel window).
+DOCK_WIDTH = 440
+
+#: Wait this long after the last edit before computing: typing "12" runs once, not twice.
+DEBOUNCE_MS = 150
+
+_NAV_KEYS = frozenset({Qt.Key_Space, Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_PageUp,
+                       Qt.Key_PageDown, Qt.Key_Up, Qt.Key_Down})
+
+
+class _KeepKeysInPanels(QObject):
+    """Lets the side panels keep the keys they use: with focus in a table or a field, Space types
+    and the arrows move the cursor; elsewhere the same keys drive the animation.
+
+    A widget that accepts ``ShortcutOverride`` gets the key instead of the shortcut; the event
+    propagates up from the focus widget, so one filter on each dock covers all its children.
+    """
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.ShortcutOverride and event.key() in _NAV_KEYS:
+            event.accept()
+            return True
+        return False
+
+
+class MainWindow(QMainWindow):
+    """The OpScope window.
+
+    Parameters
+    ----------
+    lesson : str or None
+        Slug of the lesson to open (default: the 2×2 matrix product); None opens nothing until
+        :meth:`open_lesson` or :meth:`select_op` is called.
+    autoplay : bool
+        Start playing as soon as the first run is computed.
+
+    Signals
+    -------
+    timeline_changed(object)
+        a new run is on screen (its :class:`compute.Timeline`).
+    step_changed(int)
+        a new step is on screen.
+    error_changed(str)
+        the last run failed (message) or the error was cleared (empty string).
+    busy_changed(bool)
+        a run is pending or being computed.
+    playing_changed(bool)
+        the animation started or stopped.
+    """
+
+    DEFAULT_SIZE = QSize(1600, 1000)
+
+    timeline_changed = Signal(object)
+    step_changed = Signal(int)
+    error_changed = Signal(str)
+    busy_changed = Signal(bool)
+    playing_changed = Signal(bool)
+    _run_requested = Signal(object)
+
+    def __init__(self, lesson: str | None = DEFAULT_LESSON, autoplay: bool = True, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("OpScope")
+        self.resize(self.DEFAULT_SIZE)
+
+        self._spec = None
+        self._lesson: str | None = None
+        self._run_id = 0
+        self._timeline = None
+        self._canvas = None
+        self._canvas_op: str | None = None
+        self._retired: list[QWidget] = []
+        self._shown = -1
+        self._stage = ""
+        self._want = 0
+        self._in_flight: FrameRequest | None = None
+        self._generation = 0
+        self._busy = False
+        self._error = ""
+        self._autoplay_next = False
+        self._restart_at_zero = True
+        self._loading = False
+        self._shut = False
+        self._shown_once = False
+
+        self._build_ui()
+        self._build_menus()
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.timeout.connect(self._send_run)
+        self._clock = PlayerClock(self)
+        self._clock.seek_requested.connect(self._request_frame)
+        self._clock.playing_changed.connect(self._playing_changed)
+        self._blas = BlasLimiter()
+
+        self._workers = WorkerThreads()
+        self._run_requested.connect(self._workers.compute.compute)
+        self._workers.compute.run_finished.connect(self._on_run_finished)
+        self._workers.compute.run_failed.connect(self._on_run_failed)
+        self._workers.frames.frame_ready.connect(self._on_frame_ready)
+
+        self._connect_controls()
+        if lesson is not None:
+            self.open_lesson(lesson, autoplay=autoplay)
+
+    # ------------------------------------------------------------------------------------------
+    # construction
+    def _build_ui(self) -> None:
+        self.header = HeaderBar()
+        self.caption_bar = CaptionBar()
+        self.animation = AnimationPanel()
+        self._canvas_host = QWidget()
+        self._canvas_layout = QStackedLayout(self._canvas_host)
+        self._placeholder = QLabel("computing…")
+        self._placeholder.setAlignment(Qt.AlignCenter)
+        self._placeholder.setStyleSheet("color: #888; font-size: 20pt;")
+        self._canvas_layout.addWidget(self._placeholder)
+
+        central = QWidget()
+        v = QVBoxLayout(central)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(0)
+        v.addWidget(self.header)
+        v.addWidget(self._canvas_host, 1)
+        v.addWidget(self.caption_bar)
+        v.addWidget(self.animation)
+        self.setCentralWidget(central)
+
+        self.operation_panel = OperationPanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.operation_panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        self.operation_dock = QDockWidget("Operation", self)
+        self.operation_dock.setObjectName("operation_dock")
+        self.operation_dock.setWidget(scroll)
+        self.inputs_panel = InputsPanel()
+        self.inputs_dock = QDockWidget("Inputs", self)
+        self.inputs_dock.setObjectName("inputs_dock")
+        self.inputs_dock.setWidget(self.inputs_panel)
+        for dock in (self.operation_dock, self.inputs_dock):
+            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable
+                             | QDockWidget.DockWidgetClosable)
+            self.addDockWidget(Qt.LeftDockWidgetArea, dock)
+        self.splitDockWidget(self.operation_dock, self.inputs_dock, Qt.Vertical)
+        self.resizeDocks([self.operation_dock], [DOCK_WIDTH], Qt.Horizontal)
+        self.resizeDocks([self.operation_dock, self.inputs_dock], [330, 670], Qt.Vertical)
+        # Keys belong to the animation unless a panel widget was clicked: start with the canvas area.
+        self._canvas_host.setFocusPolicy(Qt.StrongFocus)
+        self.animation.speed.setFocusPolicy(Qt.ClickFocus)
+        self.setFocusProxy(self._canvas_host)
+        self._key_filter = _KeepKeysInPanels(self)
+        for dock in (self.operation_dock, self.inputs_dock):
+            dock.installEventFilter(self._key_filter)
+
+        self.status = StatusFields(self.statusBar())
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
+        file_menu.addAction(quit_action)
+
+        lessons = mb.addMenu("&Lessons")
+        self.lesson_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for lesson in LESSONS:
+            act = QAction(lesson.title, self, checkable=True)
+            act.setData(lesson.slug)
+            act.setToolTip(lesson.description)
+            act.triggered.connect(lambda _c=False, s=lesson.slug: self.open_lesson(s))
+            group.addAction(act)
+            lessons.addAction(act)
+            self.lesson_actions[lesson.slug] = act
+        lessons.setToolTipsVisible(True)
+
+        anim = mb.addMenu("&Animation")
+
+        def action(text, keys, slot):
+            a = QAction(text, self)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.triggered.connect(slot)
+            anim.addAction(a)
+            self.addAction(a)  # active whenever the window is, also with the menu bar hidden (full screen)
+            return a
+
+        self.play_action = action("Play / pause", [Qt.Key_Space], self.toggle_play)
+        self.forward_action = action("Step forward", [Qt.Key_Right, Qt.Key_PageDown], self.step_forward)
+        self.back_action = action("Step back", [Qt.Key_Left, Qt.Key_PageUp], self.step_back)
+        self.first_action = action("First step", [Qt.Key_Home], self.first)
+        self.last_action = action("Last step", [Qt.Key_End], self.last)
+
+        view = mb.addMenu("&View")
+        self.fullscreen_action = QAction("Full screen", self, checkable=True)
+        self.fullscreen_action.setShortcut(QKeySequence(Qt.Key_F11))
+        self.fullscreen_action.toggled.connect(self.set_full_screen)
+        self.panels_action = QAction("Side panels", self, checkable=True, checked=True)
+        self.panels_action.setShortcut(QKeySequence(Qt.Key_F9))
+        self.panels_action.toggled.connect(self.set_panels_visible)
+        for a in (self.fullscreen_action, self.panels_action):
+            view.addAction(a)
+            self.addAction(a)
+
+    def _connect_controls(self) -> None:
+        op = self.operation_panel
+        op.picker.op_requested.connect(lambda name: self.select_op(name))
+        op.params.params_changed.connect(self._user_changed)
+        op.stepping.stepping_changed.connect(self._user_changed)
+        self.inputs_panel.inputs_changed.connect(lambda _n: self._user_changed())
+        self.inputs_panel.message_changed.connect(self.status.flash)
+        a = self.animation
+        a.play_requested.connect(self.toggle_play)
+        a.first_requested.connect(self.first)
+        a.back_requested.connect(self.step_back)
+        a.forward_requested.connect(self.step_forward)
+        a.last_requested.connect(self.last)
+        a.seek_requested.connect(self.seek)
+        a.speed_changed.connect(lambda s: self._clock.set_speed(s, max(self._want, 0)))
+        a.loop_changed.connect(self._set_loop)
+        self._clock.set_speed(a.speed.value(), 0)
+
+    # ------------------------------------------------------------------------------------------
+    # choosing what to show
+    def select_op(self, name: str, inputs: dict | None = None, params: dict | None = None,
+                  granularity: str | None = None, *, autoplay: bool = False, title: str | None = None,
+                  description: str | None = None) -> None:
+        """Show operation ``name`` on ``inputs`` (default: its example) with ``params``.
+
+        Raises
+        ------
+        compute.ParamError
+            unknown operation name (the message lists the valid ones).
+        """
+        spec = compute.get_spec(name)
+        self._loading = True
+        try:
+            self._spec = spec
+            self._lesson = None
+            self.operation_panel.picker.set_current(name)
+            self.operation_panel.doc.setText(spec.doc)
+            self.operation_panel.params.set_spec(spec, params)
+            self.operation_panel.stepping.set_spec(spec, granularity)
+            self.inputs_panel.set_inputs(spec, dict(inputs) if inputs is not None else spec.example())
+            self.header.set_text(title or f"{name}", description if description is not None else spec.doc)
+            for act in self.lesson_actions.values():
+                act.setChecked(False)
+            self.setWindowTitle(f"OpScope — {title or name}")
+        finally:
+            self._loading = False
+        self._clock.pause()
+        self._restart_at_zero = True
+        self._autoplay_next = autoplay
+        self._update_blas()
+        self._schedule_run(delay=0)
+
+    def open_lesson(self, slug: str, autoplay: bool = True) -> None:
+        """Open lesson ``slug`` (see :mod:`gui.lessons`); KeyError for an unknown one."""
+        lesson = get_lesson(slug)
+        self.animation.speed.setValue(lesson.speed)
+        self.select_op(lesson.op, {k: np.array(v) for k, v in lesson.inputs.items()}, dict(lesson.params),
+                       lesson.granularity, autoplay=autoplay, title=lesson.title, description=lesson.description)
+        self._lesson = slug
+        self.lesson_actions[slug].setChecked(True)
+
+    @property
+    def lesson(self) -> str | None:
+        """Slug of the open lesson (None after the user picked another operation)."""
+        return self._lesson
+
+    @property
+    def op_name(self) -> str | None:
+        return self._spec.name if self._spec is not None else None
+
+    def editor(self, name: str):
+        """The matrix editor of input ``name``."""
+        return self.inputs_panel.editor(name)
+
+    def set_input(self, name: str, array) -> None:
+        """Replace input ``name``'s numbers as the user would (debounced re-run)."""
+        self.inputs_panel.editor(name).set_array(np.asarray(array))
+
+    def set_param(self, name: str, value) -> None:
+        """Set parameter ``name`` as the user would (debounced re-run)."""
+        self.operation_panel.params.set_value(name, value)
+
+    def set_granularity(self, granularity: str | None) -> None:
+        """Choose the granularity (None: auto) as the user would (debounced re-run)."""
+        self.operation_panel.stepping.set_granularity(granularity)
+
+    # ------------------------------------------------------------------------------------------
+    # runs
+    def _user_changed(self) -> None:
+        if not self._loading:
+            self._schedule_run()
+
+    def _schedule_run(self, delay: int = DEBOUNCE_MS) -> None:
+        """A new run id makes every older run stale at once; the request itself waits ``delay``."""
+        if self._shut or self._spec is None:
+            return
+        self._run_id += 1
+        self._workers.compute.latest_run_id = self._run_id
+        self._set_busy(True)
+        if delay <= 0:
+            self._debounce.stop()
+            self._send_run()
+        else:
+            self._debounce.start(delay)
+
+    def run_now(self) -> None:
+        """Send a pending (debounced) run at once."""
+        if self._debounce.isActive():
+            self._debounce.stop()
+            self._send_run()
+
+    def _send_run(self) -> None:
+        if self._shut:
+            return
+        try:
+            params = self.operation_panel.params.values()
+        except ParamValueError as exc:
+            self._set_busy(False)
+            self._show_error(str(exc))
+            return
+        g, tile, kblock = self.operation_panel.stepping.values()
+        req = RunRequest(self._run_id, self._spec.name, self.inputs_panel.arrays(), params, g, tile, kblock)
+        self._run_requested.emit(req)
+
+    def _on_run_finished(self, run_id: int, tl) -> None:
+        if self._shut or run_id != self._run_id:
+            return  # a late result of a run the user has already changed
+        self._set_busy(False)
+        self._show_error("")
+        if self._canvas is None or self._canvas_op != tl.op:
+            self._install_canvas(tl.op)
+        self._timeline = tl
+        self._canvas.set_timeline(tl, show_first=False)  # the frame worker prepares the first frame
+        self._shown = -1
+        n = 0 if self._restart_at_zero else min(max(self._want, 0), len(tl) - 1)
+        self._restart_at_zero = False
+        self._want = n
+        self._clock.length = len(tl)
+        self.animation.set_length(len(tl))
+        self.inputs_panel.set_levels(tl.levels)
+        self.status.set_run(tl)
+        self.timeline_changed.emit(tl)
+        if self._autoplay_next or self._clock.playing:
+            self._autoplay_next = False
+            self._clock.play(n)
+        else:
+            self._request_frame(n)
+
+    def _on_run_failed(self, run_id: int, message: str) -> None:
+        if self._shut or run_id != self._run_id:
+            return
+        self._set_busy(False)
+        self._autoplay_next = False
+        self._update_blas()
+        self._show_error(message)
+
+    def _install_canvas(self, op: str) -> None:
+        old = self._canvas
+        if old is not None:
+            old.caption_changed.disconnect(self.caption_bar.set_caption)
+            self._canvas_layout.removeWidget(old)
+            old.hide()
+            # A frame worker may still be reading the old canvas; delete it once nothing is in flight.
+            self._retired.append(old)
+        self._canvas = create_canvas(op, parent=self._canvas_host)
+        self._canvas_op = op
+        self._canvas.caption_changed.connect(self.caption_bar.set_caption)
+        self._canvas_layout.addWidget(self._canvas)
+        self._canvas_layout.setCurrentWidget(self._canvas)
+        self._timeline = None
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            if busy:
+                self.status.time.setText("computing…")
+            elif self._timeline is not None:
+                self.status.set_run(self._timeline)
+            self.busy_changed.emit(busy)
+
+    def _show_error(self, message: str) -> None:
+        if message == self._error:
+            return
+        self._error = message
+        self.caption_bar.set_error(message)
+        if message:
+            self.status.set_error(message)
+        elif self._timeline is not None:
+            self.status.set_notices(self._timeline.notices)
+        else:
+            self.status.set_error("")
+        self.error_changed.emit(message)
+
+    # ------------------------------------------------------------------------------------------
+    # frames
+    def _request_frame(self, n: int) -> None:
+        """Ask for step ``n`` on screen (the newest wish wins; one frame in flight at a time)."""
+        tl = self._timeline
+        if tl is None or self._shut:
+            return
+        self._want = max(0, min(int(n), len(tl) - 1))
+        if self._in_flight is None and self._want != self._shown:
+            self._dispatch(self._want)
+
+    def _dispatch(self, n: int) -> None:
+        req = FrameRequest(self._timeline, self._canvas, n, self._generation)
+        self._in_flight = req
+        self._workers.frames.request(req)
+
+    def _on_frame_ready(self, res) -> None:
+        req = res.request
+        if self._in_flight is req:
+            self._in_flight = None
+        if self._shut:
+            return
+        if req.timeline is self._timeline and req.canvas is self._canvas and req.generation == self._generation:
+            self._shown = req.n  # also after an error, so a failing step is not retried for ever
+            if res.error:
+                self.caption_bar.set_caption(f"step {req.n + 1}: {res.error}")
+            else:
+                self._canvas.apply_frame(res.frame)
+                self._stage = res.stage
+                self.caption_bar.set_caption(res.caption)
+            self.animation.set_position(req.n, len(self._timeline), res.stage)
+            self.step_changed.emit(req.n)
+        if self._in_flight is None:
+            if self._timeline is not None and self._want != self._shown:
+                self._dispatch(self._want)
+            else:
+                self._retire()
+
+    def _retire(self) -> None:
+        for w in self._retired:
+            w.deleteLater()
+        self._retired.clear()
+
+    def show_step(self, n: int) -> int:
+        """Show step ``n`` at once, on this thread (screenshots); returns the step shown (clamped)."""
+        tl = self._timeline
+        if tl is None:
+            return -1
+        self._clock.pause()
+        n = max(0, min(int(n), len(tl) - 1))
+        self._generation += 1  # a frame still in flight was asked for before this: it must not replace it
+        self._canvas.show_step(n)
+        step = tl[n]
+        self._want = self._shown = n
+        self._stage = step.stage
+        self.caption_bar.set_caption(step.caption)
+        self.animation.set_position(n, len(tl), step.stage)
+        self.step_changed.emit(n)
+        return n
+
+    # ------------------------------------------------------------------------------------------
+    # the player
+    def play(self) -> None:
+        """Play from the wanted step (from the start when at the end)."""
+        if self._timeline is None:
+            self._autoplay_next = True
+            self._update_blas()
+            return
+        self._clock.play(self._want)
+
+    def pause(self) -> None:
+        self._autoplay_next = False
+        self._clock.pause()
+        self._update_blas()
+
+    def _update_blas(self) -> None:
+        # A run computed to be played (autoplay) counts as animation: its BLAS leaves a core free too.
+        self._blas.limit(self.is_playing and not self._shut)
+
+    def toggle_play(self) -> None:
+        if self.is_playing:
+            self.pause()
+        else:
+            self.play()
+
+    def seek(self, n: int) -> None:
+        """Go to step ``n`` (pauses)."""
+        self.pause()
+        self._request_frame(n)
+
+    def step_forward(self) -> None:
+        self.seek(self._want + 1)
+
+    def step_back(self) -> None:
+        self.seek(self._want - 1)
+
+    def first(self) -> None:
+        self.seek(0)
+
+    def last(self) -> None:
+        if self._timeline is not None:
+            self.seek(len(self._timeline) - 1)
+
+    def set_speed(self, steps_per_second: float) -> None:
+        self.animation.speed.setValue(steps_per_second)
+
+    def set_loop(self, on: bool) -> None:
+        self.animation.loop.setChecked(on)
+
+    def _set_loop(self, on: bool) -> None:
+        self._clock.loop = bool(on)
+
+    def _playing_changed(self, playing: bool) -> None:
+        self._update_blas()
+        self.animation.set_playing(playing)
+        self.playing_changed.emit(playing)
+
+    # ------------------------------------------------------------------------------------------
+    # state, for the status line and tests
+    @property
+    def is_playing(self) -> bool:
+        return self._clock.playing or self._autoplay_next
+
+    @property
+    def is_busy(self) -> bool:
+        """A run is waiting for its debounce or being computed."""
+        return self._busy
+
+    @property
+    def timeline(self):
+        """The :class:`compute.Timeline` on screen (None before the first run)."""
+        return self._timeline
+
+    @property
+    def canvas(self):
+        return self._canvas
+
+    @property
+    def current_step(self) -> int:
+        """The step on screen (-1 before the first frame)."""
+        return self._shown
+
+    @property
+    def wanted_step(self) -> int:
+        """The step asked for (it is on screen once its frame arrived)."""
+        return self._want
+
+    @property
+    def stage(self) -> str:
+        return self._stage
+
+    @property
+    def error(self) -> str:
+        """Why the last run failed ('' when it did not)."""
+        return self._error
+
+    def is_idle(self) -> bool:
+        """Nothing pending: no run waiting or computing, no frame in flight, the wanted step shown."""
+        return (not self._busy and self._in_flight is None and self._timeline is not None
+                and self._shown == self._want)
+
+    def caption_text(self) -> str:
+        return self.caption_bar.caption.text()
+
+    def readout_text(self) -> str:
+        return self.animation.readout.text()
+
+    # ------------------------------------------------------------------------------------------
+    # presentation
+    def set_full_screen(self, on: bool) -> None:
+        """Full screen for lecturing (F11); Esc-free on purpose: clickers send odd keys."""
+        if on:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+        if self.fullscreen_action.isChecked() != on:
+            self.fullscreen_action.setChecked(on)
+
+    def set_panels_visible(self, on: bool) -> None:
+        """Show or hide the side panels (F9): all the screen for the canvas."""
+        self.operation_dock.setVisible(on)
+        self.inputs_dock.setVisible(on)
+        if self.panels_action.isChecked() != on:
+            self.panels_action.setChecked(on)
+
+    # ------------------------------------------------------------------------------------------
+    # shutting down
+    def shutdown(self) -> None:
+        """Stop the clock and the worker threads (idempotent; called by :meth:`closeEvent`)."""
+        if self._shut:
+            return
+        self._shut = True
+        self._debounce.stop()
+        self._clock.pause()
+        self._blas.limit(False)
+        self._workers.stop()
+        self._in_flight = None
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._shown_once:
+            # Dock sizes only stick once the window has its size; keys start with the animation.
+            self._shown_once = True
+            self.resizeDocks([self.operation_dock], [DOCK_WIDTH], Qt.Horizontal)
+            # The operation panel as tall as its widgets (picker, parameters, steps), the editors the rest.
+            top = min(self.operation_panel.sizeHint().height() + 40, self.height() // 2)
+            self.resizeDocks([self.operation_dock, self.inputs_dock], [top, self.height() - top], Qt.Vertical)
+            self._canvas_host.setFocus()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,213 @@
+"""The animation panel (play, step, scrub, speed, loop, read-out) and the clock that drives it.
+
+The clock does not count ticks: it computes which step *should* be on screen from the time since
+play started (``anchor + elapsed × speed``), so when painting falls behind the animation jumps to
+the newest step instead of queueing frames (ARCHITECTURE §3, pyqtgraph's ``ImageView.timeout``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
+
+#: Clock period: the newest step is shown at most this often (about 60 Hz).
+TICK_MS = 16
+
+
+class PlayerClock(QObject):
+    """Which step to show while playing.
+
+    Signals
+    -------
+    seek_requested(int)
+        the clock wants step ``n`` on screen.
+    playing_changed(bool)
+        play / pause.
+    """
+
+    seek_requested = Signal(int)
+    playing_changed = Signal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self.length = 0
+        self.speed = 1.0
+        self.loop = False
+        self._anchor_time = 0.0
+        self._anchor_step = 0
+        self._last = -1
+
+    @property
+    def playing(self) -> bool:
+        return self._timer.isActive()
+
+    def play(self, from_step: int) -> None:
+        """Start (or restart) the clock at ``from_step``."""
+        if self.length <= 0:
+            return
+        if from_step >= self.length - 1 and not self.loop:
+            from_step = 0  # playing from the last step would end at once: start over, like a video player
+        self._anchor(from_step)
+        was = self.playing
+        self._timer.start()
+        self.seek_requested.emit(from_step)
+        if not was:
+            self.playing_changed.emit(True)
+
+    def pause(self) -> None:
+        if self.playing:
+            self._timer.stop()
+            self.playing_changed.emit(False)
+
+    def set_speed(self, speed: float, at_step: int) -> None:
+        """Change steps per second without a jump: re-anchor at the step now shown."""
+        self.speed = max(1e-3, float(speed))
+        if self.playing:
+            self._anchor(at_step)
+
+    def _anchor(self, step: int) -> None:
+        self._anchor_time = time.monotonic()
+        self._anchor_step = int(step)
+        self._last = int(step)
+
+    def _tick(self) -> None:
+        if self.length <= 0:
+            self.pause()
+            return
+        n = self._anchor_step + int((time.monotonic() - self._anchor_time) * self.speed)
+        end = False
+        if n >= self.length:
+            if self.loop:
+                n %= self.length
+            else:
+                n, end = self.length - 1, True
+        if n != self._last:
+            self._last = n
+            self.seek_requested.emit(n)
+        if end:
+            self.pause()
+
+
+def _button(icon, tip: str) -> QToolButton:
+    b = QToolButton()
+    b.setIcon(icon)
+    b.setToolTip(tip)
+    b.setAutoRaise(True)
+    b.setIconSize(b.iconSize() * 1.6)
+    # Buttons never take focus: Space and the arrows stay with the animation, not a focused button.
+    b.setFocusPolicy(Qt.NoFocus)
+    return b
+
+
+class AnimationPanel(QWidget):
+    """Buttons, scrub slider, speed, loop and the "step 17 / 64 · softmax" read-out.
+
+    Signals
+    -------
+    play_requested(), first_requested(), back_requested(), forward_requested(), last_requested()
+    seek_requested(int)
+        the user dragged the slider.
+    speed_changed(float), loop_changed(bool)
+    """
+
+    play_requested = Signal()
+    first_requested = Signal()
+    back_requested = Signal()
+    forward_requested = Signal()
+    last_requested = Signal()
+    seek_requested = Signal(int)
+    speed_changed = Signal(float)
+    loop_changed = Signal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        st = self.style()
+        self._play_icon = st.standardIcon(QStyle.SP_MediaPlay)
+        self._pause_icon = st.standardIcon(QStyle.SP_MediaPause)
+        self.first_button = _button(st.standardIcon(QStyle.SP_MediaSkipBackward), "first step (Home)")
+        self.back_button = _button(st.standardIcon(QStyle.SP_MediaSeekBackward), "step back (← or Page Up)")
+        self.play_button = _button(self._play_icon, "play / pause (Space)")
+        self.forward_button = _button(st.standardIcon(QStyle.SP_MediaSeekForward), "step forward (→ or Page Down)")
+        self.last_button = _button(st.standardIcon(QStyle.SP_MediaSkipForward), "last step (End)")
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setFocusPolicy(Qt.NoFocus)
+        self.slider.setToolTip("scrub through the steps")
+        self.speed = QDoubleSpinBox()
+        self.speed.setRange(0.1, 240.0)
+        self.speed.setDecimals(1)
+        self.speed.setSingleStep(0.5)
+        self.speed.setValue(1.0)
+        self.speed.setSuffix(" steps/s")
+        self.speed.setToolTip("playback speed in steps per second")
+        self.speed.setKeyboardTracking(False)
+        self.loop = QCheckBox("loop")
+        self.loop.setFocusPolicy(Qt.NoFocus)
+        self.readout = QLabel("no steps")
+        f = QFont(self.readout.font())
+        f.setPointSizeF(max(13.0, f.pointSizeF() * 1.3))
+        f.setBold(True)
+        self.readout.setFont(f)
+        self.readout.setMinimumWidth(280)
+        self.readout.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 2, 8, 2)
+        for w in (self.first_button, self.back_button, self.play_button, self.forward_button, self.last_button):
+            lay.addWidget(w)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.readout)
+        lay.addSpacing(12)
+        lay.addWidget(self.speed)
+        lay.addWidget(self.loop)
+
+        self.play_button.clicked.connect(self.play_requested)
+        self.first_button.clicked.connect(self.first_requested)
+        self.back_button.clicked.connect(self.back_requested)
+        self.forward_button.clicked.connect(self.forward_requested)
+        self.last_button.clicked.connect(self.last_requested)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.speed.valueChanged.connect(self.speed_changed)
+        self.loop.toggled.connect(self.loop_changed)
+
+    def _slider_moved(self, value: int) -> None:
+        # Programmatic updates block signals, so this is always the user.
+        self.seek_requested.emit(int(value))
+
+    def set_length(self, n: int) -> None:
+        self.slider.blockSignals(True)
+        try:
+            self.slider.setRange(0, max(0, n - 1))
+            self.slider.setPageStep(max(1, n // 20))
+        finally:
+            self.slider.blockSignals(False)
+
+    def set_position(self, n: int, total: int, stage: str) -> None:
+        """Show step ``n`` (0-based) of ``total`` in the slider and the read-out."""
+        if not self.slider.isSliderDown():  # never fight the user's drag
+            self.slider.blockSignals(True)
+            try:
+                self.slider.setValue(n)
+            finally:
+                self.slider.blockSignals(False)
+        text = f"step {n + 1} / {total}"
+        self.readout.setText(f"{text} · {stage}" if stage else text)
+
+    def set_playing(self, playing: bool) -> None:
+        self.play_button.setIcon(self._pause_icon if playing else self._play_icon)

@@ -1,0 +1,214 @@
+"""Work that must not run on the GUI thread: computing a run, and preparing the frames of its steps.
+
+ARCHITECTURE §3: a 4096² matmul takes seconds, and reading a step's tensors out of a big timeline
+takes tens of milliseconds, so both happen in worker threads and reach the GUI as queued signals.
+
+* :class:`ComputeWorker` turns a :class:`RunRequest` (plain frozen data) into a timeline with
+  :func:`compute.stream_op`. Requests carry a run id; the window bumps its id on every edit, so a
+  request that became stale while queued is skipped, and a late result is dropped by the window.
+* :class:`FrameWorker` calls ``canvas.prepare_frame(n)``. It keeps only the newest request: when
+  requests arrive faster than frames are prepared, the ones in between are never computed.
+* :class:`BlasLimiter` pins BLAS to one thread while an animation plays, leaving a core to paint.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+import compute
+from compute.errors import OpScopeError
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything one run needs, as plain data, so a worker never reads a widget."""
+
+    run_id: int
+    op: str
+    inputs: Mapping[str, Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    granularity: str | None = None
+    tile: int | None = None
+    kblock: int | None = None
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """Prepare step ``n`` of ``timeline`` for ``canvas`` (both identify the run it belongs to);
+    ``generation`` tells frames asked for before a synchronous :meth:`MainWindow.show_step` apart."""
+
+    timeline: Any
+    canvas: Any
+    n: int
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """A prepared frame, or the error that prevented it; ``stage`` and ``caption`` of step ``n``."""
+
+    request: FrameRequest
+    frame: Any = None
+    stage: str = ""
+    caption: str = ""
+    error: str = ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line (or a few) for the user: the message of OpScope's own errors, the type
+    and message otherwise. Never a traceback."""
+    if isinstance(exc, OpScopeError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return f"Out of memory: {exc}" if str(exc) else "Out of memory for this run; try smaller inputs."
+    return f"{type(exc).__name__}: {exc}"
+
+
+class ComputeWorker(QObject):
+    """Computes timelines; lives in its own :class:`QThread`.
+
+    Signals
+    -------
+    run_finished(int, object)
+        run id and the :class:`compute.Timeline`.
+    run_failed(int, str)
+        run id and a message for the user.
+    """
+
+    run_finished = Signal(int, object)
+    run_failed = Signal(int, str)
+
+    def __init__(self):
+        super().__init__()
+        # Written by the GUI thread, read here: an int assignment is atomic under the GIL.
+        self.latest_run_id = 0
+
+    @Slot(object)
+    def compute(self, req: RunRequest) -> None:
+        """Run ``req`` unless a newer run was asked for meanwhile."""
+        if req.run_id != self.latest_run_id:
+            return
+        try:
+            tl = compute.stream_op(req.op, dict(req.inputs), req.granularity, tile=req.tile, kblock=req.kblock,
+                                   run_id=req.run_id, **dict(req.params))
+            # Levels are computed lazily on first use; touch them here so neither the GUI thread
+            # (editor colours) nor the first frame pays a full pass over a big tensor.
+            for name in tl.tensor_names:
+                tl.levels[name]
+        except Exception as exc:  # noqa: BLE001 - a worker must report, never die: the window shows it
+            if not isinstance(exc, (OpScopeError, MemoryError)):
+                traceback.print_exc()
+            self.run_failed.emit(req.run_id, describe_error(exc))
+            return
+        self.run_finished.emit(req.run_id, tl)
+
+
+class FrameWorker(QObject):
+    """Prepares frames off the GUI thread, always the newest request only.
+
+    Signals
+    -------
+    frame_ready(object)
+        a :class:`FrameResult`.
+    """
+
+    frame_ready = Signal(object)
+    _wake = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: FrameRequest | None = None
+        self._scheduled = False
+        self._wake.connect(self._drain)  # queued: the receiver lives in the worker thread
+
+    def request(self, req: FrameRequest) -> None:
+        """Ask for a frame (from any thread); replaces a request not yet started."""
+        with self._lock:
+            self._pending = req
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._wake.emit()
+
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                req, self._pending = self._pending, None
+                if req is None:
+                    self._scheduled = False
+                    return
+            self.frame_ready.emit(self._prepare(req))
+
+    @staticmethod
+    def _prepare(req: FrameRequest) -> FrameResult:
+        try:
+            frame = req.canvas.prepare_frame(req.n)
+            step = req.timeline[req.n]
+            return FrameResult(req, frame, step.stage, step.caption)
+        except Exception as exc:  # noqa: BLE001 - shown in the caption bar instead of crashing the thread
+            traceback.print_exc()
+            return FrameResult(req, error=describe_error(exc))
+
+
+class WorkerThreads:
+    """The two worker threads of a window, started together and stopped together."""
+
+    def __init__(self):
+        self.compute = ComputeWorker()
+        self.frames = FrameWorker()
+        self._threads: list[QThread] = []
+        for worker, name in ((self.compute, "opscope-compute"), (self.frames, "opscope-frames")):
+            thread = QThread()
+            thread.setObjectName(name)
+            worker.moveToThread(thread)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_ms: int = 30000) -> None:
+        """Ask both threads to finish and wait for them (a compute in progress runs to its end:
+        ``stream_op`` cannot be interrupted, and a 4096² run takes about a second)."""
+        self.compute.latest_run_id = -1  # anything still queued is now stale and skipped
+        for thread in self._threads:
+            thread.quit()
+        for thread in self._threads:
+            thread.wait(timeout_ms)
+        self._threads.clear()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads)
+
+
+class BlasLimiter:
+    """Limits BLAS to one thread while an animation plays (ARCHITECTURE §3: with 2 cores, BLAS
+    on both makes painting stall). The limit is process-wide, so it is switched only from the GUI
+    thread, on play and pause, never from inside a worker where two threads could race to restore."""
+
+    def __init__(self):
+        self._limiter = None
+        self._controller = None
+
+    def limit(self, on: bool) -> None:
+        if on and self._limiter is None and (os.cpu_count() or 1) > 1:
+            try:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            except Exception:  # noqa: BLE001 - a missing or odd BLAS only costs speed
+                self._limiter = None
+        elif not on and self._limiter is not None:
+            try:
+                self._limiter.restore_original_limits()
+            finally:
+                self._limiter = None

@@ -1,0 +1,103 @@
+"""OpScope's one entry point.
+
+    python main.py                                   # the window, playing the 2×2 matrix product
+    python main.py --lesson softmax_rows             # another lesson
+    python main.py --op attention --granularity tile # any operation on its example inputs
+    python main.py --lesson matmul_2x2 --step 3 --screenshot out.png
+    python main.py --list-lessons
+
+Sub-commands (``compute``, ``export``) hang off the same parser; without one, the GUI runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """The top-level parser (GUI options) and its sub-command group, for sub-commands to join."""
+    parser = argparse.ArgumentParser(
+        prog="opscope",
+        description="See inside the tensor operations of deep learning, step by step.",
+    )
+    parser.add_argument("--list-lessons", action="store_true", help="print the lesson names, one a line, and exit")
+    parser.add_argument("--lesson", metavar="NAME", help="open a ready-made lesson (see --list-lessons)")
+    parser.add_argument("--op", metavar="NAME", help="open an operation on its example inputs")
+    parser.add_argument("--granularity", metavar="G", help="element, tile, kblock or stage (default: auto)")
+    parser.add_argument("--step", type=int, metavar="N", help="show step N (0-based; past the end clamps)")
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="render the window offscreen at its default size, save a PNG and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                description="optional; without one, the window opens")
+    from compute.cli import build_parser as build_compute_parser
+    from compute.cli import run as run_compute
+
+    build_compute_parser(sub).set_defaults(func=run_compute)
+    # The export parser is Qt-free to build; Qt is imported only when an export runs.
+    from gui.export import build_export_parser
+
+    build_export_parser(sub)
+    return parser, sub
+
+
+def _fail(message: str) -> int:
+    print(f"opscope: {message}", file=sys.stderr)
+    return 2
+
+
+def run_gui(args) -> int:
+    """The default command: list lessons, take a screenshot, or open the window."""
+    # Lists and name checks come before any window exists: quick, and they need no display.
+    if args.list_lessons:
+        from gui.lessons import lesson_names
+
+        try:
+            print("\n".join(lesson_names()), flush=True)
+        except BrokenPipeError:  # `main.py --list-lessons | head -1`: the reader left, that is fine
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the exit flush does not fail too
+        return 0
+    if args.lesson and args.op:
+        return _fail("give --lesson or --op, not both")
+    import compute
+    from gui.lessons import DEFAULT_LESSON, get_lesson, lesson_names
+
+    op = get_lesson(DEFAULT_LESSON).op if args.op is None else None
+    if args.lesson is not None:
+        if args.lesson not in lesson_names():
+            return _fail(f"unknown lesson {args.lesson!r}; valid: {', '.join(lesson_names())}")
+        op = get_lesson(args.lesson).op
+    if args.op is not None:
+        names = [s.name for s in compute.operations()]
+        if args.op not in names:
+            return _fail(f"unknown operation {args.op!r}; valid: {', '.join(names)}")
+        op = args.op
+    if args.granularity is not None:
+        offered = compute.get_spec(op).granularities
+        if args.granularity not in offered:
+            return _fail(f"unknown granularity {args.granularity!r} for {op}; valid: {', '.join(offered)}")
+
+    if args.screenshot:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from gui.app import take_screenshot
+
+        return take_screenshot(args.screenshot, lesson=args.lesson, op=args.op, granularity=args.granularity,
+                               step=args.step)
+    from gui.app import run_window
+
+    return run_window(lesson=args.lesson, op=args.op, granularity=args.granularity, step=args.step)
+
+
+def main(argv=None) -> int:
+    """Parse ``argv`` (default: the command line) and run; returns the exit status."""
+    parser, _sub = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) is None:
+        return run_gui(args)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
