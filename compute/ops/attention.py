@@ -75,7 +75,8 @@ def check_mask(op: str, spec, mask_shape, scores_shape, lk: int):
         if out != tuple(scores_shape):
             raise ShapeError(f"{op}: mask {fmt_shape(mask_shape)} must broadcast to the scores "
                              f"{fmt_shape(scores_shape)} (…, queries, keys) without growing them. "
-                             f"Rule: aligned from the right, each mask axis equal to the scores' or 1.\n" + aligned(mask_shape, scores_shape, "mask", "scores"))
+                             f"Rule: aligned from the right, each mask axis equal to the scores' or 1.\n"
+                             + aligned(mask_shape, scores_shape, "mask", "scores"))
 
 
 def apply_mask(xp, scaled, spec, mask):

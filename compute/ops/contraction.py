@@ -188,7 +188,7 @@ def kblock_plan(con: Contraction, kb: int) -> FuncPlan:
                 b = np.asarray(run.host(con.b.name)).reshape(-1)[:k1]
                 caption = (f"{con.c.name} after {ks}: {fmt_sum_of_products(a, b)} = {fmt(host.reshape(-1)[0])}"
                            if a.size == b.size else caption + f" → {fmt(host.reshape(-1)[0])}")
-            else:
+            elif host.size:
                 caption += f" → {con.c_label((0,) * con.c.nbatch, 0, 0)} so far = {fmt(host.reshape(-1)[0])}"
         return StepContent("kblock", caption, tensors, regions)
 

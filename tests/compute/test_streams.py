@@ -183,3 +183,18 @@ def test_display_frames_of_big_tile_timelines_equal_the_block_mean_of_the_full_f
         small = tl.tensor_at("result", n, max_shape=(64, 64))
         np.testing.assert_allclose(small, block_reduce(np, full, (64, 64)), rtol=1e-12, equal_nan=True)
         assert not small.flags.writeable
+
+
+@SETTINGS
+@given(data=st.data())
+def test_empty_tensors_stream_at_every_granularity(data):
+    shapes = data.draw(hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=3, min_side=0,
+                                                         max_side=3))
+    a = np.ones(shapes.input_shapes[0])
+    b = np.ones(shapes.input_shapes[1])
+    expected = np.matmul(a, b)
+    for g in ("element", "tile", "kblock", "stage"):
+        tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity=g)
+        for i in range(min(len(tl), 50)):
+            assert tl[i].caption
+        np.testing.assert_array_equal(tl.tensor_at("result", len(tl) - 1), expected)
