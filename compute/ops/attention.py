@@ -198,9 +198,10 @@ def _attention_stages(run, prefix=""):
     if "mask" in run.inputs:
         words = (words + ", " if words and words != "no mask" else "") + (
             "boolean mask (True = keep)" if run.tensor("mask").dtype == bool else "additive mask")
-    s00 = fmt(run.host("scores")[(0,) * len(run.shape("scores"))]) if _prod(run.shape("scores")) else "–"
-    qrow = run.host("Q")[(0,) * (len(q) - 1)]
-    krow = run.host("K")[(0,) * (len(run.shape("K")) - 1)]
+    # Captions read single numbers and the first rows only: nothing big leaves the device.
+    s00 = fmt(run.scalar("scores", (0,) * len(run.shape("scores")))) if _prod(run.shape("scores")) else "–"
+    qrow = run.host("Q", (0,) * (len(q) - 2) + (0, slice(0, 4)))
+    krow = run.host("K", (0,) * (len(run.shape("K")) - 2) + (0, slice(0, 4)))
     dot = " + ".join(f"{fmt(a)}×{fmt(b)}" for a, b in zip(qrow[:4], krow[:4])) + (" + …" if q[-1] > 4 else "")
     stages = [
         Stage("scores", ("scores",), ("Q", "K"), f"scores = Q Kᵀ {fmt_shape(run.shape('scores'))}: "

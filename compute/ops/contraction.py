@@ -184,8 +184,8 @@ def kblock_plan(con: Contraction, kb: int) -> FuncPlan:
             host.setflags(write=False)
             tensors["partial"] = host
             if host.size == 1:
-                a = np.asarray(run.host(con.a.name)).reshape(-1)[:k1]
-                b = np.asarray(run.host(con.b.name)).reshape(-1)[:k1]
+                a = np.asarray(run.host(con.a.name, (..., slice(0, k1)))).reshape(-1)
+                b = np.asarray(run.host(con.b.name, (..., slice(0, k1)))).reshape(-1)
                 caption = (f"{con.c.name} after {ks}: {fmt_sum_of_products(a, b)} = {fmt(host.reshape(-1)[0])}"
                            if a.size == b.size else caption + f" → {fmt(host.reshape(-1)[0])}")
             elif host.size:

@@ -1,7 +1,7 @@
 """Softmax and the normalizations (LayerNorm, BatchNorm, RMSNorm), one step per named stage.
 
 Captions carry the numbers of the first row (or channel) so a learner can follow one case through
-every stage: shifted → exp → sum → divide; mean → var → normalized → γ·x̂ + β.
+every stage: shifted → exp → sum → divide; mean → var → normalized → γ·norm + β.
 """
 
 from __future__ import annotations
@@ -154,9 +154,9 @@ def _layernorm_plan(run, granularity, options):
         Stage("var", ("var",), ("X", "mean"), f"σ² = mean((x − μ)²) over axis {ax} (biased): first σ² = "
                                               f"{_first(run, 'var')}"),
         Stage("normalized", ("normalized",), ("X", "mean", "var"),
-              f"x̂ = (x − μ) / √(σ² + {fmt(run.params['eps'])}) = {_row(run, 'normalized')}"),
+              f"norm = (x − μ) / √(σ² + {fmt(run.params['eps'])}) = {_row(run, 'normalized')}"),
         Stage("affine", ("result",), ("normalized", "gamma") + (("beta",) if has_beta else ()),
-              f"y = γ·x̂{' + β' if has_beta else ''} = {_row(run, 'result')}"),
+              f"y = γ·norm{' + β' if has_beta else ''} = {_row(run, 'result')}"),
     ])
 
 
@@ -166,7 +166,7 @@ def _norm_estimate(shapes, itemsize, params):
 
 register(OpSpec(
     name="layernorm", group="Normalization",
-    doc="LayerNorm: each sample normalized over its last len(gamma.shape) axes, then γ·x̂ + β.",
+    doc="LayerNorm: each sample normalized over its last len(gamma.shape) axes, then γ·norm + β.",
     inputs=(Input("X"), Input("gamma", "shape of X's trailing axes"), Input("beta", optional=True)),
     params=(Param("eps", "float", 1e-5, "added to the variance", minimum=0.0),),
     outputs=("mean", "var", "normalized", "result"), granularities=("stage",),
@@ -192,8 +192,8 @@ def _rmsnorm_plan(run, granularity, options):
         Stage("ms", ("ms",), ("X",), f"mean of squares over the trailing axes: first = {_first(run, 'ms')}"),
         Stage("rms", ("rms",), ("ms",),
               f"rms = √(ms + {fmt(run.params['eps'])}) = {_first(run, 'rms')} (no centering)"),
-        Stage("normalized", ("normalized",), ("X", "rms"), f"x̂ = x / rms = {_row(run, 'normalized')}"),
-        Stage("scale", ("result",), ("normalized", "gamma"), f"y = γ·x̂ = {_row(run, 'result')}"),
+        Stage("normalized", ("normalized",), ("X", "rms"), f"norm = x / rms = {_row(run, 'normalized')}"),
+        Stage("scale", ("result",), ("normalized", "gamma"), f"y = γ·norm = {_row(run, 'result')}"),
     ])
 
 
@@ -287,9 +287,9 @@ def _batchnorm_plan(run, granularity, options):
         Stage("var", ("var",), ("X", "mean") if train else ("running_var",),
               f"σ² per channel {'(biased, over the batch)' if train else 'from running_var'}: {_row(run, 'var')}"),
         Stage("normalized", ("normalized",), ("X", "mean", "var"),
-              f"x̂ = (x − μ_c) / √(σ²_c + {fmt(run.params['eps'])}), each channel with its own μ, σ²"),
+              f"norm = (x − μ_c) / √(σ²_c + {fmt(run.params['eps'])}), each channel with its own μ, σ²"),
         Stage("affine", ("result",), ("normalized",) + tuple(n for n in ("gamma", "beta") if n in run.inputs),
-              "y = γ_c·x̂ + β_c" + f" = {_row(run, 'result', 1)} (first sample, every channel)"),
+              "y = γ_c·norm + β_c" + f" = {_row(run, 'result', 1)} (first sample, every channel)"),
     ]
     if "new_running_mean" in run.outputs:
         stages.append(Stage("running", ("new_running_mean", "new_running_var"), ("mean", "var"),

@@ -132,9 +132,10 @@ def _dot_contraction(run) -> Contraction:
 def _dot_plan(run, granularity, options):
     con = _dot_contraction(run)
     if granularity == "stage":
-        a, b = run.host("a").reshape(-1), run.host("b").reshape(-1)
         cap = "products = a ⊙ b"
-        if a.size <= 8 and a.size == b.size:
+        small = _prod(run.shape("a")) <= 8 and run.shape("a") == run.shape("b")
+        a, b = (run.host("a").reshape(-1), run.host("b").reshape(-1)) if small else ((), ())
+        if small:
             cap += " = [" + ", ".join(f"{fmt(x)}×{fmt(y)}" for x, y in zip(a, b)) + "]"
         r = run.host("result")
         total = "result = Σ products" + (f" = {fmt(r.reshape(-1)[0])}" if r.size == 1 else "")

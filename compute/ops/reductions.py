@@ -354,13 +354,9 @@ def _cumsum_plan(run, granularity, options):
             regions += (Region("X", "read", tuple(xread)),)
         first = [0] * len(out)
         first[ax] = k1 - 1
-        xs = run.host("result" if axis is None else "X")
-        if axis is None:
-            line = run.host("X").reshape(-1)
-        else:
-            idx = [0] * len(out)
-            idx[ax] = slice(None)
-            line = np.asarray(xs[tuple(idx)])
+        # Only the two numbers the caption names leave the device, never the whole line.
+        x_index = tuple(int(i) for i in np.unravel_index(k1 - 1, xshape)) if axis is None else tuple(first)
+        x_value = run.scalar("X", x_index) if xshape else run.scalar("X", ())
         val = run.scalar("result", tuple(first))
         if k1 - 1 == 0:
             caption = f"result{fmt_index(first)} = X[0] = {fmt(val)}"
@@ -368,9 +364,10 @@ def _cumsum_plan(run, granularity, options):
             prev = list(first)
             prev[ax] -= 1
             caption = (f"result{fmt_index(first)} = result{fmt_index(prev)} + X{fmt_index(first)} = "
-                       f"{fmt(run.scalar('result', tuple(prev)))} + {fmt(line[k1 - 1])} = {fmt(val)}")
+                       f"{fmt(run.scalar('result', tuple(prev)))} + {fmt(x_value)} = {fmt(val)}")
         else:
-            caption = f"positions {k0}..{k1 - 1} along axis {ax}: running sums → result{fmt_index(first)} = {fmt(val)}"
+            caption = (f"positions {k0}..{k1 - 1} along axis {ax}: running sums → "
+                       f"result{fmt_index(first)} = {fmt(val)}")
         return StepContent("element" if block == 1 else granularity, caption, {}, regions)
 
     def state(name, n):
