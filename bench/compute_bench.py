@@ -37,6 +37,15 @@ def best(fn, repeat):
     return min(times)
 
 
+def paired(fn_a, fn_b, repeat):
+    """Best times of two functions measured in alternation, so both see the same machine load."""
+    ta, tb = [], []
+    for _ in range(repeat):
+        ta.append(best(fn_a, 1))
+        tb.append(best(fn_b, 1))
+    return min(ta), min(tb)
+
+
 def consume(tl):
     """What a view does with each step: read its caption, regions and small tensors."""
     n = 0
@@ -50,8 +59,8 @@ def bench_matmul(size, repeat):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
-    direct = best(lambda: a @ b, repeat)
-    stream = best(lambda: consume(compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile")), repeat)
+    direct, stream = paired(lambda: a @ b,
+                            lambda: consume(compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile")), repeat)
     tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile")
     print(f"matmul {size}² float32, tile {tl.options['tile']} ({len(tl)} steps): direct {direct * 1e3:.0f} ms, "
           f"streamed {stream * 1e3:.0f} ms, ratio {stream / direct:.3f} (goal ≤ 1.10)")
@@ -77,9 +86,8 @@ def peak(fn):
 def bench_attention(seq, repeat, heads=8, d=64):
     rng = np.random.default_rng(1)
     q, k, v = (rng.standard_normal((heads, seq, d), dtype=np.float32) for _ in range(3))
-    direct = best(lambda: attention_direct(q, k, v), repeat)
-    stream = best(lambda: consume(compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="stage")),
-                  repeat)
+    direct, stream = paired(lambda: attention_direct(q, k, v), lambda: consume(
+        compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="stage")), repeat)
     ours = compute.run_op("attention", {"Q": q, "K": k, "V": v})["result"]
     err = float(np.abs(ours - attention_direct(q, k, v)).max())
     m_direct = peak(lambda: attention_direct(q, k, v))
@@ -101,7 +109,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=2048)
     p.add_argument("--seq", type=int, default=2048)
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args()
     print(f"backend: {compute.backend_info()}")
     tl = bench_matmul(args.size, args.repeat)

@@ -170,8 +170,12 @@ class GridPlan(Plan):
 
     def box(self, n: int) -> tuple[tuple[int, int], ...]:
         """The box of tile ``n``."""
-        coords = np.unravel_index(n, self.grid) if self.grid else ()
-        return tuple((int(c) * t, min((int(c) + 1) * t, s)) for c, t, s in zip(coords, self.tile, self.shape))
+        coords = []
+        for g in reversed(self.grid):  # plain divmod: np.unravel_index costs more than the rest of a step
+            n, c = divmod(n, g) if g else (n, 0)
+            coords.append(c)
+        coords.reverse()
+        return tuple((c * t, min((c + 1) * t, s)) for c, t, s in zip(coords, self.tile, self.shape))
 
     def step(self, n: int) -> StepContent:
         box = self.box(n)

@@ -148,7 +148,8 @@ def _tile_describe(con: Contraction):
         if tile.size <= 4:
             caption += " → " + ", ".join(fmt(v) for v in tile.ravel())
         else:
-            caption += f" → {con.c_label(bidx, rows[0], cols[0])} = {fmt(tile.reshape(-1)[0])}, …"
+            # Index the first element: reshape(-1) of a strided tile would copy the whole tile.
+            caption += f" → {con.c_label(bidx, rows[0], cols[0])} = {fmt(tile[(0,) * tile.ndim])}, …"
         regions = _reads(con, bidx, rows, cols, (0, con.k))
         return StepContent("tile", caption, {"tile": tile}, regions)
 
