@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QSize, qInstallMessageHandler
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication
 
 from gui.lessons import DEFAULT_LESSON
+
+#: The source tree's resources/ folder (icon).
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 #: Smallest base font: the window is meant to be read on a projector too.
 BASE_POINTS = 11
@@ -41,6 +45,9 @@ def create_application(argv=None) -> QApplication:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
         app.setApplicationName("OpScope")
         app.setOrganizationName("OpScope")
+        icon = RESOURCES / "opscope.svg"
+        if icon.is_file():  # absent when only the packages were installed without the source tree
+            app.setWindowIcon(QIcon(str(icon)))
         font = QFont(app.font())
         if font.pointSizeF() < BASE_POINTS:
             font.setPointSizeF(BASE_POINTS)
@@ -78,7 +85,8 @@ def run_window(lesson: str | None = None, op: str | None = None, granularity: st
     from gui.window import MainWindow
 
     app = create_application()
-    window = MainWindow(lesson=None)
+    # The interactive app alone autosaves and offers a crashed session back (never screenshots or tests).
+    window = MainWindow(lesson=None, offer_restore=True, autosave=True)
     screen = app.primaryScreen()
     if screen is not None:
         avail = screen.availableGeometry().size()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QGraphicsObject,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QSizePolicy,
     QSpinBox,
     QVBoxLayout,
@@ -252,10 +253,13 @@ class HeatmapView(QFrame):
     lead_changed(tuple) : the user picked another slice of the leading axes.
     view_box_changed(object) : the visible part of a large tensor changed after zooming/panning:
         ``((r0, r1), (c0, c1))`` in tensor coordinates of the last two axes, or None for all of it.
+    save_requested(str) : the user chose "Save tensor…" in the context menu (the tensor's name);
+        the window does the saving.
     """
 
     lead_changed = Signal(object)
     view_box_changed = Signal(object)
+    save_requested = Signal(str)
 
     def __init__(self, name: str = "", parent: QWidget | None = None, *, colorbar: bool = True,
                  labels: bool = True, transpose: bool = False):
@@ -797,6 +801,24 @@ class HeatmapView(QFrame):
     def _on_mouse_clicked(self, event) -> None:
         if event.double():
             self.reset_zoom()
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt API
+        # pyqtgraph's own menu is disabled (setMenuEnabled(False)), so a right click reaches here.
+        menu = self.context_menu()
+        if menu is None:
+            event.ignore()
+            return
+        self._hover.hide()
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu | None:
+        """The right-click menu ("Save <name>…"), or None for a view without a tensor name."""
+        if not self.name:
+            return None
+        menu = QMenu(self)
+        menu.addAction(f"Save {self.name}…", lambda: self.save_requested.emit(self.name))
+        return menu
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
         if event.type() == QEvent.Type.Leave:

@@ -63,9 +63,11 @@ class OperationCanvas(QWidget):
     Signals
     -------
     caption_changed(str) : the caption of the step just applied.
+    save_requested(str) : a view's "Save tensor…" was chosen (the view's key, see :attr:`views`).
     """
 
     caption_changed = Signal(str)
+    save_requested = Signal(str)
 
     def __init__(self, op_name: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -220,6 +222,7 @@ class OperationCanvas(QWidget):
             view.setMinimumSize(110, 100)
             view.lead_changed.connect(functools.partial(self._on_lead_changed, spec.key))
             view.view_box_changed.connect(functools.partial(self._on_box_changed, spec.key))
+            view.save_requested.connect(lambda _name, key=spec.key: self.save_requested.emit(key))
             self._pool[spec.key] = view
             self._pool_flags[spec.key] = flags
         tl = self._tl

@@ -29,6 +29,7 @@ import gui  # noqa: F401  (PySide6 before pyqtgraph)
 # isort: split
 
 import math
+import os
 
 import numpy as np
 from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, Qt, Signal
@@ -54,6 +55,7 @@ from PySide6.QtWidgets import (
 from compute.budget import BudgetError
 from compute.errors import InputError
 from compute.fills import MASK_KINDS, astype_checked, canonical_kind, fill, resize
+from compute.io import SUPPORTED_EXTENSIONS
 from compute.numbers import fmt_shape
 from compute.text_parse import (
     TextParseError,
@@ -68,7 +70,7 @@ from compute.timeline import finite_levels
 from .commands import RegionCommand, ReplaceCommand, trim_history
 from .model import ArrayTableModel, as_table, index_text
 
-__all__ = ["DTYPES", "FILLS", "MAX_ELEMENTS", "MAX_NDIM", "MAX_SIDE", "MatrixEditor"]
+__all__ = ["DTYPES", "FILLS", "MAX_ELEMENTS", "MAX_NDIM", "MAX_SIDE", "MatrixEditor", "dropped_tensor_file"]
 
 #: Most elements a tensor in the editor may have (32 MiB of float64): the table stays lazy at any
 #: size, but undo keeps copies and every view recomputes on each change.
@@ -102,6 +104,21 @@ _BAD_INPUT_STYLE = "QLineEdit { border: 2px solid #b3261e; background: #fff3f2; 
 _PASTE_REPLACE_KEY = QKeySequence("Ctrl+Shift+V")
 _COPY_NUMPY_KEY = QKeySequence("Ctrl+Shift+C")
 _REDO_KEYS = (QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y"))
+
+
+def dropped_tensor_file(mime) -> str | None:
+    """The local tensor file (.npy, .npz, .safetensors, .csv, .tsv) a drag carries, or None.
+
+    Only the first URL counts: an input takes one tensor. Files of other types are not accepted at
+    all, so the cursor already says "no" before the drop.
+    """
+    if mime is None or not mime.hasUrls():
+        return None
+    urls = [u for u in mime.urls() if u.isLocalFile()]
+    if not urls:
+        return None
+    path = urls[0].toLocalFile()
+    return path if os.path.splitext(path)[1].lower() in SUPPORTED_EXTENSIONS else None
 
 
 class _CellDelegate(QStyledItemDelegate):
@@ -220,6 +237,8 @@ class MatrixEditor(QWidget):
         ed.set_array(a, undoable=True)      # replace
         ed.array_changed                    # Signal(object): the new array after every accepted change
         ed.message_changed                  # Signal(str): refusals and notices
+        ed.load_requested                   # Signal(str): "Load from file…" ('') or a dropped file (its path)
+        ed.save_requested                   # Signal(): "Save tensor…"
         ed.set_levels(lo, hi)               # colour cells like the heatmap; (None, None): own levels
         ed.undo_stack                       # QUndoStack
         ed.paste_text(text) -> bool         # what Ctrl+V does with the clipboard's text
@@ -233,6 +252,11 @@ class MatrixEditor(QWidget):
     array_changed = Signal(object)
     #: A refusal ("A[1, 2]: 'abc' is not a number") or a notice ("3 values were rounded ...").
     message_changed = Signal(str)
+    #: The user wants a file loaded into this tensor: a dropped file's path, or ``""`` to be asked
+    #: for one ("Load from file…"). The window does the reading (and its checks); the editor only asks.
+    load_requested = Signal(str)
+    #: The user wants this tensor saved to a file ("Save tensor…").
+    save_requested = Signal()
 
     def __init__(self, name: str, array, parent=None):
         super().__init__(parent)
@@ -515,6 +539,13 @@ class MatrixEditor(QWidget):
         self._clear_action = QAction("Clear cells (set to 0)", self)
         self._clear_action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
         self._clear_action.triggered.connect(lambda: self._run_command("clear"))
+        self._load_action = QAction("Load from file…", self)
+        self._load_action.setToolTip("Replace the tensor by one read from .npy, .npz, .safetensors, .csv or .tsv "
+                                     "(Ctrl+Z undoes); dropping a file here does the same")
+        self._load_action.triggered.connect(lambda: self.load_requested.emit(""))
+        self._save_action = QAction("Save tensor…", self)
+        self._save_action.setToolTip("Save the tensor as .npy, .npz, .safetensors, .csv or .tsv")
+        self._save_action.triggered.connect(lambda: self.save_requested.emit())
         # The keys themselves are handled by the table (it claims them); the shortcuts above are
         # shown in menus only, so they must not fire from elsewhere in a window.
         for act in (self._undo_action, self._redo_action, self._copy_action, self._copy_numpy_action,
@@ -626,11 +657,19 @@ class MatrixEditor(QWidget):
         layout.addWidget(self._slice_host)
         layout.addWidget(self._view, 1)
         layout.addWidget(self._status)
+        # Drops over the table reach the editor: the table itself does not accept drops.
+        self.setAcceptDrops(True)
 
     def _hint(self) -> str:
         return "Type to edit · Ctrl+V pastes TSV/CSV/numpy text at the current cell · Ctrl+Z undoes"
 
     def _show_context_menu(self, pos) -> None:
+        menu = self.context_menu()
+        menu.exec(self._view.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu:
+        """The table's right-click menu (built afresh each time; the caller runs and deletes it)."""
         menu = QMenu(self)
         menu.addAction(self._copy_action)
         menu.addAction(self._copy_numpy_action)
@@ -643,8 +682,29 @@ class MatrixEditor(QWidget):
         menu.addSeparator()
         menu.addAction(self._undo_action)
         menu.addAction(self._redo_action)
-        menu.exec(self._view.viewport().mapToGlobal(pos))
-        menu.deleteLater()
+        menu.addSeparator()
+        menu.addAction(self._load_action)
+        menu.addAction(self._save_action)
+        return menu
+
+    # ================================================================== files dropped on the editor
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if dropped_tensor_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        path = dropped_tensor_file(event.mimeData())
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.load_requested.emit(path)
 
     # ================================================================== controls <-> tensor
 

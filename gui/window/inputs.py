@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QLabel, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from gui.editor import MAX_ELEMENTS, MatrixEditor
+from gui.editor.widget import dropped_tensor_file
 
 from .widgets import count_text, shape_text
 
@@ -43,6 +44,10 @@ class HeldInput(QWidget):
 
     array_changed = Signal(object)
     message_changed = Signal(str)
+    #: As :attr:`MatrixEditor.load_requested`: a dropped file's path, or ``""`` to ask for one.
+    load_requested = Signal(str)
+    #: As :attr:`MatrixEditor.save_requested`.
+    save_requested = Signal()
 
     def __init__(self, name: str, array, parent=None):
         super().__init__(parent)
@@ -52,7 +57,25 @@ class HeldInput(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self._label)
         lay.addStretch(1)
+        self.setAcceptDrops(True)
         self.set_array(array)
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        menu = QMenu(self)
+        menu.addAction("Load from file…", lambda: self.load_requested.emit(""))
+        menu.addAction("Save tensor…", lambda: self.save_requested.emit())
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if dropped_tensor_file(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        path = dropped_tensor_file(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            self.load_requested.emit(path)
 
     def array(self) -> np.ndarray:
         return self._array
@@ -81,10 +104,16 @@ class InputsPanel(QWidget):
         the user changed input ``name`` (its numbers, its shape, or whether it is used).
     message_changed(str)
         an editor has something to say (a refused cell, a bad paste).
+    load_requested(str, str)
+        the user wants a file loaded into input ``name``: ``(name, path)``, path ``""`` to ask for one.
+    save_requested(str)
+        the user wants input ``name`` (the editor's numbers) saved to a file.
     """
 
     inputs_changed = Signal(str)
     message_changed = Signal(str)
+    load_requested = Signal(str, str)
+    save_requested = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -130,6 +159,8 @@ class InputsPanel(QWidget):
             v.addWidget(ed, 1)
             ed.array_changed.connect(lambda _a, n=inp.name: self._edited(n))
             ed.message_changed.connect(self.message_changed)
+            ed.load_requested.connect(lambda path, n=inp.name: self.load_requested.emit(n, path))
+            ed.save_requested.connect(lambda n=inp.name: self.save_requested.emit(n))
             self._editors[inp.name] = ed
             # The editor's tool rows are wider than a side panel should be: scroll them sideways
             # rather than let them widen the dock and narrow the canvas.
@@ -164,6 +195,16 @@ class InputsPanel(QWidget):
 
     def names(self) -> list[str]:
         return list(self._editors)
+
+    def current_name(self) -> str | None:
+        """The input whose tab is shown (None when the operation has no inputs)."""
+        names = self.names()
+        i = self.tabs.currentIndex()
+        return names[i] if 0 <= i < len(names) else None
+
+    def set_current(self, name: str) -> None:
+        """Show input ``name``'s tab."""
+        self.tabs.setCurrentIndex(self.names().index(name))
 
     def is_used(self, name: str) -> bool:
         use = self._use.get(name)

@@ -32,6 +32,7 @@ from gui.canvas import create_canvas
 from gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
 
 from .controls import OperationPanel, ParamValueError
+from .file_actions import FileActions
 from .inputs import InputsPanel
 from .player import AnimationPanel, PlayerClock
 from .widgets import CaptionBar, HeaderBar, StatusFields
@@ -72,6 +73,14 @@ class MainWindow(QMainWindow):
         :meth:`open_lesson` or :meth:`select_op` is called.
     autoplay : bool
         Start playing as soon as the first run is computed.
+    offer_restore : bool
+        When an autosave is left over (OpScope crashed or was killed), offer to restore it in a
+        bar at the top of the window. Only the interactive app asks for this; tests and screenshots
+        never see the bar.
+    autosave : bool
+        Save the session in the background after changes (:mod:`gui.window.file_actions`), and
+        delete that file on a clean exit. Off by default, so that tests, screenshots and scripts never
+        touch the user's autosave.
 
     Signals
     -------
@@ -96,7 +105,8 @@ class MainWindow(QMainWindow):
     playing_changed = Signal(bool)
     _run_requested = Signal(object)
 
-    def __init__(self, lesson: str | None = DEFAULT_LESSON, autoplay: bool = True, parent=None):
+    def __init__(self, lesson: str | None = DEFAULT_LESSON, autoplay: bool = True, parent=None, *,
+                 offer_restore: bool = False, autosave: bool = False):
         super().__init__(parent)
         self.setWindowTitle("OpScope")
         self.resize(self.DEFAULT_SIZE)
@@ -120,6 +130,7 @@ class MainWindow(QMainWindow):
         self._loading = False
         self._shut = False
         self._shown_once = False
+        self._land_on: int | None = None
 
         self._build_ui()
         self._build_menus()
@@ -139,6 +150,7 @@ class MainWindow(QMainWindow):
         self._workers.frames.frame_ready.connect(self._on_frame_ready)
 
         self._connect_controls()
+        self.files.start(autosave=autosave, offer_restore=offer_restore)
         if lesson is not None:
             self.open_lesson(lesson, autoplay=autoplay)
 
@@ -196,9 +208,8 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
-        file_menu = mb.addMenu("&File")
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit, triggered=self.close)
-        file_menu.addAction(quit_action)
+        # Sessions, tensor files, run archives, exports and Quit: see file_actions.py
+        self.files = FileActions(self, mb.addMenu("&File"))
 
         lessons = mb.addMenu("&Lessons")
         self.lesson_actions: dict[str, QAction] = {}
@@ -262,8 +273,13 @@ class MainWindow(QMainWindow):
     # choosing what to show
     def select_op(self, name: str, inputs: dict | None = None, params: dict | None = None,
                   granularity: str | None = None, *, autoplay: bool = False, title: str | None = None,
-                  description: str | None = None) -> None:
+                  description: str | None = None, options: dict | None = None, step: int = 0,
+                  lesson: str | None = None) -> None:
         """Show operation ``name`` on ``inputs`` (default: its example) with ``params``.
+
+        ``options`` sets the tile and k-block sizes (``{"tile": 4, "kblock": 2}``), ``step`` the step
+        to land on once the run is computed (a reopened session), ``lesson`` the lesson this is
+        (its menu entry is checked).
 
         Raises
         ------
@@ -279,15 +295,24 @@ class MainWindow(QMainWindow):
             self.operation_panel.doc.setText(spec.doc)
             self.operation_panel.params.set_spec(spec, params)
             self.operation_panel.stepping.set_spec(spec, granularity)
+            stepping = self.operation_panel.stepping
+            for key, spin in (("tile", stepping.tile), ("kblock", stepping.kblock)):
+                value = (options or {}).get(key)
+                if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
+                    spin.setValue(int(value))  # _loading: not a user change, no extra run
             self.inputs_panel.set_inputs(spec, dict(inputs) if inputs is not None else spec.example())
             self.header.set_text(title or f"{name}", description if description is not None else spec.doc)
             for act in self.lesson_actions.values():
                 act.setChecked(False)
+            if lesson in self.lesson_actions:
+                self._lesson = lesson
+                self.lesson_actions[lesson].setChecked(True)
             self.setWindowTitle(f"OpScope — {title or name}")
         finally:
             self._loading = False
         self._clock.pause()
         self._restart_at_zero = True
+        self._land_on = max(0, int(step)) if step else None
         self._autoplay_next = autoplay
         self._update_blas()
         self._schedule_run(delay=0)
@@ -297,9 +322,8 @@ class MainWindow(QMainWindow):
         lesson = get_lesson(slug)
         self.animation.speed.setValue(lesson.speed)
         self.select_op(lesson.op, {k: np.array(v) for k, v in lesson.inputs.items()}, dict(lesson.params),
-                       lesson.granularity, autoplay=autoplay, title=lesson.title, description=lesson.description)
-        self._lesson = slug
-        self.lesson_actions[slug].setChecked(True)
+                       lesson.granularity, autoplay=autoplay, title=lesson.title, description=lesson.description,
+                       lesson=slug)
 
     @property
     def lesson(self) -> str | None:
@@ -374,8 +398,12 @@ class MainWindow(QMainWindow):
         self._timeline = tl
         self._canvas.set_timeline(tl, show_first=False)  # the frame worker prepares the first frame
         self._shown = -1
-        n = 0 if self._restart_at_zero else min(max(self._want, 0), len(tl) - 1)
+        if self._land_on is not None:  # a reopened session: its step, once its run is here
+            n = min(self._land_on, len(tl) - 1)
+        else:
+            n = 0 if self._restart_at_zero else min(max(self._want, 0), len(tl) - 1)
         self._restart_at_zero = False
+        self._land_on = None
         self._want = n
         self._clock.length = len(tl)
         self.animation.set_length(len(tl))
@@ -393,6 +421,7 @@ class MainWindow(QMainWindow):
             return
         self._set_busy(False)
         self._autoplay_next = False
+        self._land_on = None
         self._update_blas()
         self._show_error(message)
 
@@ -400,6 +429,7 @@ class MainWindow(QMainWindow):
         old = self._canvas
         if old is not None:
             old.caption_changed.disconnect(self.caption_bar.set_caption)
+            old.save_requested.disconnect(self.files.save_view)
             self._canvas_layout.removeWidget(old)
             old.hide()
             # A frame worker may still be reading the old canvas; delete it once nothing is in flight.
@@ -407,6 +437,7 @@ class MainWindow(QMainWindow):
         self._canvas = create_canvas(op, parent=self._canvas_host)
         self._canvas_op = op
         self._canvas.caption_changed.connect(self.caption_bar.set_caption)
+        self._canvas.save_requested.connect(self.files.save_view)
         self._canvas_layout.addWidget(self._canvas)
         self._canvas_layout.setCurrentWidget(self._canvas)
         self._timeline = None
@@ -630,6 +661,7 @@ class MainWindow(QMainWindow):
         self._blas.limit(False)
         self._workers.stop()
         self._in_flight = None
+        self.files.shutdown()  # a clean exit: the autosave is no longer needed
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
