@@ -325,13 +325,9 @@ class HeatmapView(QFrame):
         self._plot.addItem(self._layer)
 
         self._bar = None
+        self._bar_wanted = bool(colorbar)
         if colorbar:
-            self._bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=cm.colormap_for((0.0, 1.0)), width=12,
-                                        interactive=False, colorMapMenu=False, rounding=1e-12)
-            self._bar.axis.setStyle(tickFont=AXIS_FONT)
-            self._bar.axis.setWidth(40)
-            self._bar.axis.setTextPen(pg.mkPen("#444"))
-            self._glw.addItem(self._bar, row=0, col=1)
+            self._ensure_bar()
 
         self._lead_row = QWidget()
         lead_layout = QHBoxLayout(self._lead_row)
@@ -366,6 +362,28 @@ class HeatmapView(QFrame):
         self.set_active("")
         self.set_tensor(name, (), (0.0, 1.0))
 
+    def _ensure_bar(self) -> None:
+        """Build the colour bar (about a third of a view's build time, so only when asked for)."""
+        if self._bar is not None:
+            return
+        self._bar = pg.ColorBarItem(values=self._levels, colorMap=cm.colormap_for(self._levels), width=12,
+                                    interactive=False, colorMapMenu=False, rounding=1e-12)
+        self._bar.axis.setStyle(tickFont=AXIS_FONT)
+        self._bar.axis.setWidth(40)
+        self._bar.axis.setTextPen(pg.mkPen("#444"))
+        self._glw.addItem(self._bar, row=0, col=1)
+
+    def configure(self, *, colorbar: bool, labels: bool, transpose: bool) -> None:
+        """Set the flags given to the constructor on an existing view (one built ahead of time by
+        :class:`~gui.canvas.pool.ViewPool`)."""
+        if colorbar:
+            self._ensure_bar()
+        self._bar_wanted = bool(colorbar)
+        if self._bar is not None and not colorbar:
+            self._bar.setVisible(False)
+        self.show_labels = bool(labels)
+        self.transpose = bool(transpose)
+
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         # Small on purpose: a board then always has room to spare, and its stretch factors (cells
         # per view) decide the sizes instead of pyqtgraph's large default hint.
@@ -394,7 +412,7 @@ class HeatmapView(QFrame):
         if self._bar is not None:
             h, w = self._tensor_2d_shape()
             # Numbers in the cells say more than a colour bar and leave the image more room.
-            self._bar.setVisible(not (self.show_labels and h * w <= LABEL_CELL_LIMIT))
+            self._bar.setVisible(self._bar_wanted and not (self.show_labels and h * w <= LABEL_CELL_LIMIT))
         self._box = None
         self._regions = ()
         self._last_box_emitted = None

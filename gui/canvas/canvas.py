@@ -27,6 +27,7 @@ from ..heatmap import HeatmapView
 from . import layouts
 from .board import Board, ViewSpec
 from .frame import Frame, Snapshot, ViewEntry, prepare
+from .pool import shared_pool
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class OperationCanvas(QWidget):
         pal.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
         self.setPalette(pal)
         self.setAutoFillBackground(True)
+        shared_pool().prewarm()
 
     # --- public API ----------------------------------------------------------------------------
     @property
@@ -218,7 +220,8 @@ class OperationCanvas(QWidget):
         if view is None or self._pool_flags.get(spec.key) != flags:
             if view is not None:
                 view.deleteLater()
-            view = HeatmapView(spec.tensor, colorbar=spec.colorbar, labels=spec.labels, transpose=spec.transpose)
+            view = shared_pool().take(spec.tensor, colorbar=spec.colorbar, labels=spec.labels,
+                                      transpose=spec.transpose)
             view.setMinimumSize(110, 100)
             view.lead_changed.connect(functools.partial(self._on_lead_changed, spec.key))
             view.view_box_changed.connect(functools.partial(self._on_box_changed, spec.key))

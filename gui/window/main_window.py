@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 import compute
 from gui.canvas import create_canvas
+from gui.canvas.pool import shared_pool
 from gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
 
 from .controls import OperationPanel, ParamValueError
@@ -131,6 +132,9 @@ class MainWindow(QMainWindow):
         self._shut = False
         self._shown_once = False
         self._land_on: int | None = None
+        # Heatmap views for the first boards are built while the window idles, one per event-loop
+        # turn, instead of all at once when a run finishes (ARCHITECTURE.md §3: never stall).
+        shared_pool().prewarm()
 
         self._build_ui()
         self._build_menus()
