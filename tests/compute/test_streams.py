@@ -198,3 +198,46 @@ def test_empty_tensors_stream_at_every_granularity(data):
         for i in range(min(len(tl), 50)):
             assert tl[i].caption
         np.testing.assert_array_equal(tl.tensor_at("result", len(tl) - 1), expected)
+
+
+@st.composite
+def op_case(draw):
+    """An operation with random inputs of compatible random shapes (products, element-wise, reductions)."""
+    op = draw(st.sampled_from(["dot", "matvec", "outer", "linear", "hadamard", "add", "sum", "mean", "max", "norm",
+                               "cumsum"]))
+    ints = st.integers(-5, 5).map(float)
+    m, k, n = (draw(st.integers(1, 4)) for _ in range(3))
+    batch = draw(st.sampled_from([(), (2,), (2, 1)]))
+    arr = lambda shape: draw(hnp.arrays(np.float64, shape, elements=ints))  # noqa: E731
+    params = {}
+    if op == "dot":
+        inputs = {"a": arr(batch + (k,)), "b": arr((k,))}
+    elif op == "matvec":
+        inputs = {"A": arr(batch + (m, k)), "x": arr((k,))}
+    elif op == "outer":
+        inputs = {"a": arr((m,)), "b": arr((n,))}
+    elif op == "linear":
+        inputs = {"X": arr(batch + (m, k)), "W": arr((n, k)), "b": arr((n,))}
+    elif op in ("hadamard", "add"):
+        shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4))
+        inputs = {"A": arr(shapes.input_shapes[0]), "B": arr(shapes.input_shapes[1])}
+    else:
+        x = arr(batch + (m, k))
+        inputs = {"X": x}
+        params["axis"] = draw(st.integers(-x.ndim, x.ndim - 1))
+        if op == "norm":
+            params["ord"] = draw(st.sampled_from([1, 2, "inf"]))
+    return op, inputs, params
+
+
+@SETTINGS
+@given(case=op_case(), data=st.data())
+def test_every_granularity_ends_at_run_ops_result_for_random_shapes(case, data):
+    op, inputs, params = case
+    direct = compute.run_op(op, inputs, **params)
+    for g in compute.get_spec(op).granularities:
+        tl = compute.stream_op(op, inputs, granularity=g, **params)
+        n = data.draw(st.integers(0, len(tl) - 1))
+        assert tl[n].caption and tl[n].index == n
+        for name, value in direct.items():
+            np.testing.assert_allclose(tl.tensor_at(name, len(tl) - 1), value, rtol=1e-12, atol=1e-12)
