@@ -35,7 +35,6 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     from compute.cli import run as run_compute
 
     build_compute_parser(sub).set_defaults(func=run_compute)
-    # The export parser is Qt-free to build; Qt is imported only when an export runs.
     from gui.export import build_export_parser
 
     build_export_parser(sub)
