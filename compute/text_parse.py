@@ -18,6 +18,11 @@ them ``;``-separated (European CSV, where ``1,5`` is then read as 1.5); otherwis
 comma-separated; otherwise runs of whitespace separate. On a *single* line ``;`` separates rows
 (MATLAB ``1 2; 3 4``). Trailing separators, blank lines, a BOM, ``\\r\\n`` and bare ``\\r`` line
 endings and the unicode minus ``−`` are all accepted.
+
+Table files have their own parser, :func:`compute.io.parse_table`; the two share only the separator
+rule (:func:`sniff_separator`). Paste differs on purpose: each cell is checked strictly (names such as
+``np.nan``, complex numbers and overflow get their own messages), one line with ``;`` is MATLAB rows,
+literals keep any nesting depth, and errors are :class:`TextParseError` naming rows, not file lines.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,6 +38,7 @@ from .errors import InputError
 
 __all__ = [
     "TextParseError", "fit_dtype", "format_numpy", "format_tsv", "format_value", "parse_matrix_text", "parse_scalar",
+    "sniff_separator",
 ]
 
 #: Deepest nesting accepted in a literal (numpy itself stops at 64 dimensions).
@@ -410,6 +417,20 @@ def _split_lines(text: str) -> list[str]:
     return [ln.strip() for ln in _LINE_SPLIT_RE.split(text) if ln.strip()]
 
 
+def sniff_separator(lines: Sequence[str]) -> str | None:
+    """The cell separator of delimited text: a tab if any line has one, else ``;``, else ``,``.
+
+    Shared by pasted text (:func:`parse_matrix_text`) and table files
+    (:func:`compute.io.parse_table`), so that a table reads the same whether pasted or loaded.
+
+    Returns
+    -------
+    str or None
+        ``None`` when no line has any of them: cells are then separated by runs of whitespace.
+    """
+    return next((sep for sep in ("\t", ";", ",") if any(sep in line for line in lines)), None)
+
+
 def _parse_table(text: str, force_2d: bool = False) -> np.ndarray:
     """Plain delimited text, one row per line (or per ``;`` on a single line)."""
     lines = [ln.rstrip(" \t,;").strip() for ln in _split_lines(text)]
@@ -426,14 +447,8 @@ def _parse_table(text: str, force_2d: bool = False) -> np.ndarray:
                 raise TextParseError(f"row {i + 1} is empty (two ';' in a row)")
     if matlab or force_2d:
         delim = "\t" if any("\t" in ln for ln in lines) else ("," if any("," in ln for ln in lines) else None)
-    elif any("\t" in ln for ln in lines):
-        delim = "\t"
-    elif any(";" in ln for ln in lines):
-        delim = ";"
-    elif any("," in ln for ln in lines):
-        delim = ","
     else:
-        delim = None
+        delim = sniff_separator(lines)
     rows: list[list[float]] = []
     width = None
     for r, line in enumerate(lines):

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .tensor_files import FileFormatError, _ext, _read, save_tensors
+from .file_checks import FileFormatError
+from .tensor_files import _ext, _read, save_tensors
 
 __all__ = [
     "RUN_FORMAT",

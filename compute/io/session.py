@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_open, atomic_write_bytes
+from .file_checks import FileFormatError, _as_savable, _limit, _open_checked
 from .run_archive import restore_tuples, to_jsonable
-from .tensor_files import FileFormatError, _as_savable, _limit, _open_checked, _read_npz, _write_npz
+from .tensor_files import _read_npz, _write_npz
 
 __all__ = [
     "SESSION_FORMAT",

@@ -5,6 +5,9 @@ type or dtype) raises :class:`FileFormatError`, whose message names the file and
 wrong, so a GUI can show it as it is. Pickles are never loaded (``allow_pickle=False`` everywhere):
 a pickle can run arbitrary code on load. Sizes are read from headers and checked against a byte
 limit *before* any data is read, because numpy would otherwise happily try to allocate them.
+
+The binary formats live here, with the dispatch on the extension; CSV/TSV text is in :mod:`.tables`
+and the checks every format shares in :mod:`.file_checks`.
 """
 
 from __future__ import annotations
@@ -17,14 +20,27 @@ import re
 import struct
 import zipfile
 from collections.abc import Iterator, Mapping
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ..budget import human_bytes, memory_budget
-from ..errors import OpScopeError
+from ..budget import human_bytes
 from .atomic import atomic_open
+from .file_checks import (
+    _NPY_MAGIC,
+    _PICKLE_MESSAGE,
+    FileFormatError,
+    TensorInfo,
+    _as_savable,
+    _check_loaded_dtype,
+    _guard_size,
+    _native,
+    _open_checked,
+    _select,
+    _sniff,
+)
+from .tables import _load_table, _table_2d, _write_table, format_table, parse_table
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
@@ -42,9 +58,6 @@ __all__ = [
 
 SUPPORTED_EXTENSIONS = (".npy", ".npz", ".safetensors", ".csv", ".tsv")
 DEFAULT_KEYS = {".npy": "array", ".npz": "array", ".safetensors": "tensor", ".csv": "table", ".tsv": "table"}
-
-_PICKLE_MESSAGE = "holds Python objects (pickle); OpScope never unpickles files"
-_NPY_MAGIC = b"\x93NUMPY"
 # safetensors dtype names -> numpy; BF16 has no numpy dtype and is widened to float32 on load.
 _ST_DTYPES = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16, "U32": np.uint32,
@@ -54,25 +67,8 @@ _ST_DTYPES = {
 _ST_MAX_HEADER = 100 << 20  # the limit the safetensors library itself applies
 
 
-class FileFormatError(OpScopeError, ValueError):
-    """A file OpScope cannot read or write; the message names the file and the problem."""
-
-
-class TensorInfo(NamedTuple):
-    """What :func:`describe_file` reports for one tensor, read from headers only."""
-
-    key: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes the tensor takes once loaded."""
-        return math.prod(self.shape) * self.dtype.itemsize
-
-
 # ---------------------------------------------------------------------------------------------
-# paths, dtypes, sizes
+# paths
 
 
 def _ext(path: str) -> str:
@@ -108,95 +104,6 @@ def split_path_key(text: str | os.PathLike) -> tuple[str, str | None]:
     if m:
         return m.group(1), m.group(2)
     return text, None
-
-
-def _dtype_problem(dtype: np.dtype) -> str | None:
-    """Why OpScope cannot hold ``dtype`` (it computes on real numbers), or None when it can."""
-    if dtype.hasobject:
-        return None  # the caller reports pickles with its own wording
-    if dtype.kind == "c":
-        return f"has complex dtype {dtype}; OpScope works with real numbers (bool, int, float)"
-    if dtype.fields is not None or dtype.subdtype is not None:
-        return f"has structured dtype {dtype}; OpScope works with plain numeric arrays"
-    if dtype.kind not in "biuf":
-        return f"has dtype {dtype}; OpScope works with numbers (bool, int, float)"
-    return None
-
-
-def _check_loaded_dtype(where: str, key: str, dtype: np.dtype) -> None:
-    if dtype.hasobject:
-        raise FileFormatError(f"{where}: tensor '{key}' {_PICKLE_MESSAGE}")
-    problem = _dtype_problem(dtype)
-    if problem:
-        raise FileFormatError(f"{where}: tensor '{key}' {problem}")
-
-
-def _as_savable(where: str, key: str, array: Any) -> np.ndarray:
-    try:
-        arr = np.asarray(array)
-    except Exception as exc:  # ragged lists and the like
-        raise FileFormatError(f"{where}: tensor '{key}' is not an array ({exc})") from exc
-    if arr.dtype.hasobject:
-        raise FileFormatError(f"{where}: tensor '{key}' holds Python objects; OpScope saves numeric arrays only")
-    problem = _dtype_problem(arr.dtype)
-    if problem:
-        raise FileFormatError(f"{where}: cannot save tensor '{key}': it {problem}")
-    return arr
-
-
-def _native(arr: np.ndarray) -> np.ndarray:
-    """C-contiguous, native byte order, writeable: what the rest of OpScope expects."""
-    if not arr.dtype.isnative:
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    # np.ascontiguousarray would turn a 0-d array into shape (1,)
-    if not (arr.flags.c_contiguous and arr.flags.writeable):
-        arr = arr.copy(order="C")
-    return arr
-
-
-def _limit(max_bytes: int | None) -> int:
-    return memory_budget() if max_bytes is None else int(max_bytes)
-
-
-def _guard_size(where: str, infos: list[TensorInfo], max_bytes: int | None) -> None:
-    total = sum(i.nbytes for i in infos)
-    limit = _limit(max_bytes)
-    if total > limit:
-        largest = sorted(infos, key=lambda i: -i.nbytes)[:3]
-        items = ", ".join(f"'{i.key}' {human_bytes(i.nbytes)}" for i in largest)
-        raise FileFormatError(
-            f"{where}: loading would need {human_bytes(total)} ({items}), over the limit of "
-            f"{human_bytes(limit)} (the memory budget; OPSCOPE_MEMORY_BUDGET raises it)"
-        )
-
-
-def _open_checked(path: str) -> tuple[str, int]:
-    """The display name of ``path`` and its size; refuses missing, unreadable and empty files."""
-    name = os.path.basename(path) or path
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileFormatError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
-    if not os.path.isfile(path):
-        raise FileFormatError(f"{path}: not a file")
-    if st.st_size == 0:
-        raise FileFormatError(f"{name} is empty")
-    return name, st.st_size
-
-
-def _sniff(head: bytes) -> str:
-    """A hint on what a file with the wrong content really is."""
-    if head.startswith(_NPY_MAGIC):
-        return " (it looks like a .npy file)"
-    if head.startswith(b"PK"):
-        return " (it looks like a zip / .npz file)"
-    if head[:1] == b"\x80":
-        return " (it looks like a Python pickle; OpScope never unpickles files)"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return " (it looks like a .safetensors file)"
-    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,223 +349,7 @@ def _safetensors_bytes(where: str, tensors: Mapping[str, np.ndarray], metadata: 
 
 
 # ---------------------------------------------------------------------------------------------
-# .csv / .tsv
-
-
-_BRACKET_PREFIX = re.compile(r"^\s*(?:(?:np|numpy)\.)?array\s*\((.*)\)\s*$", re.DOTALL)
-_LITERAL_START = re.compile(r"\s*(?:\[|(?:(?:np|numpy)\.)?array\s*\()")
-_DTYPE_SUFFIX = re.compile(r",\s*dtype\s*=\s*[\w.'\"]+\s*$")
-
-
-def _unbracket(text: str, source: str) -> list[tuple[str, str]] | None:
-    """Rows of a numpy/Python list literal (``[[1, 2], [3, 4]]``, ``array([...])``, ``[[1. 2.]]``),
-    or None when ``text`` is not one. Each row is (label for messages, row text)."""
-    if not _LITERAL_START.match(text):
-        return None  # checked first: a large CSV must not be copied just to learn it is no literal
-    m = _BRACKET_PREFIX.match(text)
-    body = _DTYPE_SUFFIX.sub("", m.group(1)) if m else text
-    body = body.strip()
-    if not body.startswith("["):
-        return None
-    depth = max_depth = 0
-    for ch in body:
-        if ch == "[":
-            depth += 1
-            max_depth = max(max_depth, depth)
-        elif ch == "]":
-            depth -= 1
-            if depth < 0:
-                break
-    if depth != 0:
-        raise FileFormatError(f"{source}: unbalanced brackets in a list literal")
-    if max_depth > 2:
-        raise FileFormatError(f"{source}: a list nested {max_depth} deep is not a 2-D table")
-    groups = re.findall(r"\[([^\[\]]*)\]", body)
-    rest = re.sub(r"\[([^\[\]]*)\]", "", body)
-    # a 1-D literal is one bracket pair; between rows of a 2-D one only commas and blanks may stand
-    if (max_depth == 1 and len(groups) != 1) or not re.fullmatch(r"[\s,\[\]]*", rest):
-        raise FileFormatError(f"{source}: unexpected text outside the brackets of a list literal")
-    return [(f"row {i + 1}", " ".join(g.split())) for i, g in enumerate(groups)]
-
-
-def _split_cells(line: str, sep: str | None) -> list[str]:
-    if sep is None:
-        cells = line.split()
-    else:
-        # cells keep their blanks (float() ignores them; stripping 4 M cells costs a fifth of a load)
-        cells = line.split(sep)
-        while cells and not cells[-1].strip():
-            cells.pop()  # trailing separators, as spreadsheets write them
-    if '"' not in line and "'" not in line:
-        return cells
-    out = []
-    for c in cells:
-        c = c.strip()
-        if len(c) >= 2 and c[0] == c[-1] and c[0] in "\"'":
-            c = c[1:-1].strip()
-        out.append(c)
-    return out
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_table(text: str, source: str = "text", max_bytes: int | None = None) -> np.ndarray:
-    """Parse a 2-D table of numbers from text, as spreadsheets, numpy and people write them.
-
-    Parameters
-    ----------
-    text : str
-        Rows on lines (``\\n``, ``\\r\\n`` or a bare ``\\r``), cells separated by tabs, semicolons,
-        commas or whitespace (sniffed in that order). Blank lines, ``#`` comment lines, trailing
-        separators, a BOM, quoted cells and one header row of non-numeric names are skipped. With
-        ``;`` separators a decimal comma is accepted (``1,5;2,5``). A numpy or Python list literal
-        (``[[1, 2], [3, 4]]``, ``array([[1., 2.]])``, ``[[1. 2.]]``) is accepted too.
-    source : str
-        Names the text in error messages (a file name).
-    max_bytes : int, optional
-        Refuse tables larger than this (default: the memory budget).
-
-    Returns
-    -------
-    numpy.ndarray
-        A 2-D float64 array; a single line gives one row.
-
-    Raises
-    ------
-    FileFormatError
-        For anything else, naming the line and column of the first bad cell, or the first row
-        whose length differs.
-    """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    rows = _unbracket(text, source)
-    if rows is not None:
-        sep = "," if any("," in r for _, r in rows) else None
-    else:
-        rows = []
-        for lineno, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
-                rows.append((f"line {lineno}", line))
-        sep = next((s for s in ("\t", ";", ",") if any(s in r for _, r in rows)), None)
-    if sep == ";":
-        rows = [(label, r.replace(",", ".")) for label, r in rows]
-    table = [(label, cells) for label, r in rows if (cells := _split_cells(r, sep))]
-    if table and not any(_is_number(c) for c in table[0][1]):
-        table = table[1:]  # a header row of column names
-    if not table:
-        raise FileFormatError(f"{source} is empty" if not text.strip() else f"{source} holds no numbers")
-    ncols = len(table[0][1])
-    nbytes = len(table) * ncols * 8
-    limit = _limit(max_bytes)
-    if nbytes > limit:
-        raise FileFormatError(
-            f"{source}: a {len(table)}×{ncols} table needs {human_bytes(nbytes)}, over the limit of "
-            f"{human_bytes(limit)} (the memory budget)"
-        )
-    out = np.empty((len(table), ncols), dtype=np.float64)
-    first_label = table[0][0]
-    for i, (label, cells) in enumerate(table):
-        if len(cells) != ncols:
-            raise FileFormatError(
-                f"{source}: {label} has {len(cells)} value{'s' * (len(cells) != 1)} but {first_label} has {ncols}; "
-                f"every row of a table needs the same number of values"
-            )
-        try:
-            out[i] = [float(c) for c in cells]
-        except ValueError:
-            col = next(j for j, c in enumerate(cells) if not _is_number(c))
-            cell = cells[col].strip()
-            shown = "an empty cell" if cell == "" else f"{cell[:40]!r}{'...' if len(cell) > 40 else ''}"
-            raise FileFormatError(f"{source}: {label}, column {col + 1}: {shown} is not a number") from None
-    return out
-
-
-def _format_row(row: np.ndarray) -> list[str]:
-    if row.dtype == np.float64:
-        return [repr(v) for v in row.tolist()]  # shortest text that reads back to the same float64
-    if row.dtype.kind == "f":
-        return [str(v) for v in row]  # numpy's shortest round-trip text for float16/float32
-    if row.dtype.kind == "b":
-        return ["1" if v else "0" for v in row.tolist()]
-    return [str(v) for v in row.tolist()]
-
-
-def _table_2d(where: str, arr: np.ndarray) -> np.ndarray:
-    if arr.ndim == 1:
-        return arr.reshape(1, -1)
-    if arr.ndim != 2:
-        raise FileFormatError(
-            f"{where}: CSV/TSV holds 2-D tables; this tensor is {tuple(arr.shape)}: "
-            f"save it as .npy/.npz/.safetensors"
-        )
-    return arr
-
-
-def format_table(array: Any, sep: str = "\t") -> str:
-    """The text of a 1-D or 2-D array, one row a line, that :func:`parse_table` reads back exactly.
-
-    Parameters
-    ----------
-    array : array_like
-        Bool, int or float; float64 is written with the shortest text that reads back to the same
-        value (``repr``), float16/32 with the shortest for their own precision; NaN and infinities
-        as ``nan``, ``inf``, ``-inf``.
-    sep : str
-        Cell separator (tab for spreadsheets' clipboards).
-    """
-    arr = _table_2d("table", _as_savable("table", "table", array))
-    return "".join(sep.join(_format_row(row)) + "\n" for row in arr)
-
-
-def _write_table(f: IO[bytes], arr: np.ndarray, sep: str) -> None:
-    for row in arr:
-        f.write((sep.join(_format_row(row)) + "\n").encode("ascii"))
-
-
-def _load_table(path: str, where: str, size: int, keys: list[str] | None, max_bytes: int | None):
-    # the text alone takes the file's size, and every cell at least two bytes of it
-    _select(where, [TensorInfo("table", (0, 0), np.dtype(np.float64))], keys)
-    limit = _limit(max_bytes)
-    if size > limit:
-        raise FileFormatError(
-            f"{where}: the file is {human_bytes(size)}, over the limit of {human_bytes(limit)} (the memory budget)"
-        )
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"  # Excel's "Unicode text" export
-    elif b"\x00" in raw[:4096]:
-        raise FileFormatError(f"{where} is a binary file, not a CSV/TSV text table{_sniff(raw[:16])}")
-    else:
-        encoding = "utf-8-sig"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # numbers are ASCII; a latin-1 header row must not stop the load
-    return {"table": parse_table(text, where, max_bytes=limit)}
-
-
-# ---------------------------------------------------------------------------------------------
 # public API
-
-
-def _select(where: str, infos: list[TensorInfo], keys: list[str] | None) -> list[TensorInfo]:
-    if keys is None:
-        return infos
-    by_key = {i.key: i for i in infos}
-    missing = [k for k in keys if k not in by_key]
-    if missing:
-        raise FileFormatError(
-            f"{where} has no tensor '{missing[0]}'; it holds: {', '.join(repr(i.key) for i in infos)}"
-        )
-    return [by_key[k] for k in keys]
 
 
 def _read(path: str | os.PathLike, keys: list[str] | None = None,

@@ -1,7 +1,7 @@
 """The matrix editor: edit an N-d tensor like a spreadsheet (paste, fills, undo, slices).
 
 :class:`MatrixEditor` is the widget; :class:`ArrayTableModel` the table model over one 2-D slice.
-The paste rule is documented in :mod:`gui.editor.widget`.
+The paste rule is documented in :mod:`gui.editor.paste`.
 """
 
 import gui  # noqa: F401  (PySide6 before pyqtgraph)

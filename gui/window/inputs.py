@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from gui.editor import MAX_ELEMENTS, MatrixEditor
-from gui.editor.widget import dropped_tensor_file
+from gui.editor.file_drop import dropped_tensor_file
 
 from .widgets import count_text, shape_text
 
