@@ -10,33 +10,18 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSize, qInstallMessageHandler
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication
 
 from gui.lessons import DEFAULT_LESSON
+from gui.qt_messages import drop_offscreen_noise
 
 #: The source tree's resources/ folder (icon).
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 #: Smallest base font: the window is meant to be read on a projector too.
 BASE_POINTS = 11
-
-
-def _drop_offscreen_noise() -> None:
-    """The offscreen platform warns "does not support propagateSizeHints()" for every window;
-    a screenshot's stderr should carry only OpScope's own messages."""
-    previous = None
-
-    def handler(mode, context, message):
-        if "propagateSizeHints" in message:
-            return
-        if previous is not None:
-            previous(mode, context, message)
-        else:
-            print(message, file=sys.stderr)
-
-    previous = qInstallMessageHandler(handler)
 
 
 def create_application(argv=None) -> QApplication:
@@ -121,7 +106,7 @@ def take_screenshot(path: str, lesson: str | None = None, op: str | None = None,
 
     app = create_application()
     if app.platformName() == "offscreen":
-        _drop_offscreen_noise()
+        drop_offscreen_noise()
     window = MainWindow(lesson=None, autoplay=False)
     window.resize(size or MainWindow.DEFAULT_SIZE)
     try:

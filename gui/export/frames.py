@@ -9,14 +9,14 @@ result does not depend on the window's size, the screen's pixel ratio or what th
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt, qInstallMessageHandler
+from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QWidget
 
+from ..qt_messages import offscreen_noise_dropped
 from .caption_band import fit_band, paint_band
 from .errors import ExportError
 from .options import DEFAULT_SIZE, check_size, check_steps
@@ -39,21 +39,10 @@ def _require_app() -> QApplication:
 
 
 def _show_quietly(widget: QWidget) -> None:
-    """``widget.show()`` without the offscreen platform's "does not support propagateSizeHints()"
-    warning, which would be the only line a successful ``export`` command prints on stderr."""
-    def handler(mode, context, message):
-        if "propagateSizeHints" in message:
-            return
-        if previous is not None:
-            previous(mode, context, message)
-        else:
-            print(message, file=sys.stderr)
-
-    previous = qInstallMessageHandler(handler)
-    try:
+    """``widget.show()`` without the offscreen platform's warning, which would be the only line a
+    successful ``export`` command prints on stderr."""
+    with offscreen_noise_dropped():
         widget.show()
-    finally:
-        qInstallMessageHandler(previous)
 
 
 def _canvas_factory(factory: Callable | None) -> Callable:
