@@ -29,6 +29,7 @@ def create_application(argv=None) -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+        drop_offscreen_noise()
         app.setApplicationName("OpScope")
         app.setOrganizationName("OpScope")
         icon = RESOURCES / "opscope.svg"
@@ -105,8 +106,6 @@ def take_screenshot(path: str, lesson: str | None = None, op: str | None = None,
     from gui.window import MainWindow
 
     app = create_application()
-    if app.platformName() == "offscreen":
-        drop_offscreen_noise()
     window = MainWindow(lesson=None, autoplay=False)
     window.resize(size or MainWindow.DEFAULT_SIZE)
     try:
