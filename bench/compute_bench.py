@@ -6,7 +6,8 @@ Prints:
 - matmul N² float32: a ``tile`` timeline built and consumed end to end (every step materialized,
   as a view receives it: caption, regions and the written tile on the host) ÷ a direct ``A @ B``;
 - attention 8 heads × seq × 64 float32: the ``stage`` timeline consumed end to end ÷ a plain numpy
-  softmax(Q Kᵀ/√d) V, with the peak memory of each (tracemalloc sees numpy's allocations);
+  softmax(Q Kᵀ/√d) V, with the peak memory of each (tracemalloc sees numpy's allocations); warm
+  (re-running, as on every edit: the last run's buffers are reused) and cold (fresh buffers);
 - seek times to the first, middle and last step of the tile timeline: building the step, and
   building the frame a view shows (the result as it stands, reduced to 512×512 for display).
 Goals (issue #2): matmul ≤ 1.10, attention ≤ 1.15, seek ≤ 16 ms.
@@ -25,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 import compute  # noqa: E402
+from compute.buffers import POOL  # noqa: E402
 
 
 def best(fn, repeat):
@@ -88,12 +90,19 @@ def bench_attention(seq, repeat, heads=8, d=64):
     q, k, v = (rng.standard_normal((heads, seq, d), dtype=np.float32) for _ in range(3))
     direct, stream = paired(lambda: attention_direct(q, k, v), lambda: consume(
         compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="stage")), repeat)
+    def cold():
+        POOL.clear()  # the first run of a session: no buffers of an earlier run to reuse
+        consume(compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="stage"))
+
+    direct_c, stream_c = paired(lambda: attention_direct(q, k, v), cold, repeat)
     ours = compute.run_op("attention", {"Q": q, "K": k, "V": v})["result"]
     err = float(np.abs(ours - attention_direct(q, k, v)).max())
     m_direct = peak(lambda: attention_direct(q, k, v))
     m_stream = peak(lambda: consume(compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="stage")))
     print(f"attention {heads}×{seq}×{d} float32 (stage stream keeps scores, scaled, weights): direct "
           f"{direct * 1e3:.0f} ms, streamed {stream * 1e3:.0f} ms, ratio {stream / direct:.3f} (goal ≤ 1.15); "
+          f"cold (no buffers to reuse) {stream_c * 1e3:.0f} ms vs {direct_c * 1e3:.0f} ms, "
+          f"ratio {stream_c / direct_c:.3f}; "
           f"peak memory direct {m_direct / 2**20:.0f} MiB, streamed {m_stream / 2**20:.0f} MiB; max |diff| {err:.2e}")
 
 

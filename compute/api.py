@@ -18,6 +18,7 @@ import numpy as np
 
 from .backend import BackendInfo, get_backend, to_host
 from .budget import check_budget
+from .buffers import POOL
 from .errors import InputError, ParamError
 from .plans import Run, auto_tile
 from .registry import GRANULARITIES, OpSpec, get_spec
@@ -216,6 +217,7 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
         options["kblock"] = int(kblock)
     xp, dev, out, info, notices, elapsed = _execute(prep)
     run = Run(name, xp, dev, out, dict(prep.params))
+    POOL.recycle_when_dead(run, out.values())
     if granularity is None:
         granularity = _default_granularity(spec, run, options)
     plan = spec.plan(run, granularity, options)

@@ -274,3 +274,33 @@ def test_nan_and_inf_propagate_as_in_numpy():
     np.testing.assert_array_equal(compute.run_op("matmul", {"A": a, "B": b})["result"], a @ b)
     np.testing.assert_array_equal(compute.run_op("hadamard", {"A": a, "B": b})["result"], a * b)
     assert np.isnan(compute.run_op("max", {"X": a})["result"])
+
+
+@SETTINGS
+@given(t=qkv(), data=st.data(), chunk=st.sampled_from([1, 3, 1 << 18]))
+def test_attention_with_broadcast_masks_matches_reference_at_any_chunk_size(t, data, chunk):
+    from compute.ops import attention as att
+
+    q, k, v = t
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    full = batch + (q.shape[-2], k.shape[-2])
+    # a mask shape that broadcasts to the scores: some leading axes dropped, some axes set to 1
+    drop = data.draw(st.integers(0, len(full) - 1))
+    mshape = tuple(s if data.draw(st.booleans()) else 1 for s in full[drop:])
+    keep = data.draw(hnp.arrays(bool, mshape))
+    old = att.CHUNK_SCORES
+    att.CHUNK_SCORES = chunk
+    try:
+        out = compute.run_op("attention", {"Q": q, "K": k, "V": v, "mask": keep})
+        add = compute.run_op("attention", {"Q": q, "K": k, "V": v, "mask": np.where(keep, 0.0, -np.inf)})
+        both = compute.run_op("attention", {"Q": q, "K": k, "V": v, "mask": keep}, mask="causal")
+    finally:
+        att.CHUNK_SCORES = old
+    exp, w = ref.attention(q, k, v, keep)
+    np.testing.assert_allclose(out["result"], exp, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(out["weights"], w, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(add["result"], exp, rtol=1e-9, atol=1e-9)
+    causal = np.tril(np.ones(full[-2:], bool))
+    np.testing.assert_allclose(both["result"], ref.attention(q, k, v, np.broadcast_to(keep, full) & causal)[0],
+                               rtol=1e-9, atol=1e-9)
+    assert not np.isnan(out["result"]).any()
