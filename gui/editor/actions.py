@@ -74,22 +74,8 @@ class EditorActions:
 
     def _build_action_buttons(self) -> tuple[QToolButton, ...]:
         """The undo, redo, copy and paste buttons of the title row (copy and paste with a menu)."""
-        copy_button = QToolButton()
-        copy_button.setDefaultAction(self._copy_action)
-        copy_button.setText("Copy")
-        copy_menu = QMenu(copy_button)
-        copy_menu.addAction(self._copy_action)
-        copy_menu.addAction(self._copy_numpy_action)
-        copy_button.setMenu(copy_menu)
-        copy_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        paste_button = QToolButton()
-        paste_button.setDefaultAction(self._paste_action)
-        paste_button.setText("Paste")
-        paste_menu = QMenu(paste_button)
-        paste_menu.addAction(self._paste_action)
-        paste_menu.addAction(self._paste_replace_action)
-        paste_button.setMenu(paste_menu)
-        paste_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        copy_button = _menu_button(self._copy_action, "Copy", (self._copy_action, self._copy_numpy_action))
+        paste_button = _menu_button(self._paste_action, "Paste", (self._paste_action, self._paste_replace_action))
         undo_button = QToolButton()
         undo_button.setDefaultAction(self._undo_action)
         redo_button = QToolButton()
@@ -139,3 +125,16 @@ class EditorActions:
             self.undo_stack.redo()
         elif command == "clear":
             self.clear_selection_values()
+
+
+def _menu_button(default, text: str, actions) -> QToolButton:
+    """A button that runs ``default`` on a click and offers ``actions`` in its drop-down menu."""
+    button = QToolButton()
+    button.setDefaultAction(default)
+    button.setText(text)
+    menu = QMenu(button)
+    for action in actions:
+        menu.addAction(action)
+    button.setMenu(menu)
+    button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+    return button

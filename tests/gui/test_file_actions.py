@@ -5,6 +5,7 @@ test ever waits on a modal window. ``OPSCOPE_HOME`` is a fresh folder per test (
 so autosaves and recent files never touch the user's.
 """
 
+import functools
 import os
 import pickle
 import zipfile
@@ -30,27 +31,15 @@ from compute.io import (
 from gui.editor import MatrixEditor
 from gui.export import ExportOptions
 from gui.heatmap import HeatmapView
-from gui.window import MainWindow
 from gui.window.file_actions import tensor_item_text
 
 B_OLD = np.array([[5.0, 6.0], [7.0, 8.0]])
 
 
 @pytest.fixture
-def make_window(qtbot):
-    made = []
-
-    def make(**kw):
-        kw.setdefault("autoplay", False)
-        w = MainWindow(**kw)
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
+def make_window(make_window):
+    """The shared window factory (tests/gui/conftest.py), paused unless a test asks to play."""
+    return functools.partial(make_window, autoplay=False)
 
 
 @pytest.fixture

@@ -13,22 +13,6 @@ OPS = [s.name for s in compute.operations()]
 
 
 @pytest.fixture
-def make_window(qtbot):
-    made = []
-
-    def make(**kw):
-        w = MainWindow(**kw)
-        qtbot.addWidget(w)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.shutdown()
-
-
-@pytest.fixture
 def window(make_window, qtbot):
     """A window on the 2×2 matrix product, paused on its first step."""
     w = make_window(lesson="matmul_2x2", autoplay=False)
