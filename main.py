@@ -31,11 +31,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
                         help="render the window offscreen at its default size, save a PNG and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
                                 description="optional; without one, the window opens")
-    from compute.cli import build_parser as build_compute_parser
-    from compute.cli import run as run_compute
+    from opscope.compute.cli import build_parser as build_compute_parser
+    from opscope.compute.cli import run as run_compute
 
     build_compute_parser(sub).set_defaults(func=run_compute)
-    from gui.export import build_export_parser
+    from opscope.gui.export import build_export_parser
 
     build_export_parser(sub)
     return parser, sub
@@ -50,7 +50,7 @@ def run_gui(args) -> int:
     """The default command: list lessons, take a screenshot, or open the window."""
     # Lists and name checks come before any window exists: quick, and they need no display.
     if args.list_lessons:
-        from gui.lessons import lesson_names
+        from opscope.gui.lessons import lesson_names
 
         try:
             print("\n".join(lesson_names()), flush=True)
@@ -59,8 +59,8 @@ def run_gui(args) -> int:
         return 0
     if args.lesson and args.op:
         return _fail("give --lesson or --op, not both")
-    import compute
-    from gui.lessons import DEFAULT_LESSON, get_lesson, lesson_names
+    from opscope import compute
+    from opscope.gui.lessons import DEFAULT_LESSON, get_lesson, lesson_names
 
     op = get_lesson(DEFAULT_LESSON).op if args.op is None else None
     if args.lesson is not None:
@@ -80,11 +80,11 @@ def run_gui(args) -> int:
     if args.screenshot:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from gui.app import take_screenshot
+        from opscope.gui.app import take_screenshot
 
         return take_screenshot(args.screenshot, lesson=args.lesson, op=args.op, granularity=args.granularity,
                                step=args.step)
-    from gui.app import run_window
+    from opscope.gui.app import run_window
 
     return run_window(lesson=args.lesson, op=args.op, granularity=args.granularity, step=args.step)
 
@@ -98,5 +98,28 @@ def main(argv=None) -> int:
     return args.func(args)
 
 
+def use_source_tree() -> None:
+    """Make ``opscope`` this checkout's code: the folder holding this file is the package.
+
+    Installed, ``main.py`` is ``opscope.main`` inside the wheel's ``opscope`` package; in a source
+    checkout it sits beside ``compute/`` and ``gui/``, which import each other as ``opscope.*``. Run
+    as ``python main.py`` (or from the tests and benches), this registers the checkout under that name
+    so that the code being read is the code that runs, even when another copy is installed.
+    """
+    import importlib.util
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    current = sys.modules.get("opscope")
+    if current is not None and list(getattr(current, "__path__", [])) == [root]:
+        return
+    spec = importlib.util.spec_from_file_location("opscope", os.path.join(root, "__init__.py"),
+                                                  submodule_search_locations=[root])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["opscope"] = module
+    spec.loader.exec_module(module)
+
+
 if __name__ == "__main__":
+    if not __package__:
+        use_source_tree()
     sys.exit(main())

@@ -22,11 +22,13 @@ import time
 import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import main  # noqa: E402  (this checkout, run as the `opscope` package it installs as)
+
+main.use_source_tree()
 
 import numpy as np  # noqa: E402
-
-import compute  # noqa: E402
-from compute.buffers import POOL  # noqa: E402
+from opscope import compute  # noqa: E402
+from opscope.compute.buffers import POOL  # noqa: E402
 
 
 def best(fn, repeat):

@@ -25,16 +25,18 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import main  # noqa: E402  (this checkout, run as the `opscope` package it installs as)
+
+main.use_source_tree()
 if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPSCOPE_BACKEND", "numpy")
 
+from opscope import compute  # noqa: E402
+from opscope.gui.export import FrameRenderer, export_animation  # noqa: E402
+from opscope.gui.lessons import get_lesson  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-
-import compute  # noqa: E402
-from gui.export import FrameRenderer, export_animation  # noqa: E402
-from gui.lessons import get_lesson  # noqa: E402
 
 
 def _timeline(slug: str):

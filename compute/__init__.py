@@ -2,7 +2,7 @@
 
 Qt-free and GPU-aware (CuPy when a working device is found, numpy otherwise)::
 
-    import compute
+    from opscope import compute
     compute.operations()                       # every operation's spec
     out = compute.run_op("attention", {"Q": q, "K": k, "V": v}, mask="causal")
     tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=64)

@@ -10,12 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from opscope.gui.lessons import DEFAULT_LESSON
+from opscope.gui.qt_messages import drop_offscreen_noise
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication
-
-from gui.lessons import DEFAULT_LESSON
-from gui.qt_messages import drop_offscreen_noise
 
 #: The source tree's resources/ folder (icon).
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -69,7 +68,7 @@ def wait_for_run(window, timeout: float = 120.0) -> bool:
 def run_window(lesson: str | None = None, op: str | None = None, granularity: str | None = None,
                step: int | None = None) -> int:
     """Open the window (playing, unless a step was asked for) and run the event loop."""
-    from gui.window import MainWindow
+    from opscope.gui.window import MainWindow
 
     app = create_application()
     # The interactive app alone autosaves and offers a crashed session back (never screenshots or tests).
@@ -103,7 +102,7 @@ def take_screenshot(path: str, lesson: str | None = None, op: str | None = None,
 
     Messages (a clamped step, a failed run) go to stderr, one line each.
     """
-    from gui.window import MainWindow
+    from opscope.gui.window import MainWindow
 
     app = create_application()
     window = MainWindow(lesson=None, autoplay=False)

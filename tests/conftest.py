@@ -1,9 +1,19 @@
 """Test set-up shared by every test: Qt offscreen before any Qt import, and no leaked threads."""
 
+import importlib.util
 import os
 import threading
+from pathlib import Path
 
 import pytest
+
+# The code under test is this checkout's, imported as the `opscope` package it installs as
+# (main.py's use_source_tree), even where an older copy is installed in the environment.
+_main_file = importlib.util.spec_from_file_location("_opscope_main_file",
+                                                    Path(__file__).resolve().parents[1] / "main.py")
+_main_module = importlib.util.module_from_spec(_main_file)
+_main_file.loader.exec_module(_main_module)
+_main_module.use_source_tree()
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPSCOPE_BACKEND", os.environ.get("OPSCOPE_TEST_BACKEND", "numpy"))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from compute import Region
-from compute.numbers import fmt_shape
+from opscope.compute import Region
+from opscope.compute.numbers import fmt_shape
 
 from .board import Board, cell_weight, display_shape
 from .geometry import GeometryView

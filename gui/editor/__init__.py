@@ -4,7 +4,7 @@
 The paste rule is documented in :mod:`gui.editor.paste`.
 """
 
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
 
 # isort: split
 

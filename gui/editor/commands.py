@@ -8,7 +8,7 @@ that changes the shape). ``redo`` is also the first application, so "do" and "re
 
 from __future__ import annotations
 
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
 
 # isort: split
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import math
 
+from opscope.compute.numbers import fmt_shape
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QToolButton, QWidget
-
-from compute.numbers import fmt_shape
 
 from .options import DTYPES, MAX_NDIM, MAX_SIDE
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from compute.io import SUPPORTED_EXTENSIONS
+from opscope.compute.io import SUPPORTED_EXTENSIONS
 
 __all__ = ["FileDropTarget", "dropped_tensor_file"]
 

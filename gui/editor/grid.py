@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from opscope.compute.text_parse import TextParseError, parse_scalar
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QStyledItemDelegate, QTableView
-
-from compute.text_parse import TextParseError, parse_scalar
 
 if TYPE_CHECKING:
     from .widget import MatrixEditor

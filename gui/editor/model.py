@@ -9,19 +9,18 @@ the heatmaps' colour map and levels, validates edits and reports refusals throug
 
 from __future__ import annotations
 
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
 
 # isort: split
 
 from collections.abc import Callable
 
 import numpy as np
+from opscope.compute.numbers import fmt
+from opscope.compute.text_parse import TextParseError, format_value, parse_scalar
+from opscope.gui import colormaps as cm
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-
-from compute.numbers import fmt
-from compute.text_parse import TextParseError, format_value, parse_scalar
-from gui import colormaps as cm
 
 __all__ = ["ArrayTableModel", "as_table", "index_text"]
 

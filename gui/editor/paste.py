@@ -22,12 +22,11 @@ Every accepted paste is one undo step.
 from __future__ import annotations
 
 import numpy as np
-
-from compute.budget import BudgetError
-from compute.errors import InputError
-from compute.fills import resize
-from compute.numbers import fmt_shape
-from compute.text_parse import TextParseError, fit_dtype, parse_matrix_text
+from opscope.compute.budget import BudgetError
+from opscope.compute.errors import InputError
+from opscope.compute.fills import resize
+from opscope.compute.numbers import fmt_shape
+from opscope.compute.text_parse import TextParseError, fit_dtype, parse_matrix_text
 
 from .commands import RegionCommand
 from .model import as_table, index_text

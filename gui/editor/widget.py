@@ -10,23 +10,22 @@ context menu (:mod:`.actions`), the paste rule (:mod:`.paste`) and file drops (:
 
 from __future__ import annotations
 
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
 
 # isort: split
 
 import math
 
 import numpy as np
+from opscope.compute.budget import BudgetError
+from opscope.compute.errors import InputError
+from opscope.compute.fills import MASK_KINDS, astype_checked, canonical_kind, fill, resize
+from opscope.compute.numbers import fmt_shape
+from opscope.compute.text_parse import format_numpy, format_tsv
+from opscope.compute.timeline import finite_levels
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QTableView, QToolTip, QVBoxLayout, QWidget
-
-from compute.budget import BudgetError
-from compute.errors import InputError
-from compute.fills import MASK_KINDS, astype_checked, canonical_kind, fill, resize
-from compute.numbers import fmt_shape
-from compute.text_parse import format_numpy, format_tsv
-from compute.timeline import finite_levels
 
 from .actions import EditorActions
 from .commands import RegionCommand, ReplaceCommand, trim_history

@@ -1,4 +1,4 @@
-"""``python -m gui.export``: the same as ``python main.py export``."""
+"""``python -m opscope.gui.export``: the same as ``python main.py export``."""
 
 import sys
 

@@ -7,9 +7,8 @@ import os
 import sys
 import time
 
+from opscope.compute.errors import OpScopeError
 from PySide6.QtWidgets import QApplication
-
-from compute.errors import OpScopeError
 
 from .blocking import export_animation, export_png
 from .errors import ExportError
@@ -102,7 +101,7 @@ def _ensure_app() -> QApplication:
 
 def _timeline_from_args(args):
     """``(timeline, default 0-based step for a PNG, default fps)`` from ``--lesson`` or ``--session``."""
-    import compute
+    from opscope import compute
 
     if args.lesson is not None:
         from ..lessons import get_lesson
@@ -113,7 +112,7 @@ def _timeline_from_args(args):
             raise ExportError(exc.args[0] if exc.args else f"unknown lesson {args.lesson!r}") from None
         tl = compute.stream_op(lesson.op, dict(lesson.inputs), lesson.granularity, **dict(lesson.params))
         return tl, len(tl) - 1, float(getattr(lesson, "speed", 2.0) or 2.0)
-    from compute.io import load_session
+    from opscope.compute.io import load_session
 
     s = load_session(args.session)
     granularity = None if s.granularity in (None, "auto") else s.granularity

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compute.errors import OpScopeError
+from opscope.compute.errors import OpScopeError
 
 __all__ = ["ExportError", "describe_error"]
 

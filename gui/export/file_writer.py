@@ -30,7 +30,7 @@ def _move_into_place(tmp: str, path: str) -> None:
     (``os.umask`` can only be read by setting it, which would race with the encoder thread) and the
     folder fsync are borrowed from that module, here and nowhere else, rather than copied.
     """
-    from compute.io.atomic import _UMASK, _fsync_folder
+    from opscope.compute.io.atomic import _UMASK, _fsync_folder
 
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from opscope import compute
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -23,8 +24,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-import compute
 
 _INVALID = "QLineEdit { background: #ffd6d6; }"
 

@@ -40,13 +40,9 @@ import re
 import threading
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
-
-import compute
-from compute.errors import InputError
-from compute.io import (
+from opscope import compute
+from opscope.compute.errors import InputError
+from opscope.compute.io import (
     SUPPORTED_EXTENSIONS,
     FileFormatError,
     RecentFiles,
@@ -61,9 +57,12 @@ from compute.io import (
     save_tensor,
     split_path_key,
 )
-from compute.numbers import fmt_shape
-from gui.editor import MAX_ELEMENTS, MatrixEditor
-from gui.lessons import LESSONS
+from opscope.compute.numbers import fmt_shape
+from opscope.gui.editor import MAX_ELEMENTS, MatrixEditor
+from opscope.gui.lessons import LESSONS
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from .controls import ParamValueError
 from .restore_bar import RestoreBar
@@ -600,7 +599,7 @@ class FileActions(QObject):
 
     def _export(self, options, suggested: str):
         """Hand over to :func:`gui.export.start_export` (its own dialog unless ``options`` are given)."""
-        from gui.export import start_export  # imageio and the renderer load on first use only
+        from opscope.gui.export import start_export  # imageio and the renderer load on first use only
 
         w = self.window
         tl = w.timeline

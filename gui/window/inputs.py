@@ -7,11 +7,10 @@ the input is left out of the run and its editor is greyed out but keeps its numb
 from __future__ import annotations
 
 import numpy as np
+from opscope.gui.editor import MAX_ELEMENTS, MatrixEditor
+from opscope.gui.editor.file_drop import dropped_tensor_file
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QScrollArea, QTabWidget, QVBoxLayout, QWidget
-
-from gui.editor import MAX_ELEMENTS, MatrixEditor
-from gui.editor.file_drop import dropped_tensor_file
 
 from .widgets import count_text, shape_text
 

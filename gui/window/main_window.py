@@ -15,6 +15,10 @@ when it lands the newest wish is sent. So a slow frame makes the animation skip 
 from __future__ import annotations
 
 import numpy as np
+from opscope import compute
+from opscope.gui.canvas import create_canvas
+from opscope.gui.canvas.pool import shared_pool
+from opscope.gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
@@ -26,11 +30,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-import compute
-from gui.canvas import create_canvas
-from gui.canvas.pool import shared_pool
-from gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
 
 from .controls import OperationPanel, ParamValueError
 from .file_actions import FileActions

@@ -20,10 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opscope import compute
+from opscope.compute.errors import OpScopeError
 from PySide6.QtCore import QObject, QThread, Signal, Slot
-
-import compute
-from compute.errors import OpScopeError
 
 
 @dataclass(frozen=True)

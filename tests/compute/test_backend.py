@@ -7,9 +7,8 @@ import types
 
 import numpy as np
 import pytest
-
-import compute
-from compute import backend
+from opscope import compute
+from opscope.compute import backend
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 import gc
 
 import numpy as np
-
-import compute
-from compute.buffers import POOL, BufferPool
+from opscope import compute
+from opscope.compute.buffers import POOL, BufferPool
 
 from . import reference as ref
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
-from compute import cli
-from compute.io.run_archive import load_run
+from opscope.compute import cli
+from opscope.compute.io.run_archive import load_run
 
 
 def test_compute_saves_result_and_intermediates(tmp_path, capsys):

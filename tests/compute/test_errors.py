@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import compute
-from compute import BudgetError, InputError, ParamError, ShapeError
+from opscope import compute
+from opscope.compute import BudgetError, InputError, ParamError, ShapeError
 
 
 def test_matmul_mismatch_names_both_shapes_the_axis_the_rule_and_a_hint():

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis.extra.numpy import array_shapes
-
-from compute.budget import set_memory_budget
-from compute.errors import BudgetError, InputError
-from compute.fills import FILL_KINDS, astype_checked, canonical_kind, fill, resize
+from opscope.compute.budget import set_memory_budget
+from opscope.compute.errors import BudgetError, InputError
+from opscope.compute.fills import FILL_KINDS, astype_checked, canonical_kind, fill, resize
 
 
 def test_zeros_ones_constant_arange():

@@ -7,8 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import compute
+from opscope import compute
 
 from . import reference as ref
 
@@ -279,7 +278,7 @@ def test_nan_and_inf_propagate_as_in_numpy():
 @SETTINGS
 @given(t=qkv(), data=st.data(), chunk=st.sampled_from([1, 3, 1 << 18]))
 def test_attention_with_broadcast_masks_matches_reference_at_any_chunk_size(t, data, chunk):
-    from compute.ops import attention as att
+    from opscope.compute.ops import attention as att
 
     q, k, v = t
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-import compute
+from opscope import compute
 
 A = np.array([[1, 2], [3, 4]])
 B = np.array([[5, 6], [7, 8]])

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import compute
-from compute.plans import EMPTY
+from opscope import compute
+from opscope.compute.plans import EMPTY
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CASES = [(s.name, g) for s in compute.operations() for g in s.granularities]
@@ -173,7 +172,7 @@ def test_tile_stream_steps_materialize_only_the_tile():
 
 @pytest.mark.parametrize("tile", [64, 50])
 def test_display_frames_of_big_tile_timelines_equal_the_block_mean_of_the_full_frame(tile):
-    from compute.timeline import block_reduce
+    from opscope.compute.timeline import block_reduce
 
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((300, 70)), rng.standard_normal((70, 260))

@@ -7,9 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
-
-from compute.errors import InputError
-from compute.text_parse import (
+from opscope.compute.errors import InputError
+from opscope.compute.text_parse import (
     TextParseError,
     format_numpy,
     format_tsv,

@@ -1,9 +1,8 @@
 """Fixtures shared by the window tests."""
 
 import pytest
-
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
-from gui.window import MainWindow
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope.gui.window import MainWindow
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Operation canvases: every operation at every granularity ends showing run_op's result; scrubbing,
 threads, big tensors, slices and the products strip."""
 
-import gui  # noqa: F401  (first: PySide6 before pyqtgraph, row-major images)
+from opscope import gui  # noqa: F401  (first: PySide6 before pyqtgraph, row-major images)
 
 # isort: split
 import os
@@ -9,9 +9,8 @@ import threading
 
 import numpy as np
 import pytest
-
-import compute
-from gui.canvas import DEFAULT_MAX_SHAPE, Frame, OperationCanvas, create_canvas
+from opscope import compute
+from opscope.gui.canvas import DEFAULT_MAX_SHAPE, Frame, OperationCanvas, create_canvas
 
 CASES = [(s.name, g) for s in compute.operations() for g in s.granularities]
 
@@ -221,7 +220,7 @@ def test_mha_head_selector_moves_every_head_view(qtbot):
 
 
 def test_matvec_2x2_has_a_geometric_view(qtbot):
-    from gui.canvas import GeometryView
+    from opscope.gui.canvas import GeometryView
 
     tl = compute.stream_op("matvec", {"A": np.array([[2.0, 0.0], [0.0, 0.5]]), "x": np.array([1.0, 1.0])})
     c = _canvas(qtbot, "matvec")

@@ -24,7 +24,7 @@ def png_size(path):
 
 
 def test_list_lessons():
-    from gui.lessons import lesson_names
+    from opscope.gui.lessons import lesson_names
 
     r = run("--list-lessons")
     assert r.returncode == 0, r.stderr
@@ -61,8 +61,7 @@ def test_unknown_names_fail_with_one_line_listing_the_valid_ones(tmp_path, args,
 
 
 def test_main_in_process(capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT))  # main.py is a top-level module, not in a package
-    import main
+    from opscope import main
 
     assert main.main(["--list-lessons"]) == 0
     assert "matmul_2x2" in capsys.readouterr().out.split()

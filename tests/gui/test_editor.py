@@ -5,12 +5,11 @@ import time
 
 import numpy as np
 import pytest
+from opscope.gui import colormaps as cm
+from opscope.gui.editor import MAX_ELEMENTS, ArrayTableModel, MatrixEditor
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QMainWindow
-
-from gui import colormaps as cm
-from gui.editor import MAX_ELEMENTS, ArrayTableModel, MatrixEditor
 
 
 @pytest.fixture
@@ -344,7 +343,7 @@ def test_undo_redo_restores_exactly(make):
 
 
 def test_undo_history_memory_is_bounded(make, monkeypatch):
-    import gui.editor.widget as widget
+    import opscope.gui.editor.widget as widget
 
     monkeypatch.setattr(widget, "UNDO_BYTES", 3 * 2 * 800)  # three fills of a 10×10 float64
     ed = make(np.zeros((10, 10)))

@@ -12,11 +12,10 @@ import imageio.v2 as iio2
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
-import compute
-from compute.io import Session, save_session
-from gui import export as ex
-from gui.lessons import get_lesson
+from opscope import compute
+from opscope.compute.io import Session, save_session
+from opscope.gui import export as ex
+from opscope.gui.lessons import get_lesson
 
 SMALL = (320, 240)
 
@@ -136,7 +135,7 @@ def test_caption_is_burned_into_the_bottom_band(qtbot, matmul_tl):
 
 
 def test_png_of_timeline_and_of_live_canvas(qtbot, tmp_path, matmul_tl):
-    from gui.canvas import create_canvas
+    from opscope.gui.canvas import create_canvas
 
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     ex.export_png(matmul_tl, a, (640, 480), step=2)
@@ -356,7 +355,7 @@ def test_cli_runs_headless_without_display(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = tmp_path / "cli.gif"
-    p = subprocess.run([sys.executable, "-m", "gui.export", "--lesson", "dot_product", "--out", str(out),
+    p = subprocess.run([sys.executable, "main.py", "export", "--lesson", "dot_product", "--out", str(out),
                         "--size", "320x240"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""

@@ -12,12 +12,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
-
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
-from compute.io import (
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope.compute.io import (
     Session,
     autosave_path,
     describe_file,
@@ -28,10 +24,13 @@ from compute.io import (
     save_tensor,
     save_tensors,
 )
-from gui.editor import MatrixEditor
-from gui.export import ExportOptions
-from gui.heatmap import HeatmapView
-from gui.window.file_actions import tensor_item_text
+from opscope.gui.editor import MatrixEditor
+from opscope.gui.export import ExportOptions
+from opscope.gui.heatmap import HeatmapView
+from opscope.gui.window.file_actions import tensor_item_text
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 
 B_OLD = np.array([[5.0, 6.0], [7.0, 8.0]])
 
@@ -234,8 +233,8 @@ def test_loading_into_an_unused_optional_input_turns_it_on(make_window, qtbot, t
 
 
 def test_a_tensor_too_big_for_the_table_is_held_as_given(window, files, qtbot, tmp_path, monkeypatch):
-    import gui.window.file_actions as fa
-    import gui.window.inputs as inputs
+    import opscope.gui.window.file_actions as fa
+    import opscope.gui.window.inputs as inputs
 
     monkeypatch.setattr(fa, "MAX_ELEMENTS", 5)  # a 2×3 tensor stands for a 4-million-element one
     monkeypatch.setattr(inputs, "MAX_ELEMENTS", 5)
@@ -399,7 +398,7 @@ def test_a_3d_tensor_is_refused_as_csv_with_a_message_and_no_file(window, files,
 def test_a_failed_save_keeps_the_old_file(window, files, tmp_path, monkeypatch):
     path = tmp_path / "keep.npy"
     np.save(path, np.array([1.0, 2.0]))
-    import compute.io.atomic as atomic
+    import opscope.compute.io.atomic as atomic
 
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")

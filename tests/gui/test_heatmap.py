@@ -1,15 +1,14 @@
 """HeatmapView and colour maps: pyqtgraph's failure modes guarded, colours, regions, slices, hover, zoom."""
 
-import gui  # noqa: F401  (first: PySide6 before pyqtgraph, row-major images)
+from opscope import gui  # noqa: F401  (first: PySide6 before pyqtgraph, row-major images)
 
 # isort: split
 import numpy as np
 import pytest
+from opscope.compute import Region
+from opscope.gui import colormaps as cm
+from opscope.gui.heatmap import LABEL_CELL_LIMIT, HeatmapView, as_2d, exact_text, label_text
 from PySide6.QtCore import QPointF
-
-from compute import Region
-from gui import colormaps as cm
-from gui.heatmap import LABEL_CELL_LIMIT, HeatmapView, as_2d, exact_text, label_text
 
 
 @pytest.fixture

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-
-import compute
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
-from gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson, lesson_names
-from gui.window import MainWindow
+from opscope import (
+    compute,
+    gui,  # noqa: F401  (PySide6 before pyqtgraph)
+)
+from opscope.gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson, lesson_names
+from opscope.gui.window import MainWindow
 
 # The worked examples' results, written out from the articles (not computed here).
 EXPECTED = {

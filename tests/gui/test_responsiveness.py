@@ -7,10 +7,9 @@ import time
 
 import numpy as np
 import pytest
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope.gui.window import MainWindow
 from PySide6.QtCore import Qt, QTimer
-
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
-from gui.window import MainWindow
 
 N = 4096
 MAX_GAP_S = 0.100

@@ -19,14 +19,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = textwrap.dedent("""
     import os
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    import gui
+    from opscope import gui
     import numpy as np
-    import compute
+    from opscope import compute
     from PySide6.QtCore import QObject, Signal
     from PySide6.QtWidgets import QApplication
-    from gui.canvas import create_canvas
+    from opscope.gui.canvas import create_canvas
 
-    from gui.heatmap import CellLayer
+    from opscope.gui.heatmap import CellLayer
 
     app = QApplication([])
     paints = [0]

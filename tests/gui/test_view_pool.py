@@ -1,7 +1,7 @@
 """Spare heatmap views are built one per event-loop turn and handed out configured."""
 
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
-from gui.canvas.pool import ViewPool
+from opscope import gui  # noqa: F401  (PySide6 before pyqtgraph)
+from opscope.gui.canvas.pool import ViewPool
 
 
 def test_prewarm_builds_spares_in_turns_and_take_configures_them(qtbot):

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+from opscope import (
+    compute,
+    gui,  # noqa: F401  (PySide6 before pyqtgraph)
+)
+from opscope.gui.window import DEBOUNCE_MS, MainWindow
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-
-import compute
-import gui  # noqa: F401  (PySide6 before pyqtgraph)
-from gui.window import DEBOUNCE_MS, MainWindow
 
 OPS = [s.name for s in compute.operations()]
 

@@ -5,9 +5,8 @@ import stat
 
 import numpy as np
 import pytest
-
-from compute.io import FileFormatError, atomic_open, atomic_write, atomic_write_bytes, load_tensor, save_tensor
-from compute.io import atomic as atomic_mod
+from opscope.compute.io import FileFormatError, atomic_open, atomic_write, atomic_write_bytes, load_tensor, save_tensor
+from opscope.compute.io import atomic as atomic_mod
 
 
 def _listing(folder):

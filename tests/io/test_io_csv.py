@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from compute.io import FileFormatError, format_table, load_tensor, parse_table
+from opscope.compute.io import FileFormatError, format_table, load_tensor, parse_table
 
 EXPECTED = np.array([[1.0, 2.5], [-3.0, 4e-3]])
 

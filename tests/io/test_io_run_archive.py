@@ -4,8 +4,7 @@ import json
 
 import numpy as np
 import pytest
-
-from compute.io import FileFormatError, load_run, params_from_json, params_to_json, save_run, save_tensors
+from opscope.compute.io import FileFormatError, load_run, params_from_json, params_to_json, save_run, save_tensors
 
 PARAMS = {"axis": (0, -1), "eps": np.float32(1e-5), "keepdims": np.bool_(True), "mask": None, "ord": float("inf"),
           "heads": np.int64(4), "nested": {"tile_shape": [64, 32], "names": ["a", "b"]}}

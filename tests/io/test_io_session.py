@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from compute.io import (
+from opscope.compute.io import (
     FileFormatError,
     RecentFiles,
     Session,
@@ -19,8 +18,8 @@ from compute.io import (
     load_session,
     save_session,
 )
-from compute.io import atomic as atomic_mod
-from compute.io.tensor_files import _write_npz
+from opscope.compute.io import atomic as atomic_mod
+from opscope.compute.io.tensor_files import _write_npz
 
 INPUTS = {"Q": np.arange(12, dtype=np.float32).reshape(3, 4) / 7, "K": np.linspace(-1, 1, 8).reshape(2, 4),
           "lengths": np.array([3, 2], dtype=np.int64), "keep": np.array([True, False])}
@@ -88,7 +87,7 @@ def test_newer_version_refused(tmp_path):
 
 
 def test_older_version_migrated(tmp_path, monkeypatch):
-    from compute.io import session as session_mod
+    from opscope.compute.io import session as session_mod
 
     def v0_to_v1(m):
         m["op"] = {"mm": "matmul"}[m.pop("operation")]

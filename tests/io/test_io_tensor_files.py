@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from compute.errors import OpScopeError
-from compute.io import (
+from opscope.compute.errors import OpScopeError
+from opscope.compute.io import (
     SUPPORTED_EXTENSIONS,
     FileFormatError,
     describe_file,
@@ -21,7 +20,7 @@ from compute.io import (
     save_tensors,
     split_path_key,
 )
-from compute.io import tensor_files as tf
+from opscope.compute.io import tensor_files as tf
 
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.uint8, np.int32, np.int64, np.bool_]
 SHAPES = [(), (5,), (2, 3), (2, 3, 4), (0, 3)]
