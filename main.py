@@ -18,10 +18,14 @@ import sys
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     """The top-level parser (GUI options) and its sub-command group, for sub-commands to join."""
+    from opscope import __version__
+
     parser = argparse.ArgumentParser(
         prog="opscope",
-        description="See inside the tensor operations of deep learning, step by step.",
+        description=f"OpScope {__version__}: see inside the tensor operations of deep learning, step by step.",
     )
+    parser.add_argument("--version", action="version", version=f"opscope {__version__}",
+                        help="print the version and exit")
     parser.add_argument("--list-lessons", action="store_true", help="print the lesson names, one a line, and exit")
     parser.add_argument("--lesson", metavar="NAME", help="open a ready-made lesson (see --list-lessons)")
     parser.add_argument("--op", metavar="NAME", help="open an operation on its example inputs")
