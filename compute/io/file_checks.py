@@ -7,6 +7,7 @@ Kept apart from the format modules so that :mod:`.tensor_files` (binary formats)
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from typing import Any, NamedTuple
@@ -18,6 +19,10 @@ from ..errors import OpScopeError
 
 _PICKLE_MESSAGE = "holds Python objects (pickle); OpScope never unpickles files"
 _NPY_MAGIC = b"\x93NUMPY"
+#: JSON nested deeper than this is refused: no file OpScope reads needs more than a handful of
+#: levels, json.loads raises RecursionError (not ValueError) from about 1000, and our own recursive
+#: walks (restore_tuples) must not meet a depth that the interpreter's stack cannot hold.
+MAX_JSON_DEPTH = 64
 
 
 class FileFormatError(OpScopeError, ValueError):
@@ -95,6 +100,54 @@ def _guard_size(where: str, infos: list[TensorInfo], max_bytes: int | None) -> N
             f"{where}: loading would need {human_bytes(total)} ({items}), over the limit of "
             f"{human_bytes(limit)} (the memory budget; OPSCOPE_MEMORY_BUDGET raises it)"
         )
+
+
+def _json_depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) nests lists/dicts deeper than ``limit``; iterative, no recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((v, depth + 1) for v in item if isinstance(v, (list, dict)))
+    return False
+
+
+def parse_json(data: str | bytes, what: str) -> Any:
+    """Parse JSON read from a file, refusing what is not plain, shallow JSON with one clear message.
+
+    Parameters
+    ----------
+    data : str or bytes
+        The text (bytes are decoded as UTF-8).
+    what : str
+        Names the text in the message, e.g. ``"m.safetensors: its header"``.
+
+    Raises
+    ------
+    FileFormatError
+        Bytes that are not UTF-8, text that is not JSON, or JSON nested deeper than
+        :data:`MAX_JSON_DEPTH` (``[[[[...`` a hundred thousand deep made ``json.loads`` raise
+        ``RecursionError``, which escaped every ``except ValueError``).
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
+        if not isinstance(text, str):
+            raise TypeError(f"not text but {type(text).__name__}")
+        value = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise FileFormatError(f"{what} is JSON nested too deeply to read (over {MAX_JSON_DEPTH} levels)") from None
+    except (ValueError, TypeError) as exc:
+        raise FileFormatError(f"{what} is not valid JSON ({exc})") from None
+    if _json_depth_over(value, MAX_JSON_DEPTH):
+        raise FileFormatError(f"{what} is JSON nested too deeply to read (over {MAX_JSON_DEPTH} levels)")
+    return value
 
 
 def _open_checked(path: str) -> tuple[str, int]:

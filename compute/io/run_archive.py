@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .file_checks import FileFormatError
+from .file_checks import FileFormatError, parse_json
 from .tensor_files import _ext, _read, save_tensors
 
 __all__ = [
@@ -117,10 +117,7 @@ def params_from_json(text: str | bytes) -> dict[str, Any]:
     FileFormatError
         Invalid JSON, or JSON that is not an object.
     """
-    try:
-        value = json.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise FileFormatError(f"parameters are not valid JSON ({exc})") from exc
+    value = parse_json(text, "parameters")
     if not isinstance(value, dict):
         raise FileFormatError("parameters are not a JSON object")
     return restore_tuples(value)
@@ -208,18 +205,17 @@ def load_run(path: str | os.PathLike, *, max_bytes: int | None = None) -> RunArc
     if _ext(path) == ".safetensors":
         try:
             meta = {"format": metadata.get("opscope_format"), "version": int(metadata.get("opscope_version", "")),
-                    "op": metadata.get("opscope_op"), "params": json.loads(metadata.get("opscope_params", ""))}
-        except (ValueError, TypeError):
-            raise FileFormatError(f"{where} is not an OpScope run archive (missing or invalid opscope_* metadata)") \
-                from None
+                    "op": metadata.get("opscope_op"),
+                    "params": parse_json(metadata.get("opscope_params", ""), "opscope_params")}
+        except (ValueError, TypeError) as exc:  # FileFormatError is a ValueError
+            detail = f": {exc}" if isinstance(exc, FileFormatError) else ""
+            raise FileFormatError(f"{where} is not an OpScope run archive (missing or invalid opscope_* "
+                                  f"metadata{detail})") from None
     else:
         raw = tensors.pop(META_KEY, None)
         if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
             raise FileFormatError(f"{where} is not an OpScope run archive (no '{META_KEY}' entry)")
-        try:
-            meta = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise FileFormatError(f"{where}: the run archive's '{META_KEY}' is not valid JSON ({exc})") from None
+        meta = parse_json(raw.tobytes(), f"{where}: the run archive's '{META_KEY}'")
         if not isinstance(meta, dict):
             raise FileFormatError(f"{where}: the run archive's '{META_KEY}' is not a JSON object")
     op, params = _parse_meta(where, meta)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_open, atomic_write_bytes
-from .file_checks import FileFormatError, _as_savable, _limit, _open_checked
+from .file_checks import FileFormatError, _as_savable, _limit, _open_checked, parse_json
 from .run_archive import restore_tuples, to_jsonable
 from .tensor_files import _read_npz, _write_npz
 
@@ -186,9 +186,9 @@ def _read_manifest(zf: zipfile.ZipFile, where: str) -> dict:
     if info.file_size > _MAX_MANIFEST:
         raise SessionError(f"{where}: its {_MANIFEST} is implausibly large ({info.file_size} bytes)")
     try:
-        manifest = json.loads(zf.read(info).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SessionError(f"{where}: its {_MANIFEST} is not valid JSON ({exc})") from None
+        manifest = parse_json(zf.read(info), f"{where}: its {_MANIFEST}")
+    except FileFormatError as exc:
+        raise SessionError(str(exc)) from None
     if not isinstance(manifest, dict):
         raise SessionError(f"{where}: its {_MANIFEST} is not a JSON object")
     if manifest.get("format") != SESSION_FORMAT:
@@ -332,8 +332,8 @@ class RecentFiles:
     def items(self) -> list[str]:
         """The list, most recent first; empty when the file is missing or unreadable."""
         try:
-            value = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            value = parse_json(self.path.read_bytes(), "recent.json")
+        except (OSError, FileFormatError):
             return []
         if not isinstance(value, list):
             return []

@@ -10,13 +10,14 @@ is one row (paste reads MATLAB rows), with ``;`` every comma is a decimal point,
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import numpy as np
 
 from ..budget import human_bytes
-from ..text_parse import sniff_separator
 from .file_checks import FileFormatError, TensorInfo, _as_savable, _limit, _select, _sniff
 
 __all__ = ["format_table", "parse_table"]
@@ -58,13 +59,14 @@ def _unbracket(text: str, source: str) -> list[tuple[str, str]] | None:
     return [(f"row {i + 1}", " ".join(g.split())) for i, g in enumerate(groups)]
 
 
-def _split_cells(line: str, sep: str | None) -> list[str]:
+def _split_cells(line: str, sep: str | None, trailing: bool = True) -> list[str]:
+    """The cells of a row (or of a piece of a long one: ``trailing`` only for its last piece)."""
     if sep is None:
         cells = line.split()
     else:
         # cells keep their blanks (float() ignores them; stripping 4 M cells costs a fifth of a load)
         cells = line.split(sep)
-        while cells and not cells[-1].strip():
+        while trailing and cells and not cells[-1].strip():
             cells.pop()  # trailing separators, as spreadsheets write them
     if '"' not in line and "'" not in line:
         return cells
@@ -83,6 +85,224 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# the streaming parser behind parse_table and CSV/TSV files
+#
+# A table is read one line at a time into a flat float64 buffer that grows in place, so the peak
+# memory is about the result's size (plus one line), not the 19-84x the file's size that holding
+# the text, every line and every cell as Python strings at once took (a 60 MB CSV peaked at
+# 1.13 GB). The separator rule (sniff_separator: a tab if *any* row has one, else ";", else ",")
+# looks at every row, so the parse starts with the separators seen so far and starts over in the
+# rare file where a later row brings a separator of higher rank: the result is exactly that of a
+# parse that had sniffed all rows first.
+
+_PIECE = 1 << 16  # characters: a longer line is split at separators so that its cells never all exist at once
+_FLUSH = 1 << 12  # values gathered in a Python list before they are copied into the buffer
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_BLANK = re.compile(r"\s")
+# the separators that outrank each one (sniff_separator's order)
+_HIGHER = {None: ("\t", ";", ","), ",": ("\t", ";"), ";": ("\t",), "\t": ()}
+# holding the whole text of a list literal (the only form not read line by line) costs about this
+# many times its size (text, rows, one row's cells): measured with tracemalloc, rounded up
+_LITERAL_FACTOR = 4
+_MAX_RESERVE = 8 << 20  # values (64 MiB) reserved from the first row's guess at most
+
+
+class _Restart(Exception):
+    """A row has a separator that outranks the one the rows so far were read with."""
+
+    def __init__(self, sep: str):
+        super().__init__(sep)
+        self.sep = sep
+
+
+class _Values:
+    """A flat float64 buffer that grows in place up to the byte limit, then refuses with a message."""
+
+    def __init__(self, source: str, limit: int):
+        self.source, self.limit = source, limit
+        self.max_values = max(int(limit), 0) // 8
+        self.buf = np.empty(0, dtype=np.float64)
+        self.n = 0
+        self.pending: list[float] = []
+
+    def reserve(self, values: int) -> None:
+        """Make room for ``values`` values in all (an estimate: more still grows the buffer)."""
+        values = min(values, self.max_values)
+        if values > self.buf.size:
+            # the buffer is never viewed outside this class, so resizing in place (a realloc) is safe
+            self.buf.resize(values, refcheck=False)
+
+    def add(self, vals: list[float], rows: int, ncols: int | None) -> None:
+        self.pending.extend(vals)
+        if len(self.pending) >= _FLUSH:
+            self.flush(rows, ncols)
+
+    def flush(self, rows: int, ncols: int | None) -> None:
+        k = len(self.pending)
+        if not k:
+            return
+        need = self.n + k
+        if need > self.max_values:
+            shape = f"at least {need // ncols:,}×{ncols}" if ncols else f"at least {need:,} values"
+            raise FileFormatError(
+                f"{self.source}: the table ({shape}) needs more than {human_bytes(self.limit)}, over the limit of "
+                f"{human_bytes(self.limit)} (the memory budget; OPSCOPE_MEMORY_BUDGET raises it)"
+            )
+        if need > self.buf.size:
+            self.reserve(max(need, self.buf.size + self.buf.size // 2, 1024))
+        self.buf[self.n:need] = self.pending
+        self.n = need
+        self.pending.clear()
+
+    def result(self, rows: int, ncols: int) -> np.ndarray:
+        self.flush(rows, ncols)
+        self.buf.resize(self.n, refcheck=False)  # shrinking in place: no copy
+        return self.buf.reshape(rows, ncols)
+
+
+def _pieces(line: str, sep: str | None) -> Iterator[tuple[str, bool]]:
+    """``(piece, is_last)``: the whole line, or, when very long, pieces cut at a separator (dropped)."""
+    start, n = 0, len(line)
+    if n > _PIECE and sep is not None:
+        # trailing separators are dropped from the row's end, which a cut could otherwise hide
+        end = len(line.rstrip())
+        while end and line[end - 1] == sep:
+            end = len(line[:end - 1].rstrip())
+        if end < n:
+            line, n = line[:end], end
+    while n - start > _PIECE:
+        if sep is None:
+            m = _BLANK.search(line, start + _PIECE)
+            cut = m.start() if m else -1
+        else:
+            cut = line.find(sep, start + _PIECE)
+        if cut < 0:
+            break
+        yield line[start:cut], False
+        start = cut + 1
+    yield (line[start:] if start else line), True
+
+
+def _shown(cell: str) -> str:
+    cell = cell.strip()
+    return "an empty cell" if cell == "" else f"{cell[:40]!r}{'...' if len(cell) > 40 else ''}"
+
+
+def _parse_pass(rows: Iterable[tuple[int, str]], kind: str, source: str, limit: int, sep: str | None,
+                sniff: bool, comments: bool, size_hint: int) -> tuple[np.ndarray | None, bool]:
+    """One reading of ``rows`` (numbered lines or literal rows) with separator ``sep``.
+
+    Returns the table (None when there is no number) and whether any row had non-blank text;
+    raises :class:`_Restart` when a row brings a separator of higher rank after rows were read.
+    """
+    values = _Values(source, limit)
+    higher = _HIGHER[sep] if sniff else ()
+    ncols: int | None = None
+    first_label = ""
+    nrows = 0
+    header_done = False
+    read_any = False  # a row was split with the current separator
+    nonblank = False
+    error: FileFormatError | None = None
+    for number, line in rows:
+        if comments:
+            stripped = line.strip()
+            if not stripped:
+                continue
+            nonblank = True
+            if stripped.startswith("#"):
+                continue
+        if higher:
+            found = next((s for s in higher if s in line), None)
+            if found is not None:
+                if read_any:
+                    raise _Restart(found)
+                sep, higher = found, _HIGHER[found]
+        if error is not None:
+            continue  # only looking for a separator that would change how the table reads
+        read_any = True
+        if sep == ";":
+            line = line.replace(",", ".")  # with ';' separators every comma is a decimal point
+        count = 0
+        any_number = False
+        bad: tuple[int, str] | None = None
+        for piece, is_last in _pieces(line, sep):
+            cells = _split_cells(piece, sep, trailing=is_last)
+            if bad is None:
+                try:
+                    vals = [float(c) for c in cells]
+                except ValueError:
+                    j = next(j for j, c in enumerate(cells) if not _is_number(c))
+                    bad = (count + j, cells[j])
+                    any_number = any_number or j > 0 or any(_is_number(c) for c in cells[j + 1:])
+                else:
+                    any_number = any_number or bool(vals)
+                    values.add(vals, nrows, ncols)
+            elif not header_done and not any_number:
+                any_number = any(_is_number(c) for c in cells)
+            count += len(cells)
+        if count == 0:
+            continue  # a line of separators only
+        if not header_done:
+            header_done = True
+            if not any_number:
+                continue  # a header row of column names
+        label = f"{kind} {number}"
+        if ncols is None:
+            ncols, first_label = count, label
+            # room for the whole table, guessed from this row's share of the text; capped, because
+            # comment lines would inflate the guess, and growing in place later costs little
+            guess = int(size_hint / (len(line) + 1) * 1.05 * count) + count
+            values.reserve(min(guess, _MAX_RESERVE))
+        elif count != ncols:
+            error = FileFormatError(
+                f"{source}: {label} has {count} value{'s' * (count != 1)} but {first_label} has {ncols}; "
+                f"every row of a table needs the same number of values"
+            )
+            continue
+        if bad is not None:
+            error = FileFormatError(f"{source}: {label}, column {bad[0] + 1}: {_shown(bad[1])} is not a number")
+            continue
+        nrows += 1
+    if error is not None:
+        raise error
+    if ncols is None:
+        return None, nonblank
+    return values.result(nrows, ncols), nonblank
+
+
+def _parse_rows(make_rows: Callable[[], Iterable[tuple[int, str]]], kind: str, source: str, limit: int,
+                sep: str | None = None, sniff: bool = True, comments: bool = True, size_hint: int = 0,
+                nonblank: bool = False) -> np.ndarray:
+    """A 2-D float64 table from the rows ``make_rows()`` yields (called again on a restart)."""
+    while True:
+        rows = make_rows()
+        try:
+            table, seen = _parse_pass(rows, kind, source, limit, sep, sniff, comments, size_hint)
+        except _Restart as restart:
+            sep = restart.sep
+            continue
+        finally:
+            close = getattr(rows, "close", None)
+            if close is not None:
+                close()  # a file's generator closes its file
+        if table is None:
+            raise FileFormatError(f"{source} holds no numbers" if seen or nonblank else f"{source} is empty")
+        return table
+
+
+def _text_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines of ``text``, split at ``\\r\\n``, ``\\r`` or ``\\n`` without copying it all."""
+    pos = 0
+    number = 0
+    for m in _NEWLINE.finditer(text):
+        number += 1
+        yield number, text[pos:m.start()]
+        pos = m.end()
+    yield number + 1, text[pos:]
 
 
 def parse_table(text: str, source: str = "text", max_bytes: int | None = None) -> np.ndarray:
@@ -114,47 +334,14 @@ def parse_table(text: str, source: str = "text", max_bytes: int | None = None) -
     """
     if text.startswith("\ufeff"):
         text = text[1:]
+    limit = _limit(max_bytes)
     rows = _unbracket(text, source)
     if rows is not None:
-        sep = "," if any("," in r for _, r in rows) else None
-    else:
-        rows = []
-        for lineno, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
-                rows.append((f"line {lineno}", line))
-        sep = sniff_separator([r for _, r in rows])
-    if sep == ";":
-        rows = [(label, r.replace(",", ".")) for label, r in rows]
-    table = [(label, cells) for label, r in rows if (cells := _split_cells(r, sep))]
-    if table and not any(_is_number(c) for c in table[0][1]):
-        table = table[1:]  # a header row of column names
-    if not table:
-        raise FileFormatError(f"{source} is empty" if not text.strip() else f"{source} holds no numbers")
-    ncols = len(table[0][1])
-    nbytes = len(table) * ncols * 8
-    limit = _limit(max_bytes)
-    if nbytes > limit:
-        raise FileFormatError(
-            f"{source}: a {len(table)}×{ncols} table needs {human_bytes(nbytes)}, over the limit of "
-            f"{human_bytes(limit)} (the memory budget)"
-        )
-    out = np.empty((len(table), ncols), dtype=np.float64)
-    first_label = table[0][0]
-    for i, (label, cells) in enumerate(table):
-        if len(cells) != ncols:
-            raise FileFormatError(
-                f"{source}: {label} has {len(cells)} value{'s' * (len(cells) != 1)} but {first_label} has {ncols}; "
-                f"every row of a table needs the same number of values"
-            )
-        try:
-            out[i] = [float(c) for c in cells]
-        except ValueError:
-            col = next(j for j, c in enumerate(cells) if not _is_number(c))
-            cell = cells[col].strip()
-            shown = "an empty cell" if cell == "" else f"{cell[:40]!r}{'...' if len(cell) > 40 else ''}"
-            raise FileFormatError(f"{source}: {label}, column {col + 1}: {shown} is not a number") from None
-    return out
+        literal = [(i, r) for i, (_label, r) in enumerate(rows, start=1)]
+        sep = "," if any("," in r for _, r in literal) else None
+        return _parse_rows(lambda: iter(literal), "row", source, limit, sep=sep, sniff=False, comments=False,
+                           size_hint=len(text), nonblank=bool(text.strip()))
+    return _parse_rows(lambda: _text_lines(text), "line", source, limit, size_hint=len(text))
 
 
 def _format_row(row: np.ndarray) -> list[str]:
@@ -199,24 +386,46 @@ def _write_table(f: IO[bytes], arr: np.ndarray, sep: str) -> None:
         f.write((sep.join(_format_row(row)) + "\n").encode("ascii"))
 
 
+def _latin1_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Decode bytes that are not UTF-8 as latin-1: numbers are ASCII, and a latin-1 header row
+    (``température``) must not stop the load."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error("opscope-latin1", _latin1_fallback)
+
+
+def _file_lines(path: str, encoding: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a text file, read one at a time (universal newlines: ``\r\n``, ``\r``, ``\n``)."""
+    with open(path, encoding=encoding, errors="opscope-latin1", newline=None) as f:
+        for number, line in enumerate(f, start=1):
+            yield number, line[:-1] if line.endswith("\n") else line
+
+
 def _load_table(path: str, where: str, size: int, keys: list[str] | None, max_bytes: int | None):
-    # the text alone takes the file's size, and every cell at least two bytes of it
     _select(where, [TensorInfo("table", (0, 0), np.dtype(np.float64))], keys)
     limit = _limit(max_bytes)
-    if size > limit:
-        raise FileFormatError(
-            f"{where}: the file is {human_bytes(size)}, over the limit of {human_bytes(limit)} (the memory budget)"
-        )
     with open(path, "rb") as f:
-        raw = f.read()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"  # Excel's "Unicode text" export
-    elif b"\x00" in raw[:4096]:
-        raise FileFormatError(f"{where} is a binary file, not a CSV/TSV text table{_sniff(raw[:16])}")
+        head = f.read(4096)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding, chars = "utf-16", size // 2  # Excel's "Unicode text" export
+    elif b"\x00" in head:
+        raise FileFormatError(f"{where} is a binary file, not a CSV/TSV text table{_sniff(head[:16])}")
     else:
-        encoding = "utf-8-sig"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")  # numbers are ASCII; a latin-1 header row must not stop the load
-    return {"table": parse_table(text, where, max_bytes=limit)}
+        encoding, chars = "utf-8-sig", size
+    with open(path, encoding=encoding, errors="opscope-latin1") as f:
+        start = f.read(4096)
+    if _LITERAL_START.match(start.lstrip("\ufeff")):
+        # a numpy/Python list literal spans lines, so it is read whole: the text must fit
+        if size * _LITERAL_FACTOR > limit:
+            raise FileFormatError(
+                f"{where}: the file is {human_bytes(size)}; reading it as a list literal needs about "
+                f"{human_bytes(size * _LITERAL_FACTOR)}, over the limit of {human_bytes(limit)} (the memory budget)"
+            )
+        with open(path, encoding=encoding, errors="opscope-latin1", newline="") as f:
+            text = f.read()
+        return {"table": parse_table(text, where, max_bytes=limit)}
+    # read line by line: the peak is about the table's own size, whatever the file's
+    return {"table": _parse_rows(lambda: _file_lines(path, encoding), "line", where, limit, size_hint=chars)}

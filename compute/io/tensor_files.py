@@ -13,7 +13,6 @@ and the checks every format shares in :mod:`.file_checks`.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -27,6 +26,7 @@ from numpy.lib import format as npy_format
 
 from ..budget import human_bytes
 from .atomic import atomic_open
+from .checkpoints import TORCH_EXTENSIONS
 from .file_checks import (
     _NPY_MAGIC,
     _PICKLE_MESSAGE,
@@ -39,10 +39,13 @@ from .file_checks import (
     _open_checked,
     _select,
     _sniff,
+    parse_json,
 )
+from .shards import INDEX_SUFFIX, is_index
 from .tables import _load_table, _table_2d, _write_table, format_table, parse_table
 
 __all__ = [
+    "LOADABLE_EXTENSIONS",
     "SUPPORTED_EXTENSIONS",
     "FileFormatError",
     "TensorInfo",
@@ -57,6 +60,9 @@ __all__ = [
 ]
 
 SUPPORTED_EXTENSIONS = (".npy", ".npz", ".safetensors", ".csv", ".tsv")
+#: What OpScope reads, and never writes: PyTorch checkpoints (they are pickles, read only through
+#: ``torch.load(weights_only=True)``; :mod:`.checkpoints`) and shard indexes (:mod:`.shards`).
+LOADABLE_EXTENSIONS = SUPPORTED_EXTENSIONS + TORCH_EXTENSIONS + (INDEX_SUFFIX,)
 DEFAULT_KEYS = {".npy": "array", ".npz": "array", ".safetensors": "tensor", ".csv": "table", ".tsv": "table"}
 # safetensors dtype names -> numpy; BF16 has no numpy dtype and is widened to float32 on load.
 _ST_DTYPES = {
@@ -72,14 +78,29 @@ _ST_MAX_HEADER = 100 << 20  # the limit the safetensors library itself applies
 
 
 def _ext(path: str) -> str:
+    """The extension of a file to write (or to read, for the formats OpScope also writes)."""
     ext = os.path.splitext(path)[1].lower()
+    if ext in TORCH_EXTENSIONS or is_index(path):
+        raise FileFormatError(
+            f"{os.path.basename(path) or path}: OpScope reads PyTorch checkpoints and shard indexes but does not "
+            f"write them; save as {', '.join(SUPPORTED_EXTENSIONS)}"
+        )
     if ext not in SUPPORTED_EXTENSIONS:
         shown = f"'{ext}'" if ext else "without an extension"
         raise FileFormatError(
             f"{os.path.basename(path) or path}: unknown file type {shown}; "
-            f"OpScope reads and writes {', '.join(SUPPORTED_EXTENSIONS)}"
+            f"OpScope reads and writes {', '.join(SUPPORTED_EXTENSIONS)} "
+            f"(and reads {', '.join(TORCH_EXTENSIONS)} with PyTorch, and {INDEX_SUFFIX} shard indexes)"
         )
     return ext
+
+
+def _read_kind(path: str) -> str:
+    """What to read ``path`` as: its extension, ``".pt"`` for every checkpoint, or the index suffix."""
+    if is_index(path):
+        return INDEX_SUFFIX
+    ext = os.path.splitext(path)[1].lower()
+    return ".pt" if ext in TORCH_EXTENSIONS else _ext(path)
 
 
 def split_path_key(text: str | os.PathLike) -> tuple[str, str | None]:
@@ -99,7 +120,7 @@ def split_path_key(text: str | os.PathLike) -> tuple[str, str | None]:
     text = os.fspath(text)
     if os.path.exists(text):
         return text, None
-    exts = "|".join(re.escape(e) for e in SUPPORTED_EXTENSIONS)
+    exts = "|".join(re.escape(e) for e in LOADABLE_EXTENSIONS)
     m = re.match(rf"^(.*?(?:{exts})):(.+)$", text, flags=re.IGNORECASE | re.DOTALL)
     if m:
         return m.group(1), m.group(2)
@@ -257,9 +278,9 @@ def _safetensors_header(path: str, where: str, size: int) -> tuple[dict, int]:
         if n > min(_ST_MAX_HEADER, size - 8):
             raise FileFormatError(f"{where} is truncated or not a safetensors file (header length {n}){_sniff(raw)}")
         try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise FileFormatError(f"{where} has a corrupt safetensors header ({exc})") from exc
+            header = parse_json(f.read(n), "header")
+        except FileFormatError as exc:
+            raise FileFormatError(f"{where} has a corrupt safetensors header: {exc}") from None
     if not isinstance(header, dict):
         raise FileFormatError(f"{where} has a corrupt safetensors header (not a JSON object)")
     return header, 8 + n
@@ -356,9 +377,17 @@ def _read(path: str | os.PathLike, keys: list[str] | None = None,
           max_bytes: int | None = None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Tensors (all, or ``keys``) and the safetensors metadata (empty for other formats)."""
     path = os.fspath(path)
-    ext = _ext(path)
+    ext = _read_kind(path)
     where, size = _open_checked(path)
     try:
+        if ext == INDEX_SUFFIX:
+            from .shards import load_index
+
+            return load_index(path, keys, max_bytes), {}
+        if ext == ".pt":
+            from .checkpoints import load_checkpoint
+
+            return load_checkpoint(path, where, size, keys, max_bytes), {}
         if ext == ".npy":
             return _load_npy(path, where, size, keys, max_bytes), {}
         if ext == ".npz":
@@ -380,13 +409,15 @@ def describe_file(path: str | os.PathLike) -> list[TensorInfo]:
     Parameters
     ----------
     path : str or os.PathLike
-        A .npy, .npz, .safetensors, .csv or .tsv file.
+        A .npy, .npz, .safetensors, .csv or .tsv file; a PyTorch checkpoint (.pt, .pth, .bin: with
+        PyTorch installed, which reads the whole file); a ``*.safetensors.index.json`` shard index
+        (each shard's header is read).
 
     Returns
     -------
     list of TensorInfo
         ``(key, shape, dtype)`` named tuples, in file order; the dtype is the one loading gives
-        (bfloat16 loads as float32, CSV/TSV as float64).
+        (bfloat16 loads as float32, CSV/TSV as float64); checkpoints' keys are dotted paths.
 
     Raises
     ------
@@ -394,9 +425,17 @@ def describe_file(path: str | os.PathLike) -> list[TensorInfo]:
         The file cannot be loaded (its data is checked for truncation, not read).
     """
     path = os.fspath(path)
-    ext = _ext(path)
+    ext = _read_kind(path)
     where, size = _open_checked(path)
     try:
+        if ext == INDEX_SUFFIX:
+            from .shards import describe_index
+
+            return describe_index(path)
+        if ext == ".pt":
+            from .checkpoints import describe_checkpoint
+
+            return describe_checkpoint(path, where, size)
         if ext == ".npy":
             return _describe_npy(path, where, size)
         if ext == ".npz":
@@ -408,6 +447,8 @@ def describe_file(path: str | os.PathLike) -> list[TensorInfo]:
         return [TensorInfo("table", table.shape, table.dtype)]
     except FileFormatError:
         raise
+    except MemoryError as exc:
+        raise FileFormatError(f"{where}: not enough memory to read it") from exc
     except OSError as exc:
         raise FileFormatError(f"{where}: cannot read it ({exc.strerror or exc})") from exc
 
@@ -419,7 +460,8 @@ def load_tensors(path: str | os.PathLike, *, max_bytes: int | None = None) -> di
     ----------
     path : str or os.PathLike
         ``.npy`` gives ``{"array": ...}``; ``.npz`` and ``.safetensors`` all their keys;
-        ``.csv``/``.tsv`` ``{"table": <2-D float64>}``.
+        ``.csv``/``.tsv`` ``{"table": <2-D float64>}``; a PyTorch checkpoint (``.pt``, ``.pth``,
+        ``.bin``) its tensors by dotted key; a ``.safetensors.index.json`` every shard's tensors.
     max_bytes : int, optional
         Refuse the file, before reading any data, if its tensors need more bytes than this
         (default: the memory budget, :func:`compute.budget.memory_budget`).
@@ -460,7 +502,7 @@ def load_tensor(path: str | os.PathLike, key: str | None = None, *, max_bytes: i
     path = os.fspath(path)
     if key is None:
         # a table file holds one tensor: no need to parse it twice to learn its key
-        keys = ["table"] if _ext(path) in (".csv", ".tsv") else [i.key for i in describe_file(path)]
+        keys = ["table"] if _read_kind(path) in (".csv", ".tsv") else [i.key for i in describe_file(path)]
         if len(keys) > 1:
             name = os.path.basename(path)
             raise FileFormatError(

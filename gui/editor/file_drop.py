@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
-from opscope.compute.io import SUPPORTED_EXTENSIONS
+from opscope.compute.io import LOADABLE_EXTENSIONS
 
 __all__ = ["FileDropTarget", "dropped_tensor_file"]
 
 
 def dropped_tensor_file(mime) -> str | None:
-    """The local tensor file (.npy, .npz, .safetensors, .csv, .tsv) a drag carries, or None.
+    """The local tensor file a drag carries (any loadable kind: .npy, .npz, .safetensors, a sharded
+    ``*.index.json``, .csv, .tsv, PyTorch .pt/.pth/.bin), or None.
 
     Only the first URL counts: an input takes one tensor. Files of other types are not accepted at
     all, so the cursor already says "no" before the drop.
@@ -21,7 +20,7 @@ def dropped_tensor_file(mime) -> str | None:
     if not urls:
         return None
     path = urls[0].toLocalFile()
-    return path if os.path.splitext(path)[1].lower() in SUPPORTED_EXTENSIONS else None
+    return path if path.lower().endswith(LOADABLE_EXTENSIONS) else None
 
 
 class FileDropTarget:

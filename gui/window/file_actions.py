@@ -41,7 +41,7 @@ import threading
 
 import numpy as np
 from opscope import compute
-from opscope.compute.errors import InputError
+from opscope.compute.errors import InputError, OpScopeError
 from opscope.compute.io import (
     SUPPORTED_EXTENSIONS,
     FileFormatError,
@@ -65,6 +65,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from .controls import ParamValueError
+from .key_picker import pick_key
 from .restore_bar import RestoreBar
 
 __all__ = ["AUTOSAVE_MS", "MAX_RECENT", "FileActions", "tensor_item_text"]
@@ -75,7 +76,8 @@ AUTOSAVE_MS = 2000
 MAX_RECENT = 10
 SESSION_EXTENSION = ".opscope"
 SESSION_FILTER = "OpScope session (*.opscope);;All files (*)"
-TENSOR_FILTER = "Tensors (*.npy *.npz *.safetensors *.csv *.tsv);;All files (*)"
+TENSOR_FILTER = ("Tensors (*.npy *.npz *.safetensors *.csv *.tsv *.pt *.pth *.bin *.index.json);;"
+                 "PyTorch checkpoints (*.pt *.pth *.bin);;All files (*)")
 SAVE_TENSOR_FILTER = ("NumPy array (*.npy);;NumPy archive (*.npz);;safetensors (*.safetensors);;"
                       "CSV table, 2-D (*.csv);;TSV table, 2-D (*.tsv)")
 RUN_FILTER = "NumPy archive (*.npz);;safetensors (*.safetensors)"
@@ -255,12 +257,8 @@ class FileActions(QObject):
         Key, shape and dtype of every tensor are shown before anything is read, also for a file
         holding one, so that a wrong file is noticed before it replaces the input.
         """
-        items = [tensor_item_text(i.key, i.shape, i.dtype) for i in infos]
-        n = len(infos)
-        label = (f"{os.path.basename(path)} holds {n} tensors. Load which into {target}?" if n > 1 else
-                 f"{os.path.basename(path)} holds one tensor. Load it into {target}?")
-        item, ok = QInputDialog.getItem(self.window, f"Load {target}", label, items, 0, False)
-        return infos[items.index(item)].key if ok and item in items else None
+        # a searchable table (gui.window.key_picker): checkpoints hold hundreds of keys
+        return pick_key(self.window, path, infos, target)
 
     def _choose_tensor(self, names: list[str], labels: list[str]) -> str | None:
         """Which tensor of the run to save (None: cancel)."""
@@ -307,6 +305,16 @@ class FileActions(QObject):
 
     def _remember_folder(self, path: str) -> None:
         self._last_dir = os.path.dirname(os.path.abspath(path))
+
+    @property
+    def last_folder(self) -> str:
+        """The folder the file dialogs open in: the last one used ('' before any); kept between runs
+        by :mod:`gui.window.settings`."""
+        return self._last_dir
+
+    @last_folder.setter
+    def last_folder(self, folder: str) -> None:
+        self._last_dir = str(folder or "")
 
     # ------------------------------------------------------------------------------------------
     # sessions
@@ -470,8 +478,10 @@ class FileActions(QObject):
                 if key is None:
                     return False
             array = load_tensor(path, key)
-        except (FileFormatError, OSError) as exc:
+        except (OpScopeError, OSError) as exc:  # every loader problem is an OpScopeError (FileFormatError...)
             return self._fail(f"Cannot load {name}: {exc}. {name} is unchanged.")
+        except Exception as exc:  # noqa: BLE001 - a loader bug is shown, never lost in Qt's event loop
+            return self._fail(f"Cannot load {name}: unexpected {type(exc).__name__}: {exc}. {name} is unchanged.")
         self._remember_folder(path)
         editor = w.editor(name)
         shown = tensor_item_text(key, array.shape, array.dtype)

@@ -292,11 +292,14 @@ def test_empty_file(tmp_path, ext):
 def test_missing_file_and_unknown_extension(tmp_path):
     with pytest.raises(FileFormatError, match="no such file"):
         load_tensors(tmp_path / "nope.npy")
-    (tmp_path / "w.pt").write_bytes(b"x")
+    (tmp_path / "w.pkl").write_bytes(b"x")
     with pytest.raises(FileFormatError) as err:
-        load_tensors(tmp_path / "w.pt")
-    assert "unknown file type '.pt'" in str(err.value) and ".npy, .npz, .safetensors, .csv, .tsv" in str(err.value)
+        load_tensors(tmp_path / "w.pkl")
+    assert "unknown file type '.pkl'" in str(err.value) and ".npy, .npz, .safetensors, .csv, .tsv" in str(err.value)
     with pytest.raises(FileFormatError, match="unknown file type"):
+        save_tensor(tmp_path / "w.pkl", np.ones(2))
+    # PyTorch checkpoints are read (tests/io/test_io_checkpoints.py), never written: they are pickles
+    with pytest.raises(FileFormatError, match="does not write them"):
         save_tensor(tmp_path / "w.pt", np.ones(2))
     (tmp_path / "d.npy").mkdir()
     with pytest.raises(FileFormatError, match="not a file"):
