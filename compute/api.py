@@ -20,8 +20,9 @@ from .backend import BackendInfo, get_backend, to_host
 from .budget import check_budget
 from .buffers import POOL
 from .errors import InputError, ParamError
-from .plans import Run, auto_tile
-from .registry import GRANULARITIES, OpSpec, get_spec
+from .numbers import fmt_shape
+from .plans import Run, Stage, StagePlan, auto_tile
+from .registry import GRANULARITIES, OpSpec, as_int, get_spec
 from .timeline import Timeline
 
 #: The default granularity keeps a timeline at most this long; finer steps are there on request.
@@ -74,8 +75,29 @@ def _as_array(op: str, name: str, value) -> np.ndarray:
     return a
 
 
+def _target_dtypes(spec: OpSpec, arrays: Mapping[str, np.ndarray], dtype: np.dtype) -> dict[str, np.dtype]:
+    """The dtype each input is computed in: ``dtype``, except boolean mask inputs, which stay bool."""
+    mask_inputs = spec.extra.get("mask_inputs", ())
+    return {k: (a.dtype if k in mask_inputs and a.dtype == bool else dtype) for k, a in arrays.items()}
+
+
+def _budget_sizes(spec: OpSpec, shapes: Mapping[str, tuple], itemsizes: Mapping[str, int], dtype: np.dtype,
+                  params: dict) -> dict[str, int]:
+    """Bytes a run will hold, from shapes alone: the operation's intermediates and outputs, plus
+    every input at its compute dtype (the cast copy, or the device copy on a GPU). A broadcast
+    (zero-stride) input counts at its full logical size: a cast or a device copy materializes it."""
+    sizes = dict(spec.estimate(shapes, dtype.itemsize, params))
+    sizes.update({f"input {k}": math.prod(int(n) for n in shp) * int(itemsizes[k]) for k, shp in shapes.items()})
+    return sizes
+
+
 def prepare(name: str, inputs: Mapping[str, object], params: Mapping[str, object]) -> Prepared:
     """Check ``inputs`` and ``params`` for operation ``name`` and normalize them.
+
+    The order matters: names, dtypes, parameter kinds and shapes are checked, then the memory the
+    run needs is estimated from the shapes and refused by the budget, and only then are the inputs
+    cast to the compute dtype. A cast can be 8× its input (uint8 -> float64, or a broadcast view
+    materialized), so it never happens for a run the budget refuses.
 
     Raises
     ------
@@ -85,6 +107,8 @@ def prepare(name: str, inputs: Mapping[str, object], params: Mapping[str, object
         a missing or unknown input, or one of an unsupported dtype.
     ShapeError
         shapes the operation cannot combine (the message names both shapes, the axis and the rule).
+    BudgetError
+        a run that would need more memory than the budget (checked before anything is allocated).
     """
     spec = get_spec(name)
     if not isinstance(inputs, Mapping):
@@ -102,22 +126,14 @@ def prepare(name: str, inputs: Mapping[str, object], params: Mapping[str, object
         m = params["mask"]
         if m.dtype == bool or m.dtype.kind == "f" or m.ndim >= 2:  # an array mask is an input, not a keyword
             arrays["mask"] = _as_array(name, "mask", params.pop("mask"))
-    known = {p.name for p in spec.params}
-    bad = [k for k in params if k not in known]
-    if bad:
-        raise ParamError(f"{name}: unknown parameter(s) {', '.join(bad)}; valid: {', '.join(sorted(known)) or 'none'}")
-    full = {p.name: p.default for p in spec.params}
-    full.update(params)
+    full = spec.validate_params(params)
     dtype = _compute_dtype(spec, arrays)
-    mask_inputs = spec.extra.get("mask_inputs", ())
-    cast = {}
-    for k, a in arrays.items():
-        if k in mask_inputs:
-            cast[k] = a if a.dtype == bool else a.astype(dtype, copy=False)
-        else:
-            cast[k] = a.astype(dtype, copy=False)
-    shapes = {k: tuple(a.shape) for k, a in cast.items()}
+    target = _target_dtypes(spec, arrays, dtype)
+    shapes = {k: tuple(a.shape) for k, a in arrays.items()}
     norm = spec.check(shapes, full)
+    xp, _info = get_backend()
+    check_budget(spec.name, _budget_sizes(spec, shapes, {k: t.itemsize for k, t in target.items()}, dtype, norm), xp)
+    cast = {k: a.astype(target[k], copy=False) for k, a in arrays.items()}
     return Prepared(spec, cast, norm, dtype)
 
 
@@ -131,12 +147,16 @@ def _compute(prep: Prepared, xp) -> dict:
 
 def _execute(prep: Prepared, budget_check: bool = True):
     """Compute on the chosen backend; on a GPU out-of-memory, again on numpy. Returns
-    ``(xp, device inputs, outputs, backend info, notices, elapsed)``."""
+    ``(xp, device inputs, outputs, backend info, notices, elapsed)``.
+
+    :func:`prepare` already checked the budget before casting; the check is repeated here (it
+    costs only arithmetic on shapes) for a :class:`Prepared` built another way.
+    """
     xp, info = get_backend()
     shapes = {k: tuple(a.shape) for k, a in prep.inputs.items()}
     if budget_check:
-        sizes = prep.spec.estimate(shapes, prep.dtype.itemsize, prep.params)
-        sizes.update({f"input {k}": a.nbytes for k, a in prep.inputs.items()})
+        sizes = _budget_sizes(prep.spec, shapes, {k: a.dtype.itemsize for k, a in prep.inputs.items()}, prep.dtype,
+                              prep.params)
         check_budget(prep.spec.name, sizes, xp)
     notices: list[str] = []
     t0 = time.perf_counter()
@@ -197,36 +217,70 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
     tile : int or (rows, cols): output tile for ``tile`` granularity (default: about 256 tiles).
     kblock : int: block of the reduced axis for ``kblock`` granularity (default: about 32 blocks).
     run_id : the id stamped on every step (a fresh one by default).
+
+    Every timeline has at least one step: a run with an empty output has one step that shows it.
+
+    Raises
+    ------
+    ParamError
+        a bad granularity, tile, kblock or run_id (they are checked before anything is computed),
+        besides everything :func:`prepare` raises.
     """
+    if granularity is not None and (not isinstance(granularity, str) or granularity not in GRANULARITIES):
+        raise ParamError(f"{name}: unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)} or None")
+    options = {}
+    if tile is not None:
+        options["tile"] = _tile_option(name, tile)
+    if kblock is not None:
+        kb = as_int(kblock)
+        if kb is None or kb < 1:
+            raise ParamError(f"{name}: kblock must be an int ≥ 1 (terms of the reduced axis per step) or None "
+                             f"for about 32 blocks; not {kblock!r}")
+        options["kblock"] = kb
+    if run_id is not None and as_int(run_id) is None:
+        raise ParamError(f"{name}: run_id must be an int or None, not {run_id!r}")
     prep = prepare(name, inputs, params)
     spec = prep.spec
-    if granularity is not None and granularity not in GRANULARITIES:
-        raise ParamError(f"{name}: unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)}")
     if granularity is not None and granularity not in spec.granularities:
         raise ParamError(f"{name}: granularity {granularity!r} is not available; "
                          f"{name} steps by {', '.join(spec.granularities)}")
-    options = {}
-    if tile is not None:
-        t = (int(tile), int(tile)) if np.ndim(tile) == 0 else tuple(int(x) for x in tile)
-        if any(x < 1 for x in t):
-            raise ParamError(f"{name}: tile must be ≥ 1, not {tile!r}")
-        options["tile"] = t
-    if kblock is not None:
-        if int(kblock) < 1:
-            raise ParamError(f"{name}: kblock must be ≥ 1, not {kblock!r}")
-        options["kblock"] = int(kblock)
     xp, dev, out, info, notices, elapsed = _execute(prep)
     run = Run(name, xp, dev, out, dict(prep.params))
     POOL.recycle_when_dead(run, out.values())
     if granularity is None:
-        granularity = _default_granularity(spec, run, options)
-    plan = spec.plan(run, granularity, options)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            granularity = _default_granularity(spec, run, options)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # captions read NaN/Inf values too
+        plan = spec.plan(run, granularity, options)
+    if not len(plan):
+        plan = empty_plan(run)
     flops = spec.flops({k: a.shape for k, a in prep.inputs.items()}, prep.params)
     used = dict(options)
     used.update(getattr(plan, "options", {}) or {})
-    return Timeline(run, plan, granularity=granularity, run_id=next(_run_ids) if run_id is None else int(run_id),
+    return Timeline(run, plan, granularity=granularity, run_id=next(_run_ids) if run_id is None else as_int(run_id),
                     backend=info, notices=notices, flops=flops, elapsed=elapsed, input_names=spec.input_names,
                     options=used)
+
+
+def _tile_option(name: str, tile) -> tuple[int, int]:
+    """``tile`` (an int, or (rows, cols)) as a pair of ints ≥ 1, or a ParamError saying what is valid."""
+    parts = [tile] if as_int(tile) is not None else list(tile) if isinstance(tile, (tuple, list)) else None
+    t = None if parts is None or len(parts) not in (1, 2) else [as_int(x) for x in parts]
+    if t is None or any(x is None or x < 1 for x in t):
+        raise ParamError(f"{name}: tile must be an int ≥ 1 or (rows, cols) of ints ≥ 1 (the output block of one "
+                         f"step), or None for about 256 tiles; not {tile!r}")
+    return (t[0], t[0]) if len(t) == 1 else (t[0], t[1])
+
+
+def empty_plan(run: Run) -> StagePlan:
+    """The one step of a run whose steps are none (an empty output): it shows the empty result.
+
+    A timeline always has a step, so a view can always show step 0 and the last one.
+    """
+    shapes = ", ".join(f"{k} {fmt_shape(run.shape(k))}" for k in run.outputs)
+    stage = Stage("empty", tuple(run.outputs), tuple(run.inputs),
+                  f"{run.op}: the output is empty ({shapes}): there is nothing to compute, step by step.")
+    return StagePlan(run, [stage])
 
 
 def default_tile(shape2d, target_steps: int = 256) -> tuple[int, int]:

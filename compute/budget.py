@@ -6,9 +6,12 @@ check an over-large run would swap the machine to a halt instead of failing with
 
 from __future__ import annotations
 
+import math
 import os
 
-from .errors import BudgetError
+import numpy as np
+
+from .errors import BudgetError, ParamError
 
 _budget_override: int | None = None
 
@@ -18,8 +21,10 @@ def set_memory_budget(nbytes: int | None) -> None:
     (half the available memory of the device in use). ``OPSCOPE_MEMORY_BUDGET`` (bytes, or with a
     suffix K/M/G) sets it from the environment."""
     global _budget_override
-    if nbytes is not None and int(nbytes) <= 0:
-        raise ValueError("memory budget must be positive")
+    if nbytes is not None:
+        ok = isinstance(nbytes, (int, float, np.integer, np.floating)) and not isinstance(nbytes, bool)
+        if not ok or not math.isfinite(nbytes) or int(nbytes) <= 0:
+            raise ParamError(f"the memory budget must be a positive number of bytes or None, not {nbytes!r}")
     _budget_override = None if nbytes is None else int(nbytes)
 
 
@@ -32,7 +37,26 @@ def _parse_size(text: str) -> int:
 
 
 def host_available_bytes() -> int:
-    """Memory the host can still give (MemAvailable on Linux; total physical memory elsewhere)."""
+    """Memory the host can still give without swapping.
+
+    psutil's ``virtual_memory().available`` is right on Linux, macOS and Windows (it counts
+    reclaimable caches, unlike "free"). Without psutil: ``MemAvailable`` on Linux, else the total
+    physical memory, else 8 GiB.
+    """
+    try:
+        import psutil  # noqa: PLC0415 - a declared dependency, but the budget must work without it
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        try:
+            return int(psutil.virtual_memory().available)
+        except Exception:  # noqa: BLE001 - an odd platform: fall back to what the OS files say
+            pass
+    return _fallback_available_bytes()
+
+
+def _fallback_available_bytes() -> int:
+    """Available memory without psutil (MemAvailable on Linux; total physical memory elsewhere)."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -65,8 +89,6 @@ def memory_budget(xp=None) -> int:
             return _parse_size(env)
         except ValueError:
             pass
-    import numpy as np
-
     return device_available_bytes(xp if xp is not None else np) // 2
 
 

@@ -134,7 +134,10 @@ class Timeline(Sequence):
             n += self._len
         if not 0 <= n < self._len:
             raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
-        c = self._plan.step(n)
+        # Steps compute partial sums and captions from the run's values: NaN and Inf propagate as
+        # in the result itself, and numpy's warnings about them are noise here too.
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            c = self._plan.step(n)
         return Step(self.run_id, n, self._len, c.stage, c.caption, c.tensors, c.regions, self.levels)
 
     # --- tensors ---------------------------------------------------------------------------
@@ -182,7 +185,8 @@ class Timeline(Sequence):
             n += self._len
         n = max(0, min(int(n), self._len - 1))
         final = self._run.tensor(name)
-        state = self._plan.tensor_at(name, n) if name in self._plan.writes else FULL
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # partial sums of Inf/NaN
+            state = self._plan.tensor_at(name, n) if name in self._plan.writes else FULL
         xp = self._run.xp
         lead = tuple(int(i) for i in lead)
         index = lead

@@ -22,7 +22,9 @@ from ..step import Region, StepContent
 
 
 def _prod(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    """Number of elements, in Python ints: np.prod in int64 wraps around for huge broadcast shapes,
+    which would let an impossible run through the budget."""
+    return math.prod(int(s) for s in shape)
 
 
 # --- masks --------------------------------------------------------------------------------------
@@ -47,20 +49,38 @@ def parse_mask_param(op: str, value):
         except ValueError:
             raise ParamError(f"{op}: mask must be None, 'causal', key lengths like 'padding:3,2', or an array "
                              f"given as the input 'mask'; not {value!r}") from None
+    valid = "None, 'causal', or key lengths per batch entry such as 'padding:3,2' or [3, 2]"
     try:
         arr = np.asarray(value)
-    except Exception:  # noqa: BLE001
-        raise ParamError(f"{op}: mask {value!r} is not understood") from None
+    except Exception:  # noqa: BLE001 - ragged or odd objects: not a mask spelling
+        raise ParamError(f"{op}: mask must be {valid}; not {value!r}") from None
     if arr.ndim <= 1 and arr.dtype.kind in "iu":
         return tuple(int(x) for x in arr.reshape(-1))
-    raise ParamError(f"{op}: a mask array (bool: True = keep, or additive float) goes in the inputs as 'mask', "
-                     f"not as the mask= keyword")
+    if arr.ndim >= 1 and arr.dtype.kind in "bf" and arr.size:
+        raise ParamError(f"{op}: a mask array (bool: True = keep, or additive float) goes in the inputs as 'mask', "
+                         f"not as the mask= keyword")
+    raise ParamError(f"{op}: mask must be {valid}; not {value!r}")
 
 
-def check_mask(op: str, spec, mask_shape, scores_shape, lk: int):
-    """Check the mask keyword (``spec``) and the mask input's shape against the scores' shape."""
+def check_mask(op: str, spec, mask_shape, scores_shape, lk: int, nbatch: int | None = None):
+    """Check the mask keyword (``spec``) and the mask input's shape against the scores' shape.
+
+    ``nbatch`` is the number of leading batch axes of the scores (default: all but the last two;
+    mha passes the input's, since its scores also have a head axis). Padding lengths belong to
+    sequences, i.e. to entries of the first batch axis, and apply to every head of that entry;
+    an unbatched input is one sequence, so it takes exactly one length.
+    """
+    if nbatch is None:
+        nbatch = len(scores_shape) - 2
     if isinstance(spec, tuple):
-        nb = scores_shape[0] if len(scores_shape) > 2 else 1
+        if not spec:
+            raise ParamError(f"{op}: a padding mask needs at least one key length, e.g. 'padding:3' or [3].")
+        nb = scores_shape[0] if nbatch > 0 else 1
+        if nbatch == 0 and len(spec) != 1:
+            raise ParamError(f"{op}: padding mask gives {len(spec)} key lengths {list(spec)}, but the input is "
+                             f"unbatched (one sequence; scores {fmt_shape(scores_shape)}). Padding lengths belong to "
+                             f"sequences, not heads: give one length (it applies to every head), or batch the "
+                             f"input as (batch, sequence, features) with one length per batch entry.")
         if len(spec) not in (1, nb):
             raise ShapeError(f"{op}: padding mask gives {len(spec)} key lengths, but the scores "
                              f"{fmt_shape(scores_shape)} have {nb} batch entries on axis 0: "
@@ -80,23 +100,42 @@ def check_mask(op: str, spec, mask_shape, scores_shape, lk: int):
                              + aligned(mask_shape, scores_shape, "mask", "scores"))
 
 
-def apply_mask(xp, scaled, spec, mask):
+def mask_words(spec, mask=None) -> str:
+    """The masks of a run in words, for captions (``"no mask"`` when there are none)."""
+    words = []
+    if spec == "causal":
+        words.append("causal: query i sees keys 0..i")
+    elif isinstance(spec, tuple):
+        words.append("padding: keys past each length removed")
+    if mask is not None:
+        words.append("boolean mask (True = keep)" if mask.dtype == bool else "additive mask")
+    return ", ".join(words) or "no mask"
+
+
+def apply_mask(xp, scaled, spec, mask, nbatch: int | None = None):
     """``(masked, fully_masked, words)``: the logits with masked entries at −inf (plus any additive
-    mask), a boolean array of rows with no key left (or None), and a description for captions."""
+    mask), a boolean array of rows with no key left (or None), and a description for captions.
+
+    ``nbatch`` is the number of leading batch axes of ``scaled`` (as in :func:`check_mask`): a
+    padding length of batch entry b applies to every other axis (heads, queries) of that entry.
+    """
     keep = None
     words = []
     lq, lk = scaled.shape[-2], scaled.shape[-1]
+    if nbatch is None:
+        nbatch = scaled.ndim - 2
     if spec == "causal":
         keep = xp.tril(xp.ones((lq, lk), dtype=bool))
         words.append("causal: query i sees keys 0..i")
     elif isinstance(spec, tuple):
         lengths = xp.asarray(np.asarray(spec, dtype=np.int64))
-        nb = scaled.shape[0] if scaled.ndim > 2 else 1
-        lengths = xp.broadcast_to(lengths, (nb,))
         k = xp.arange(lk)
-        keep = (k[None, :] < lengths[:, None]).reshape((nb,) + (1,) * max(0, scaled.ndim - 2) + (lk,))
-        if scaled.ndim == 2:
-            keep = keep.reshape(1, lk)
+        if nbatch == 0:  # one sequence: its one length (check_mask refused more) for every head and query
+            keep = k < lengths[0]
+        else:
+            nb = scaled.shape[0]
+            lengths = xp.broadcast_to(lengths, (nb,))
+            keep = (k[None, :] < lengths[:, None]).reshape((nb,) + (1,) * (scaled.ndim - 2) + (lk,))
         words.append("padding: keys past each length removed")
     additive = None
     if mask is not None:
@@ -116,7 +155,13 @@ def apply_mask(xp, scaled, spec, mask):
 
 
 def masked_softmax(xp, masked, fully):
-    """Softmax over the last axis; rows in ``fully`` (all −inf) give zeros instead of NaN."""
+    """Softmax over the last axis; rows in ``fully`` (all −inf) give zeros instead of NaN.
+
+    With no keys at all (last axis of length 0) the weights are empty: there is nothing to weigh,
+    and the weighted sum of no values is the zero vector, as for a fully masked row.
+    """
+    if masked.shape[-1] == 0:
+        return xp.zeros(masked.shape, masked.dtype)
     m = masked.max(axis=-1, keepdims=True)
     if fully is not None:
         m = xp.where(fully[..., None], 0, m)
@@ -259,7 +304,9 @@ def _attention_compute(xp, inp, params):
     weights = masked_softmax(xp, masked, fully)
     result = xp.matmul(weights, v)
     out = {"scores": scores, "scaled": scaled, "masked": masked, "weights": weights, "result": result}
-    if fully is not None:
+    if shape[-1] == 0 and shape[-2]:
+        out["__notices__"] = ("There are no keys (K has 0 rows): every query's weights are empty and its output is 0.",)
+    elif fully is not None:
         n = int(fully.sum())
         if n:
             out["__notices__"] = (f"{n} query row(s) have every key masked: their weights and outputs are 0.",)
@@ -283,18 +330,19 @@ def _attention_stages(run, prefix=""):
     scale = run.params["scale"]
     q = run.shape("Q")
     has_mask = run.params.get("mask") is not None or "mask" in run.inputs
-    words = apply_mask(run.xp, run.tensor("scaled")[..., :1, :1], run.params.get("mask"), None)[2] if has_mask else ""
-    if "mask" in run.inputs:
-        words = (words + ", " if words and words != "no mask" else "") + (
-            "boolean mask (True = keep)" if run.tensor("mask").dtype == bool else "additive mask")
+    words = mask_words(run.params.get("mask"), run.inputs.get("mask"))
     # Captions read single numbers and the first rows only: nothing big leaves the device.
-    s00 = fmt(run.scalar("scores", (0,) * len(run.shape("scores")))) if _prod(run.shape("scores")) else "–"
-    qrow = run.host("Q", (0,) * (len(q) - 2) + (0, slice(0, 4)))
-    krow = run.host("K", (0,) * (len(run.shape("K")) - 2) + (0, slice(0, 4)))
-    dot = " + ".join(f"{fmt(a)}×{fmt(b)}" for a, b in zip(qrow[:4], krow[:4])) + (" + …" if q[-1] > 4 else "")
+    if _prod(run.shape("scores")):
+        s00 = fmt(run.scalar("scores", (0,) * len(run.shape("scores"))))
+        qrow = run.host("Q", (0,) * (len(q) - 2) + (0, slice(0, 4)))
+        krow = run.host("K", (0,) * (len(run.shape("K")) - 2) + (0, slice(0, 4)))
+        dot = " + ".join(f"{fmt(a)}×{fmt(b)}" for a, b in zip(qrow[:4], krow[:4])) + (" + …" if q[-1] > 4 else "")
+        dot = (dot or "0 (d_k = 0: an empty sum)") + f" = {s00}"
+    else:
+        dot = "– (the scores are empty: no queries or no keys)"
     stages = [
         Stage("scores", ("scores",), ("Q", "K"), f"scores = Q Kᵀ {fmt_shape(run.shape('scores'))}: "
-                                                  f"scores[0,0] = {dot} = {s00}"),
+                                                  f"scores[0,0] = {dot}"),
         Stage("scaled", ("scaled",), ("scores",), f"scaled = scores × {fmt(scale)}"
               + (f" (1/√{q[-1]})" if abs(scale - 1 / math.sqrt(max(1, q[-1]))) < 1e-12 else "")),
         Stage("masked", ("masked",), ("scaled",) + (("mask",) if "mask" in run.inputs else ()),
@@ -435,15 +483,10 @@ def _mha_shapes(shapes, num_heads):
 
 
 def _mha_check(shapes, params):
-    try:
-        h = int(params.get("num_heads") or 0)
-    except (TypeError, ValueError):
-        raise ParamError(f"mha: num_heads must be a positive int, not {params.get('num_heads')!r}") from None
-    if h < 1:
-        raise ParamError(f"mha: num_heads must be a positive int, not {params.get('num_heads')!r}")
+    h = params.get("num_heads")  # its kind (an int ≥ 1) was checked by Param.validate
     info = _mha_shapes(shapes, h)
     spec = parse_mask_param("mha", params.get("mask"))
-    check_mask("mha", spec, shapes.get("mask"), info["scores"], info["scores"][-1])
+    check_mask("mha", spec, shapes.get("mask"), info["scores"], info["scores"][-1], nbatch=len(info["batch"]))
     return {**params, "num_heads": h, "mask": spec}
 
 
@@ -474,7 +517,8 @@ def _mha_compute(xp, inp, params):
     shape = np.broadcast_shapes(qh.shape[:-2], kt.shape[:-2]) + (qh.shape[-2], kt.shape[-1])
     scores = xp.matmul(qh, kt, out=POOL.empty(xp, shape, xp.result_type(qh, kh)))
     scores *= scale
-    masked, fully, _w = apply_mask(xp, scores, params["mask"], inp.get("mask"))
+    # The scores are (batch…, heads, Sq, Sk): only the input's batch axes are batch axes for padding.
+    masked, fully, _w = apply_mask(xp, scores, params["mask"], inp.get("mask"), nbatch=scores.ndim - 3)
     weights = masked_softmax(xp, masked, fully)
     heads = xp.matmul(weights, vh)
     hm = xp.moveaxis(heads, -3, -2)

@@ -6,6 +6,8 @@ view can draw the copies broadcasting makes, and mark them with ``broadcast`` re
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..numbers import fmt, fmt_index, fmt_shape
@@ -16,7 +18,9 @@ from ..step import Region, StepContent
 
 
 def _prod(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    """Number of elements, in Python ints: np.prod in int64 wraps around for huge broadcast shapes,
+    which would let an impossible run through the budget."""
+    return math.prod(int(s) for s in shape)
 
 
 def _source_index(shape, out_index) -> tuple[int, ...]:
@@ -67,8 +71,10 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
     def compute(xp, inp, params):
         a, b = inp["A"], inp["B"]
         out = tuple(broadcast_shapes(name, a.shape, b.shape))
-        return {"A_broadcast": xp.ascontiguousarray(xp.broadcast_to(a, out)),
-                "B_broadcast": xp.ascontiguousarray(xp.broadcast_to(b, out)),
+        # .copy(), not ascontiguousarray: that one returns at least 1-D, so two 0-d operands
+        # would show broadcast copies of shape (1,) next to a result of shape ().
+        return {"A_broadcast": xp.broadcast_to(a, out).copy(),
+                "B_broadcast": xp.broadcast_to(b, out).copy(),
                 "result": func(xp, a, b)}
 
     def plan(run, granularity, options):

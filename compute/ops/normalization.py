@@ -18,7 +18,9 @@ from ..shapes import aligned, normalize_axis
 
 
 def _prod(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    """Number of elements, in Python ints: np.prod in int64 wraps around for huge broadcast shapes,
+    which would let an impossible run through the budget."""
+    return math.prod(int(s) for s in shape)
 
 
 def _row(run, name, axis=-1, limit=6) -> str:
@@ -59,8 +61,6 @@ def _softmax_check(shapes, params):
     if len(shape) == 0:
         raise ShapeError("softmax: X is a scalar (); softmax needs at least one axis of logits.")
     (axis,) = normalize_axis("softmax", params.get("axis", -1), len(shape))
-    if shape[axis] == 0:
-        raise ShapeError(f"softmax: X {fmt_shape(shape)} has no entries along axis {axis}.")
     t = _positive("softmax", "temperature", params.get("temperature", 1.0))
     return {**params, "axis": axis, "temperature": t}
 
@@ -69,12 +69,20 @@ def softmax_stages(xp, x, axis, temperature=1.0):
     """(shifted, exp, sum, result) of a numerically stable softmax along ``axis``.
 
     Subtracting the row maximum first keeps exp() ≤ 1, so large logits never overflow; rows whose
-    maximum is ±inf or NaN give NaN, as numpy's formula would.
+    maximum is ±inf or NaN give NaN, as numpy's formula would. The temperature divides *after* the
+    shift: (x − max x)/t equals x/t − max(x/t) for t > 0, but x/t alone can overflow (float16 and
+    t = 1e-5 turn 1 into inf, and inf − inf into NaN) where (x − max x)/t only goes to −inf (exp 0).
     """
-    z = x / temperature if temperature != 1.0 else x
-    m = z.max(axis=axis, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        shifted = z - m
+    if x.shape[axis] == 0:
+        # Softmax of an empty vector is the empty vector (the sum of no exponentials is 0); the
+        # shift is skipped because the max of nothing is undefined.
+        e = xp.exp(x)
+        return x.copy(), e, e.sum(axis=axis, keepdims=True), e.copy()
+    m = x.max(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        shifted = x - m
+        if temperature != 1.0:
+            shifted /= temperature
     e = xp.exp(shifted)
     s = e.sum(axis=axis, keepdims=True)
     return shifted, e, s, e / s
@@ -225,10 +233,8 @@ def _batchnorm_check(shapes, params):
         if name in shapes and tuple(shapes[name]) != (c,):
             raise ShapeError(f"batchnorm: {name} {fmt_shape(shapes[name])} must be ({c},), one value per channel "
                              f"(X {fmt_shape(sx)} has {c} channels on axis 1).")
-    training = params.get("training", True)
-    if isinstance(training, str):
-        training = training.strip().lower() in ("1", "true", "yes", "train", "training")
-    training = bool(training)
+    # Its kind was checked by Param.validate: a bool, never a string ('maybe' is not inference).
+    training = bool(params.get("training", True))
     if not training and ("running_mean" not in shapes or "running_var" not in shapes):
         raise ShapeError("batchnorm: inference mode (training=False) normalizes with running_mean and running_var; "
                          "give both as inputs, or use training=True to use the batch's own statistics.")
@@ -236,9 +242,9 @@ def _batchnorm_check(shapes, params):
     if training and n == 0:
         raise ShapeError(f"batchnorm: X {fmt_shape(sx)} has no samples per channel to take statistics over.")
     eps = _positive("batchnorm", "eps", params.get("eps", 1e-5), allow_zero=True)
-    mom = float(params.get("momentum", 0.1))
-    if not 0.0 <= mom <= 1.0:
-        raise ParamError(f"batchnorm: momentum must be in [0, 1], not {mom}")
+    mom = _positive("batchnorm", "momentum", params.get("momentum", 0.1), allow_zero=True)
+    if mom > 1.0:
+        raise ParamError(f"batchnorm: momentum must be a number in [0, 1], not {mom}")
     return {**params, "eps": eps, "training": training, "momentum": mom}
 
 
@@ -255,7 +261,7 @@ def _batchnorm_compute(xp, inp, params):
         mean = x.mean(axis=axes)
         centered = x - mean.reshape(bs)
         var = (centered * centered).mean(axis=axes)
-        count = x.size // x.shape[1]
+        count = x.shape[0] * _prod(x.shape[2:])  # samples per channel; x.size // C divides by 0 when C = 0
         if "running_mean" in inp and "running_var" in inp:
             m = params["momentum"]
             unbiased = var * (count / max(1, count - 1))  # torch updates running_var with the unbiased one

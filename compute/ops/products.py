@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -15,7 +17,9 @@ ALL = ("element", "tile", "kblock", "stage")
 
 
 def _prod(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    """Number of elements, in Python ints: np.prod in int64 wraps around for huge broadcast shapes,
+    which would let an impossible run through the budget."""
+    return math.prod(int(s) for s in shape)
 
 
 def _batch(op: str, sa, sb, na: str, nb: str) -> tuple[int, ...]:
@@ -181,12 +185,23 @@ def _cosine_check(shapes, params):
 
 def _cosine_compute(xp, inp, params):
     ax = params["axis"]
-    a, b = inp["a"], inp["b"]
+    # numpy semantics: a and b broadcast to one shape first, then each line along ``axis`` of that
+    # shape is a vector. The norms must be of the broadcast vectors: b = [1.] against a = [1, 2, 3]
+    # is the vector [1, 1, 1] (norm √3), not [1] (norm 1). ``axis`` indexes the broadcast shape, so
+    # it may be an axis that one operand lacks (a (3,) against b (2, 3), axis 0). Views, no copies.
+    shape = broadcast_shapes("cosine", inp["a"].shape, inp["b"].shape, "a", "b")
+    a, b = xp.broadcast_to(inp["a"], shape), xp.broadcast_to(inp["b"], shape)
     dot = (a * b).sum(axis=ax)
     na = xp.sqrt((a * a).sum(axis=ax))
     nb = xp.sqrt((b * b).sum(axis=ax))
-    # torch's convention: a zero vector has cosine 0, not NaN (|a||b| is clamped at eps).
-    result = dot / xp.maximum(na * nb, COSINE_EPS)
+    # torch's convention: a zero vector has cosine 0, not NaN (|a||b| is clamped at eps). In float16
+    # eps (1e-8) rounds to 0, giving 0/0 = NaN, and |a||b| overflows past 65504: the division is done
+    # in float32 there (output-sized arrays only), then rounded back.
+    wide = dot.dtype.itemsize < 4
+    up = (lambda t: t.astype(xp.float32)) if wide else (lambda t: t)
+    result = up(dot) / xp.maximum(up(na) * up(nb), COSINE_EPS)
+    if wide:
+        result = result.astype(dot.dtype)
     return {"dot": dot, "norm_a": na, "norm_b": nb, "result": result}
 
 
@@ -206,7 +221,8 @@ def _cosine_plan(run, granularity, options):
 
 register(OpSpec(
     name="cosine", group="Products",
-    doc="Cosine similarity a·b / (‖a‖‖b‖) along an axis (zero vectors give 0).",
+    doc="Cosine similarity a·b / (‖a‖‖b‖) along an axis (zero vectors give 0); a and b broadcast to one "
+        "shape first (numpy rules) and axis indexes that shape.",
     inputs=(Input("a"), Input("b")),
     params=(Param("axis", "int", -1, "axis of the vectors"),),
     outputs=("dot", "norm_a", "norm_b", "result"), granularities=("stage",),

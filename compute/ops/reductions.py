@@ -24,7 +24,9 @@ ALL = ("element", "tile", "kblock", "stage")
 
 
 def _prod(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+    """Number of elements, in Python ints: np.prod in int64 wraps around for huge broadcast shapes,
+    which would let an impossible run through the budget."""
+    return math.prod(int(s) for s in shape)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class Reducer:
         return x
 
     def reduce(self, xp, t, axis, keepdims, count):
+        if self.combine == "max" and not count:
+            # max|x| of no terms is 0 (the least value |x| can take: the ∞-norm of an empty vector);
+            # numpy's max has no identity and raises. A plain max of nothing is refused in check().
+            return xp.zeros(_reduced_shape(t.shape, axis, keepdims), dtype=t.dtype)
         r = t.sum(axis=axis, keepdims=keepdims) if self.combine == "sum" else t.max(axis=axis, keepdims=keepdims)
         if self.finish == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -54,11 +60,14 @@ class Reducer:
 
     def running(self, values: np.ndarray) -> np.ndarray:
         """Running values along a line (host): cumulative sums or maxima of the terms."""
-        t = self.make_terms(np, values)
-        return np.cumsum(t) if self.combine == "sum" else np.maximum.accumulate(t)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf − inf is NaN, as in the result itself
+            t = self.make_terms(np, values)
+            return np.cumsum(t) if self.combine == "sum" else np.maximum.accumulate(t)
 
     def formula(self, values: np.ndarray, result: float, label: str) -> str:
         v = values.ravel()
+        if not v.size:
+            return f"{label} = {fmt(result)} (no terms: an empty {'maximum' if self.combine == 'max' else 'sum'})"
         if self.combine == "max":
             inner = ", ".join(fmt(x) for x in v[:6]) + (f", … ({v.size} values)" if v.size > 6 else "")
             f = f"max(|{inner}|)" if self.terms == "abs" else f"max({inner})"
@@ -73,6 +82,15 @@ class Reducer:
         if self.finish == "mean":
             return f"{label} = ({body}) / {v.size} = {fmt(result)}"
         return f"{label} = {body} = {fmt(result)}"
+
+
+def _reduced_shape(shape, axis, keepdims) -> tuple[int, ...]:
+    """The shape of a reduction of ``shape`` over ``axis`` (int, tuple or None)."""
+    nd = len(shape)
+    axes = range(nd) if axis is None else [a % nd for a in ((axis,) if isinstance(axis, int) else axis)]
+    if keepdims:
+        return tuple(1 if i in axes else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
 
 
 NORMS = {1: Reducer("abs", "sum"), 2: Reducer("square", "sum", "sqrt"), "inf": Reducer("abs", "max"),
@@ -179,12 +197,15 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
     # kblock: blocks of the flattened reduced terms, every output holding its running value.
     kb = options.get("kblock") or max(1, math.ceil(geo.r / 32))
     nkb = max(1, math.ceil(geo.r / kb))
-    inner = _prod([geo.shape[a] for a in geo.axes[1:]]) if geo.axes else 1
+    # Terms per index of the first reduced axis; at least 1, so an empty axis after it cannot divide by 0.
+    inner = max(1, _prod([geo.shape[a] for a in geo.axes[1:]]) if geo.axes else 1)
     lines_cache = {}
 
     def partial(k1):
         if "lines" not in lines_cache:
             lines_cache["lines"] = reducer.make_terms(xp, geo.lines(xp, x))
+        if not k1:  # no term folded in yet (an empty reduction): the identity
+            return xp.zeros(out, dtype=x.dtype) if reducer.finish != "mean" else xp.full(out, xp.nan, dtype=x.dtype)
         t = lines_cache["lines"][..., :k1]
         r = Reducer("plain", reducer.combine, "").reduce(xp, t, -1, False, k1)
         if reducer.finish == "mean":
@@ -196,18 +217,24 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
     def step(n):
         k0, k1 = n * kb, min(geo.r, (n + 1) * kb)
         first = geo.axes[0] if geo.axes else 0
-        red = (k0 // inner, min(geo.shape[first] if geo.axes else 1, -(-k1 // inner)))
+        red = (min(k0, k1) // inner, min(geo.shape[first] if geo.axes else 1, -(-k1 // inner)))
         regions = (Region("X", "read", geo.x_box(tuple((0, s) for s in out), red)), reduce_region,
                    Region("result", "write", tuple((0, s) for s in out)))
-        terms = f"term {k0}" if k1 - k0 == 1 else f"terms {k0}..{k1 - 1}"
-        caption = f"{label}: {terms} of {geo.r} folded in (block {n + 1}/{nkb})"
+        if geo.r:
+            terms = f"term {k0}" if k1 - k0 == 1 else f"terms {k0}..{k1 - 1}"
+            caption = f"{label}: {terms} of {geo.r} folded in (block {n + 1}/{nkb})"
+        else:
+            caption = f"{label}: X {fmt_shape(geo.shape)} has no terms along axis {_axes_text(geo.axes)}"
         tensors = {}
         if _prod(out) <= 4096:
             p = partial(k1)
             host = np.asarray(p.get() if hasattr(p, "get") else p)
             host.setflags(write=False)
             tensors["partial"] = host
-            caption += f" → {label}{fmt_index((0,) * len(out))} so far = {fmt(host.reshape(-1)[0])}"
+            if host.size:  # an empty output has no first element to quote
+                caption += f" → {label}{fmt_index((0,) * len(out))} so far = {fmt(host.reshape(-1)[0])}"
+            else:
+                caption += f" → {label} is empty {fmt_shape(out)}"
         return StepContent("kblock", caption, tensors, regions)
 
     def state(name, n):
@@ -227,7 +254,9 @@ def _check_reduction(op, empty_ok):
         shape = shapes["X"]
         axes = normalize_axis(op, params.get("axis"), len(shape))
         r = _prod([shape[a] for a in axes])
-        if r == 0 and not empty_ok and _prod(shape) == 0 or (r == 0 and not empty_ok):
+        out_size = _prod([s for i, s in enumerate(shape) if i not in axes])
+        # A max of nothing is undefined, but an empty output holds no value: that is well defined.
+        if r == 0 and not empty_ok and out_size:
             raise ShapeError(f"{op}: X {fmt_shape(shape)} has no elements along axis {_axes_text(axes)}; "
                              f"{op} of nothing is undefined (it has no identity).")
         return {**params, "axis": axes, "keepdims": bool(params.get("keepdims", False))}
@@ -328,9 +357,12 @@ def _cumsum_plan(run, granularity, options):
     out = run.shape("result")
     ax = 0 if axis is None else axis
     length = out[ax] if out else 0
-    if granularity == "stage" or length == 0:
+    if granularity == "stage" or _prod(out) == 0:
+        # An empty result (any axis of length 0) has no position to walk: one step shows it.
         where = "(flattened)" if axis is None else ax
-        return StagePlan(run, [Stage("cumsum", ("result",), ("X",), f"result[k] = X[0] + … + X[k] along axis {where}")])
+        empty = f" — X {fmt_shape(run.shape('X'))} is empty, so is the result" if _prod(out) == 0 else ""
+        return StagePlan(run, [Stage("cumsum", ("result",), ("X",),
+                                     f"result[k] = X[0] + … + X[k] along axis {where}{empty}")])
     if granularity == "element":
         block = 1
     else:
