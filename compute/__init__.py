@@ -8,6 +8,7 @@ Qt-free and GPU-aware (CuPy when a working device is found, numpy otherwise)::
     tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=64)
     len(tl), tl[17]
     compute.backend_info()
+    compute.verify_run("attention", {"Q": q, "K": k, "V": v}, {"mask": "causal"}, out).message  # "✓ matches …"
 """
 
 from .api import MAX_DEFAULT_STEPS, RunResult, prepare, run_op, stream_op
@@ -17,9 +18,11 @@ from .errors import BudgetError, InputError, OpScopeError, ParamError, ShapeErro
 from .registry import GRANULARITIES, GROUPS, OpSpec, get_spec, operations
 from .step import Region, Step
 from .timeline import Timeline
+from .verify import Verification, verify_run
 
 __all__ = [
     "BackendInfo", "BudgetError", "GRANULARITIES", "GROUPS", "InputError", "MAX_DEFAULT_STEPS", "OpScopeError",
     "OpSpec", "ParamError", "Region", "RunResult", "ShapeError", "Step", "Timeline", "backend_info", "get_spec",
     "memory_budget", "operations", "prepare", "reset_backend", "run_op", "set_memory_budget", "stream_op",
+    "Verification", "verify_run",
 ]
