@@ -1,9 +1,11 @@
 """Colour maps shared by every view: heatmaps, colour bars and the matrix editor's cells.
 
-One rule everywhere: a *diverging* map (blue – white – red, white at 0) when a tensor's levels
-straddle 0, a *sequential* one (viridis) otherwise. Heatmaps draw 8-bit colour indices through a
-256-entry lookup table whose last entries are reserved for values that have no place on a colour
-scale (ARCHITECTURE.md §4): NaN (not yet written) in a neutral grey, +inf and -inf in colours no
+One rule everywhere: a *diverging* map (blue – near-white – red, the light centre at 0; pyqtgraph's
+``CET-D1A``) when a tensor's levels straddle 0, a *sequential* one (pyqtgraph's ``viridis``)
+otherwise. Both come from pyqtgraph's own colour map files, so the heatmaps, their colour bars and
+the editor's cells share one definition. Heatmaps draw 8-bit colour indices through a 256-entry
+lookup table whose last entries are reserved for values that have no place on a colour scale
+(ARCHITECTURE.md §4): NaN (not yet written) in a neutral grey, +inf and -inf in colours no
 finite value can take, so one infinity never stretches the scale.
 
 Only display arithmetic happens here (levels → colours), never arithmetic on operation data.
@@ -27,33 +29,26 @@ NAN_RGBA = (205, 205, 205, 255)
 POSINF_RGBA = (230, 0, 230, 255)
 NEGINF_RGBA = (25, 25, 25, 255)
 
-# ColorBrewer RdBu, reversed (negative blue, positive red), with a pure white centre so 0 reads as
-# "nothing" and stays distinct from the grey of unwritten cells.
-_DIVERGING_STOPS = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#ffffff",
-                    "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f")
-# viridis, sampled: perceptually uniform and readable in grey scale (projectors wash colours out).
-_SEQUENTIAL_STOPS = ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
-                     "#35b779", "#6ece58", "#b5de2b", "#fde725")
+#: pyqtgraph's names of the two maps (``pyqtgraph.colormap.get``). viridis: perceptually uniform
+#: and readable in grey scale (projectors wash colours out). CET-D1A (Kovesi's diverging_bwr_20-95_c54):
+#: blue – near-white – red with dark ends, perceptually uniform on both sides, so equal steps of
+#: |value| look equally different whatever their sign; its light centre (0) stays distinct from
+#: the grey of unwritten cells.
+SEQUENTIAL_MAP_NAME = "viridis"
+DIVERGING_MAP_NAME = "CET-D1A"
 
 
-def _stops_rgb(stops) -> np.ndarray:
-    return np.array([[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in stops], dtype=np.float64)
+def _own_map(name: str) -> pg.ColorMap:
+    # pyqtgraph caches the maps it returns and hands the same object to every caller: keep a copy
+    # of our own, so that nothing done to a colour bar's map elsewhere changes ours (or theirs).
+    pos, color = pg.colormap.get(name).getStops()
+    return pg.ColorMap(pos, color, name=name)
 
 
-def _interpolate(stops, n: int) -> np.ndarray:
-    rgb = _stops_rgb(stops)
-    x = np.linspace(0.0, 1.0, len(rgb))
-    t = np.linspace(0.0, 1.0, n)
-    out = np.empty((n, 4), dtype=np.uint8)
-    for c in range(3):
-        out[:, c] = np.clip(np.round(np.interp(t, x, rgb[:, c])), 0, 255)
-    out[:, 3] = 255
-    return out
-
-
-def _full_lut(stops) -> np.ndarray:
+def _full_lut(cmap: pg.ColorMap) -> np.ndarray:
     lut = np.empty((256, 4), dtype=np.uint8)
-    lut[:N_DATA] = _interpolate(stops, N_DATA)
+    # Sampled by pyqtgraph itself: the table's colours are exactly those of the colour bar's map.
+    lut[:N_DATA] = cmap.getLookupTable(0.0, 1.0, N_DATA, alpha=True)
     lut[NAN_INDEX] = NAN_RGBA
     lut[POSINF_INDEX] = POSINF_RGBA
     lut[NEGINF_INDEX] = NEGINF_RGBA
@@ -61,13 +56,16 @@ def _full_lut(stops) -> np.ndarray:
     return lut
 
 
+_DIVERGING_MAP = _own_map(DIVERGING_MAP_NAME)
+_SEQUENTIAL_MAP = _own_map(SEQUENTIAL_MAP_NAME)
+
 #: 256-entry RGBA lookup tables (uint8), reserved entries included.
-DIVERGING_LUT = _full_lut(_DIVERGING_STOPS)
-SEQUENTIAL_LUT = _full_lut(_SEQUENTIAL_STOPS)
+DIVERGING_LUT = _full_lut(_DIVERGING_MAP)
+SEQUENTIAL_LUT = _full_lut(_SEQUENTIAL_MAP)
 
 
 def is_diverging(levels) -> bool:
-    """True when ``levels`` (lo, hi) straddle 0, so a diverging map with white at 0 fits."""
+    """True when ``levels`` (lo, hi) straddle 0, so a diverging map with its light centre at 0 fits."""
     lo, hi = float(levels[0]), float(levels[1])
     return lo < 0.0 < hi
 
@@ -75,8 +73,8 @@ def is_diverging(levels) -> bool:
 def display_levels(levels) -> tuple[float, float]:
     """The levels a view really uses: finite, increasing, and symmetric about 0 when diverging.
 
-    Symmetric levels keep white exactly at 0, so "positive" and "negative" read the same in every
-    view (a lopsided scale would put white at some arbitrary value).
+    Symmetric levels keep the diverging map's light centre exactly at 0, so "positive" and
+    "negative" read the same in every view (a lopsided scale would put it at some arbitrary value).
     """
     try:
         lo, hi = float(levels[0]), float(levels[1])
@@ -101,10 +99,9 @@ def lut_for(levels) -> np.ndarray:
 
 
 def colormap_for(levels) -> pg.ColorMap:
-    """A :class:`pyqtgraph.ColorMap` of the finite part of :func:`lut_for` (for colour bars)."""
-    stops = _DIVERGING_STOPS if is_diverging(levels) else _SEQUENTIAL_STOPS
-    rgb = _stops_rgb(stops).astype(np.uint8)
-    return pg.ColorMap(np.linspace(0.0, 1.0, len(rgb)), rgb)
+    """The :class:`pyqtgraph.ColorMap` whose samples are the finite part of :func:`lut_for` (for
+    colour bars). Shared: do not modify it."""
+    return _DIVERGING_MAP if is_diverging(levels) else _SEQUENTIAL_MAP
 
 
 def quantize(values, levels) -> np.ndarray:
@@ -162,7 +159,8 @@ def text_color(value, levels) -> QColor:
 
 
 __all__ = [
-    "DIVERGING_LUT", "NAN_INDEX", "NAN_RGBA", "NEGINF_INDEX", "NEGINF_RGBA", "N_DATA", "POSINF_INDEX",
-    "POSINF_RGBA", "SEQUENTIAL_LUT", "cell_brush", "cell_color", "colormap_for", "display_levels", "is_diverging",
-    "lut_for", "quantize", "rgba", "text_color", "text_color_for_rgba",
+    "DIVERGING_LUT", "DIVERGING_MAP_NAME", "NAN_INDEX", "NAN_RGBA", "NEGINF_INDEX", "NEGINF_RGBA", "N_DATA",
+    "POSINF_INDEX", "POSINF_RGBA", "SEQUENTIAL_LUT", "SEQUENTIAL_MAP_NAME", "cell_brush", "cell_color",
+    "colormap_for", "display_levels", "is_diverging", "lut_for", "quantize", "rgba", "text_color",
+    "text_color_for_rgba",
 ]

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 from opscope.compute.text_parse import TextParseError, parse_scalar
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLineEdit, QStyledItemDelegate, QTableView
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QHeaderView,
+    QLineEdit,
+    QStyledItemDelegate,
+    QTableView,
+)
 
 if TYPE_CHECKING:
     from .widget import MatrixEditor
@@ -82,6 +89,10 @@ class EditorGrid(QTableView):
         )
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setGridStyle(Qt.PenStyle.SolidLine)
+        corner = self.findChild(QAbstractButton, "qt_tableview_cornerbutton")
+        if corner is not None:  # Qt's select-all corner has neither text nor a name for screen readers
+            corner.setAccessibleName("Select all cells")
+            corner.setToolTip("Select all cells")
 
     def _command_for(self, event) -> str | None:
         if event.matches(QKeySequence.StandardKey.Copy):

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from .controls import OperationPanel, ParamValueError
+from .desktop import DesktopActions
 from .file_actions import FileActions
 from .inputs import InputsPanel
 from .player import AnimationPanel, PlayerClock
@@ -57,10 +58,17 @@ class _KeepKeysInPanels(QObject):
     """
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.ShortcutOverride and event.key() in _NAV_KEYS:
+        if event.type() == QEvent.ShortcutOverride and (event.key() in _NAV_KEYS or _types_text(event)):
             event.accept()
             return True
         return False
+
+
+def _types_text(event) -> bool:
+    # A plain character ("l", "]") typed into a table cell is a value, not the one-key shortcut
+    # (loop, faster) it is elsewhere; with Ctrl, Alt or Meta it is a shortcut again.
+    held = event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier)
+    return bool(event.text()) and event.text().isprintable() and not held
 
 
 class MainWindow(QMainWindow):
@@ -130,6 +138,7 @@ class MainWindow(QMainWindow):
         self._loading = False
         self._shut = False
         self._shown_once = False
+        self.layout_restored = False  # set by gui.window.settings: keep the restored dock sizes
         self._land_on: int | None = None
         # Heatmap views for the first boards are built while the window idles, one per event-loop
         # turn, instead of all at once when a run finishes (ARCHITECTURE.md §3: never stall).
@@ -150,6 +159,7 @@ class MainWindow(QMainWindow):
         self._run_requested.connect(self._workers.compute.compute)
         self._workers.compute.run_finished.connect(self._on_run_finished)
         self._workers.compute.run_failed.connect(self._on_run_failed)
+        self._workers.compute.run_verified.connect(self._on_run_verified)
         self._workers.frames.frame_ready.connect(self._on_frame_ready)
 
         self._connect_controls()
@@ -213,6 +223,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         # Sessions, tensor files, run archives, exports and Quit: see file_actions.py
         self.files = FileActions(self, mb.addMenu("&File"))
+        self.edit_menu = mb.addMenu("&Edit")  # filled by DesktopActions below
 
         lessons = mb.addMenu("&Lessons")
         self.lesson_actions: dict[str, QAction] = {}
@@ -227,7 +238,7 @@ class MainWindow(QMainWindow):
             self.lesson_actions[lesson.slug] = act
         lessons.setToolTipsVisible(True)
 
-        anim = mb.addMenu("&Animation")
+        anim = self.playback_menu = mb.addMenu("&Playback")
 
         def action(text, keys, slot):
             a = QAction(text, self)
@@ -253,6 +264,9 @@ class MainWindow(QMainWindow):
         for a in (self.fullscreen_action, self.panels_action):
             view.addAction(a)
             self.addAction(a)
+
+        # Edit › Undo / Redo, Playback › Faster / Slower / Loop, and the Help menu: see desktop.py
+        self.desktop = DesktopActions(self, self.edit_menu, self.playback_menu)
 
     def _connect_controls(self) -> None:
         op = self.operation_panel
@@ -412,6 +426,7 @@ class MainWindow(QMainWindow):
         self.animation.set_length(len(tl))
         self.inputs_panel.set_levels(tl.levels)
         self.status.set_run(tl)
+        self.status.set_verifying()  # the worker checks it next; _on_run_verified shows the verdict
         self.timeline_changed.emit(tl)
         if self._autoplay_next or self._clock.playing:
             self._autoplay_next = False
@@ -427,6 +442,12 @@ class MainWindow(QMainWindow):
         self._land_on = None
         self._update_blas()
         self._show_error(message)
+
+    def _on_run_verified(self, run_id: int, verdict) -> None:
+        """The badge for the run on screen (a verdict on any other run is stale and dropped)."""
+        if self._shut or self._timeline is None or self._timeline.run_id != run_id:
+            return
+        self.status.set_verification(verdict)
 
     def _install_canvas(self, op: str) -> None:
         old = self._canvas
@@ -671,10 +692,11 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             # Dock sizes only stick once the window has its size; keys start with the animation.
             self._shown_once = True
-            self.resizeDocks([self.operation_dock], [DOCK_WIDTH], Qt.Horizontal)
-            # The operation panel as tall as its widgets (picker, parameters, steps), the editors the rest.
-            top = min(self.operation_panel.sizeHint().height() + 40, self.height() // 2)
-            self.resizeDocks([self.operation_dock, self.inputs_dock], [top, self.height() - top], Qt.Vertical)
+            if not self.layout_restored:  # the user's own dock sizes, when restored, win
+                self.resizeDocks([self.operation_dock], [DOCK_WIDTH], Qt.Horizontal)
+                # The operation panel as tall as its widgets (picker, parameters, steps), the editors the rest.
+                top = min(self.operation_panel.sizeHint().height() + 40, self.height() // 2)
+                self.resizeDocks([self.operation_dock, self.inputs_dock], [top, self.height() - top], Qt.Vertical)
             self._canvas_host.setFocus()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name

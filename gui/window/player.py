@@ -25,6 +25,20 @@ from PySide6.QtWidgets import (
 #: Clock period: the newest step is shown at most this often (about 60 Hz).
 TICK_MS = 16
 
+#: The speeds (steps per second) that Faster / Slower step through: round numbers, about ×2 apart,
+#: so a few key presses cover the whole range of the speed box.
+SPEED_LADDER = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 240.0)
+
+
+def faster_speed(speed: float) -> float:
+    """The next speed of :data:`SPEED_LADDER` above ``speed`` (the top one at the top)."""
+    return next((s for s in SPEED_LADDER if s > speed * 1.001), SPEED_LADDER[-1])
+
+
+def slower_speed(speed: float) -> float:
+    """The next speed of :data:`SPEED_LADDER` below ``speed`` (the bottom one at the bottom)."""
+    return next((s for s in reversed(SPEED_LADDER) if s < speed * 0.999), SPEED_LADDER[0])
+
 
 class PlayerClock(QObject):
     """Which step to show while playing.
@@ -104,9 +118,11 @@ class PlayerClock(QObject):
             self.pause()
 
 
-def _button(icon, tip: str) -> QToolButton:
+def _button(icon, name: str, tip: str) -> QToolButton:
     b = QToolButton()
     b.setIcon(icon)
+    # An icon-only button: screen readers read the accessible name, not the icon.
+    b.setAccessibleName(name)
     b.setToolTip(tip)
     b.setAutoRaise(True)
     b.setIconSize(b.iconSize() * 1.6)
@@ -140,14 +156,17 @@ class AnimationPanel(QWidget):
         st = self.style()
         self._play_icon = st.standardIcon(QStyle.SP_MediaPlay)
         self._pause_icon = st.standardIcon(QStyle.SP_MediaPause)
-        self.first_button = _button(st.standardIcon(QStyle.SP_MediaSkipBackward), "first step (Home)")
-        self.back_button = _button(st.standardIcon(QStyle.SP_MediaSeekBackward), "step back (← or Page Up)")
-        self.play_button = _button(self._play_icon, "play / pause (Space)")
-        self.forward_button = _button(st.standardIcon(QStyle.SP_MediaSeekForward), "step forward (→ or Page Down)")
-        self.last_button = _button(st.standardIcon(QStyle.SP_MediaSkipForward), "last step (End)")
+        self.first_button = _button(st.standardIcon(QStyle.SP_MediaSkipBackward), "First step", "first step (Home)")
+        self.back_button = _button(st.standardIcon(QStyle.SP_MediaSeekBackward), "Step back",
+                                   "step back (← or Page Up)")
+        self.play_button = _button(self._play_icon, "Play", "play / pause (Space)")
+        self.forward_button = _button(st.standardIcon(QStyle.SP_MediaSeekForward), "Step forward",
+                                      "step forward (→ or Page Down)")
+        self.last_button = _button(st.standardIcon(QStyle.SP_MediaSkipForward), "Last step", "last step (End)")
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setFocusPolicy(Qt.NoFocus)
+        self.slider.setAccessibleName("Step")
         self.slider.setToolTip("scrub through the steps")
         self.speed = QDoubleSpinBox()
         self.speed.setRange(0.1, 240.0)
@@ -155,11 +174,14 @@ class AnimationPanel(QWidget):
         self.speed.setSingleStep(0.5)
         self.speed.setValue(1.0)
         self.speed.setSuffix(" steps/s")
-        self.speed.setToolTip("playback speed in steps per second")
+        self.speed.setAccessibleName("Playback speed")
+        self.speed.setToolTip("playback speed in steps per second (faster: ], slower: [)")
         self.speed.setKeyboardTracking(False)
         self.loop = QCheckBox("loop")
         self.loop.setFocusPolicy(Qt.NoFocus)
+        self.loop.setToolTip("start again from the first step at the end (L)")
         self.readout = QLabel("no steps")
+        self.readout.setAccessibleName("Step read-out")
         f = QFont(self.readout.font())
         f.setPointSizeF(max(13.0, f.pointSizeF() * 1.3))
         f.setBold(True)
@@ -211,3 +233,20 @@ class AnimationPanel(QWidget):
 
     def set_playing(self, playing: bool) -> None:
         self.play_button.setIcon(self._pause_icon if playing else self._play_icon)
+        # The name says what a click does, like the icon.
+        self.play_button.setAccessibleName("Pause" if playing else "Play")
+
+    def speed_up(self) -> float:
+        """Go to the next faster speed of :data:`SPEED_LADDER` (emits :attr:`speed_changed`); returns it."""
+        self.speed.setValue(faster_speed(self.speed.value()))
+        return self.speed.value()
+
+    def slow_down(self) -> float:
+        """Go to the next slower speed of :data:`SPEED_LADDER` (emits :attr:`speed_changed`); returns it."""
+        self.speed.setValue(slower_speed(self.speed.value()))
+        return self.speed.value()
+
+    def toggle_loop(self) -> bool:
+        """Switch looping on or off (emits :attr:`loop_changed`); returns the new state."""
+        self.loop.toggle()
+        return self.loop.isChecked()

@@ -9,6 +9,12 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QStatusBar, QVBoxLayo
 #: Caption size in points: readable from the back of a lecture room on a projector.
 CAPTION_POINTS = 24
 ERROR_STYLE = "color: #c62828;"
+#: The verified badge: green when the run matches the reference, a red-on-rose warning when it does
+#: not (it must be seen from across a room), grey while checking or when it could not check.
+BADGE_OK_STYLE = "color: #1b5e20; font-weight: bold;"
+BADGE_WARN_STYLE = ("color: #b71c1c; background: #fdecea; border: 1px solid #e57373; border-radius: 3px; "
+                    "font-weight: bold; padding: 0px 6px;")
+BADGE_PENDING_STYLE = "color: #777;"
 
 
 def shape_text(shape) -> str:
@@ -123,19 +129,24 @@ class CaptionBar(QFrame):
 
 
 class StatusFields:
-    """The status bar's fields: backend, shapes, FLOPs, time of the last run, notices, errors."""
+    """The status bar's fields: verified badge, backend, shapes, FLOPs, time of the last run,
+    notices, errors."""
 
     def __init__(self, bar: QStatusBar):
         self.bar = bar
         self.message = QLabel()
         self.message.setTextFormat(Qt.PlainText)
+        self.verified = QLabel()
+        self.verified.setObjectName("verified_badge")
+        #: The :class:`compute.Verification` (or the reason there is none) the badge shows.
+        self.verification = None
         self.shapes = QLabel()
         self.steps = QLabel()
         self.flops = QLabel()
         self.time = QLabel()
         self.backend = QLabel()
         bar.addWidget(self.message, 1)
-        for w in (self.shapes, self.steps, self.flops, self.time, self.backend):
+        for w in (self.verified, self.shapes, self.steps, self.flops, self.time, self.backend):
             w.setTextFormat(Qt.PlainText)
             w.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(w)
@@ -157,6 +168,25 @@ class StatusFields:
         self.backend.setText(backend_text(b))
         self.backend.setToolTip(str(b))
         self.set_notices(tl.notices)
+
+    def set_verifying(self) -> None:
+        """A new run is on screen and its check against the reference is under way."""
+        self.verification = None
+        self.verified.setStyleSheet(BADGE_PENDING_STYLE)
+        self.verified.setText("verifying…")
+        self.verified.setToolTip("Checking this run against an independent float64 reference")
+
+    def set_verification(self, verdict) -> None:
+        """Show ``verdict``: a :class:`compute.Verification`, or a ``str`` when the run could not be checked."""
+        self.verification = verdict
+        if isinstance(verdict, str):
+            self.verified.setStyleSheet(BADGE_PENDING_STYLE)
+            self.verified.setText(verdict.splitlines()[0] if verdict else "")
+            self.verified.setToolTip(verdict)
+            return
+        self.verified.setStyleSheet(BADGE_OK_STYLE if verdict.ok else BADGE_WARN_STYLE)
+        self.verified.setText(verdict.message)
+        self.verified.setToolTip(verdict.details)
 
     def set_notices(self, notices) -> None:
         text = " · ".join(notices)

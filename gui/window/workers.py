@@ -6,6 +6,8 @@ takes tens of milliseconds, so both happen in worker threads and reach the GUI a
 * :class:`ComputeWorker` turns a :class:`RunRequest` (plain frozen data) into a timeline with
   :func:`compute.stream_op`. Requests carry a run id; the window bumps its id on every edit, so a
   request that became stale while queued is skipped, and a late result is dropped by the window.
+  Once the run is on its way to the screen, the same thread checks it against the independent
+  reference (:func:`compute.verify_run`) and reports that too: the badge never delays the run.
 * :class:`FrameWorker` calls ``canvas.prepare_frame(n)``. It keeps only the newest request: when
   requests arrive faster than frames are prepared, the ones in between are never computed.
 * :class:`BlasLimiter` pins BLAS to one thread while an animation plays, leaving a core to paint.
@@ -79,10 +81,13 @@ class ComputeWorker(QObject):
         run id and the :class:`compute.Timeline`.
     run_failed(int, str)
         run id and a message for the user.
+    run_verified(int, object)
+        run id and its :class:`compute.Verification`, or a ``str`` saying why it could not be checked.
     """
 
     run_finished = Signal(int, object)
     run_failed = Signal(int, str)
+    run_verified = Signal(int, object)
 
     def __init__(self):
         super().__init__()
@@ -107,6 +112,24 @@ class ComputeWorker(QObject):
             self.run_failed.emit(req.run_id, describe_error(exc))
             return
         self.run_finished.emit(req.run_id, tl)
+        self.verify(req.run_id, tl)
+
+    def verify(self, run_id: int, tl) -> None:
+        """Check ``tl`` against the reference and emit ``run_verified`` (skipped once stale).
+
+        The run's own device arrays are passed, not host copies: a sampled check of a big GPU run
+        brings only the sampled entries to the host.
+        """
+        if run_id != self.latest_run_id:
+            return  # the user has moved on; the window would drop the verdict anyway
+        try:
+            run = tl.run
+            verdict = compute.verify_run(tl.op, run.inputs, tl.params, run.outputs, tl.dtype("result"))
+        except Exception as exc:  # noqa: BLE001 - an unverifiable run is shown as such, never a crash
+            if not isinstance(exc, (OpScopeError, MemoryError)):
+                traceback.print_exc()
+            verdict = f"not verified: {describe_error(exc)}"
+        self.run_verified.emit(run_id, verdict)
 
 
 class FrameWorker(QObject):

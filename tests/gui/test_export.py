@@ -344,6 +344,20 @@ def test_cli_failures_are_one_line(qtbot, tmp_path, capsys, argv, needle):
     assert not any(f.endswith((".gif", ".avi")) for f in os.listdir(tmp_path))
 
 
+@pytest.mark.parametrize("options, needle", [({"tile": "big"}, "tile"), ({"kblock": "x"}, "kblock"),
+                                             ({"tile": float("nan")}, "tile")])
+def test_cli_session_with_bad_step_options_is_one_line(tmp_path, capsys, options, needle):
+    # The fuzz campaign's case: a session whose saved step options are garbage gave a traceback.
+    lesson = get_lesson("matmul_2x2")
+    session = tmp_path / "bad.opscope"
+    save_session(session, Session(op=lesson.op, params=dict(lesson.params), inputs=dict(lesson.inputs),
+                                  granularity="tile", options=options))
+    assert cli("--session", session, "--out", tmp_path / "x.gif") == ex.EXIT_BAD_INPUT
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("opscope export: error:") and needle in line
+    assert not (tmp_path / "x.gif").exists()
+
+
 def test_cli_bad_arguments_are_one_line(capsys):
     with pytest.raises(SystemExit) as e:
         ex.build_export_parser().parse_args(["--out", "x.gif"])
