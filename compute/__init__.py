@@ -8,6 +8,7 @@ Qt-free and GPU-aware (CuPy when a working device is found, numpy otherwise)::
     tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=64)
     len(tl), tl[17]
     compute.backend_info()
+    compute.run_program("s = Q @ K.T\nw = softmax(s)", {"Q": q, "K": k})["w"]  # a program: named lines
     compute.verify_run("attention", {"Q": q, "K": k, "V": v}, {"mask": "causal"}, out).message  # "✓ matches …"
 """
 
@@ -15,6 +16,7 @@ from .api import MAX_DEFAULT_STEPS, RunResult, prepare, run_op, stream_op
 from .backend import BackendInfo, backend_info, reset_backend
 from .budget import memory_budget, set_memory_budget
 from .errors import BudgetError, InputError, OpScopeError, ParamError, ShapeError
+from .program import check_program, run_program, stream_program
 from .registry import GRANULARITIES, GROUPS, OpSpec, get_spec, operations
 from .step import Region, Step
 from .timeline import Timeline
@@ -25,4 +27,5 @@ __all__ = [
     "OpSpec", "ParamError", "Region", "RunResult", "ShapeError", "Step", "Timeline", "backend_info", "get_spec",
     "memory_budget", "operations", "prepare", "reset_backend", "run_op", "set_memory_budget", "stream_op",
     "Verification", "verify_run",
+    "check_program", "run_program", "stream_program",
 ]

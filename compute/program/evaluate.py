@@ -1,0 +1,127 @@
+"""Evaluating a checked program's expressions with numpy, and operation calls with the engine.
+
+An :class:`Evaluator` reads only the nodes of :mod:`.nodes` and the facts of an
+:class:`~.shapes.Analysis`: names come from its environment (inputs, parameters, earlier lines),
+calls from the built-in table or :func:`compute.run_op` — never from Python's namespace. Numbers
+follow numpy: a Python number is "weak" (``0.5 * x`` keeps ``x``'s float32), arithmetic on numbers
+alone is done in float64 (so ``9 ** 9 ** 9`` is inf, not a hang), and NaN/Inf propagate silently,
+as in the engine. ``@`` between float arrays of one dtype, and every operation call, go through
+``run_op`` so the numbers are the engine's (the same on a GPU as in a stream of the program).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..api import run_op
+from .nodes import BinOp, Call, Const, Name, Node, Num, Transpose, Unary
+
+_UFUNCS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "**": np.power}
+#: Operators that have a registered operation, used for a whole line's stream (see .timeline).
+ENGINE_OPS = {"@": "matmul", "+": "add", "*": "hadamard"}
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def engine_operands(a, b) -> bool:
+    """True when an operator on ``a`` and ``b`` gives the same numbers through the engine's
+    operation as through numpy: both float arrays of one dtype (the engine casts otherwise)."""
+    return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype.kind == "f"
+            and a.dtype == b.dtype)
+
+
+def as_operand(v, like):
+    """A Python number as a 0-d array of ``like``'s dtype (what numpy's weak promotion computes with)."""
+    if is_number(v) and isinstance(like, np.ndarray) and like.dtype.kind == "f":
+        return np.asarray(v, dtype=like.dtype)
+    return v
+
+
+class Evaluator:
+    """Values of a program's nodes over ``env`` (name → host array), for one :class:`Analysis`.
+
+    ``dtype`` is the program's float dtype (for ``causal_mask`` and number-only lines);
+    ``notices`` collects the engine's notices of operation calls, prefixed by their line.
+    """
+
+    def __init__(self, analysis, env: dict, dtype: np.dtype):
+        self.analysis = analysis
+        self.env = env
+        self.dtype = np.dtype(dtype)
+        self.notices: list[str] = []
+        self.line = ""
+
+    def line_value(self, line) -> np.ndarray:
+        """The value of ``line``, owned by it: a fresh array, never a view of another tensor."""
+        self.line = line.name
+        return self.own(self.value(line.expr))
+
+    def own(self, v) -> np.ndarray:
+        if is_number(v) or np.ndim(v) == 0 and not isinstance(v, np.ndarray):
+            return np.asarray(v, dtype=self.dtype)
+        v = np.asarray(v)
+        if v.base is not None or any(v is t for t in self.env.values()):
+            v = v.copy()
+        return v
+
+    def value(self, node: Node):
+        with np.errstate(all="ignore"):
+            return self._value(node)
+
+    def _value(self, node: Node):
+        if isinstance(node, Num):
+            return node.value
+        if isinstance(node, Name):
+            return self.env[node.id]
+        if isinstance(node, Const):  # pragma: no cover - the analysis refuses it
+            raise TypeError("a literal is not a tensor")
+        if isinstance(node, Unary):
+            v = self._value(node.operand)
+            if node.op == "+":
+                return v
+            return float(-np.float64(v)) if is_number(v) else np.negative(v)
+        if isinstance(node, Transpose):
+            return np.swapaxes(self._value(node.operand), -1, -2)
+        if isinstance(node, BinOp):
+            return self.binop(node.op, self._value(node.left), self._value(node.right))
+        if isinstance(node, Call):
+            return self.call(node)
+        raise TypeError(type(node).__name__)  # pragma: no cover
+
+    def binop(self, op: str, a, b):
+        if is_number(a) and is_number(b):
+            return float(_UFUNCS[op](np.float64(a), np.float64(b)))
+        if op == "@":
+            if engine_operands(a, b):
+                return self.engine("matmul", {"A": a, "B": b}, {})
+            return np.matmul(a, b)
+        return _UFUNCS[op](a, b)
+
+    def call(self, node: Call):
+        built = self.analysis.builtins.get(node)
+        if built is not None:
+            fn, lits = built
+            args = [self._value(a) for a in node.args[:fn.tensors]]
+            out = fn.compute(args, lits, self.dtype)
+            if args and all(is_number(a) for a in args):
+                return float(out)
+            return out
+        bound = self.analysis.calls[node]
+        inputs = self.op_inputs(bound)
+        return self.engine(bound.spec.name, inputs, bound.params)
+
+    def op_inputs(self, bound) -> dict:
+        """The values of an operation call's inputs; numbers as 0-d arrays of the program's dtype
+        (the engine would otherwise read them as float64 and promote the whole call)."""
+        out = {}
+        for name, node in bound.inputs.items():
+            v = self._value(node)
+            out[name] = np.asarray(v, dtype=self.dtype) if is_number(v) else v
+        return out
+
+    def engine(self, op: str, inputs: dict, params: dict):
+        res = run_op(op, inputs, **params)
+        self.notices.extend(f"{self.line}: {n}" for n in res.notices)
+        return res["result"]

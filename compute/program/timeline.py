@@ -1,0 +1,405 @@
+"""``stream_program``: one random-access timeline for a whole program, line after line.
+
+Each line becomes a part: a line whose expression is a registered operation's call (or a single
+``@``, ``+`` or ``*`` between float tensors of one dtype: ``matmul``, ``add``, ``hadamard``) is that
+operation's own :func:`compute.stream_op` timeline, stepped with the line's granularity (element,
+tile, kblock or stage where the operation offers it); any other line is one ``stage`` step. The
+parts play one after another (like :class:`~compute.plans.ConcatPlan` does for the parts of one
+operation), and ``tl[n]`` maps ``n`` to (line, step in the line) in O(log lines).
+
+Tensor names. The program's tensors are its inputs (``"Q"``, ``"d_k"``) and its lines
+(``"scores"``, ``"w"``; ``"result"`` is also the last line). An operation line's other tensors are
+qualified by the line: output ``scores`` of line ``w`` is ``"w.scores"``, and an argument that is
+a sub-expression rather than a name, e.g. ``K.T`` in ``w = attention(Q, K.T, V)``, is the line's
+input ``"w.K"``. Steps' captions start with their line (``"w: scores = Q Kᵀ …"``) and their
+regions and tensors use these program-wide names. A line's tensors are empty (NaN) before the
+line's first step, as in one operation's timeline.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..api import stream_op
+from ..backend import backend_info
+from ..errors import ParamError
+from ..numbers import fmt, fmt_shape
+from ..plans import Run, Stage, StagePlan
+from ..registry import GRANULARITIES, get_spec
+from ..step import Region, Step, frozen
+from ..timeline import Timeline
+from .evaluate import ENGINE_OPS, Evaluator, as_operand, engine_operands
+from .nodes import BinOp, Call, Name, Num, Transpose, Unary, short
+from .parse import RESULT, walk_names
+from .run import prepare_program
+
+# Program timelines number their runs far above stream_op's counter, so a view that keys on
+# run_id never mistakes a program's steps for an operation's.
+_run_ids = itertools.count(1 << 40)
+
+_STAGE_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "@": "matmul", "**": "power"}
+
+
+@dataclass(frozen=True)
+class LinePart:
+    """One line in a program's timeline: its ``name`` and expression ``text``; ``op`` (the
+    registered operation it streams, or None for a one-step ``stage`` line); its own
+    ``timeline``; ``start`` (its first step in the program's); ``names``, its timeline's tensor
+    names → the program's."""
+
+    name: str
+    text: str
+    op: str | None
+    timeline: Timeline
+    start: int
+    names: Mapping[str, str]
+
+    @property
+    def granularity(self) -> str:
+        return self.timeline.granularity
+
+    def __len__(self) -> int:
+        return len(self.timeline)
+
+
+class ProgramLevels(Mapping):
+    """Display levels by program tensor name, read from the timeline of the line owning each."""
+
+    def __init__(self, tl: ProgramTimeline):
+        self._tl = tl
+
+    def __getitem__(self, name: str) -> tuple[float, float]:
+        owner, local = self._tl._resolve(name)
+        return owner.levels[local]
+
+    def __iter__(self):
+        return iter(self._tl.tensor_names)
+
+    def __len__(self) -> int:
+        return len(self._tl.tensor_names)
+
+
+class ProgramTimeline(Sequence):
+    """The steps of a whole program, with the API of :class:`~compute.timeline.Timeline`:
+    ``len(tl)``, ``tl[n]`` (a :class:`~compute.step.Step`, built on demand), ``tensor_at``,
+    ``value_at``, ``shape``, ``dtype``, ``is_written``, ``first_step_writing``, ``result()``,
+    ``inputs()``, ``levels``, ``tensor_names``.
+
+    Attributes
+    ----------
+    op : ``"program"``.
+    program : the parsed :class:`~.nodes.Program`; ``text`` its source.
+    lines : the :class:`LinePart` of each line, in order.
+    params : the scalar parameters given.
+    granularity : the granularity asked for (a name, ``"per line"`` for a dict, or ``"default"``);
+        ``granularities`` the one each line uses.
+    run_id, backend, notices, flops, elapsed : as for an operation's timeline (flops and elapsed
+        summed over the lines).
+    options : line name → the tile / kblock options its timeline used.
+    """
+
+    def __init__(self, prep, parts: Sequence[LinePart], values: Mapping[str, np.ndarray], *, run_id: int,
+                 granularity: str, params: Mapping, notices: Sequence[str], elapsed: float):
+        self.program = prep.program
+        self.text = prep.program.text
+        self.op = "program"
+        self.lines = tuple(parts)
+        self.params = dict(params)
+        self.granularity = granularity
+        self.granularities = {p.name: p.granularity for p in parts}
+        self.options = {p.name: dict(p.timeline.options) for p in parts if p.op}
+        self.run_id = int(run_id)
+        self.backend = backend_info()
+        self.notices = tuple(notices)
+        self.flops = sum(int(p.timeline.flops) if p.op else math.prod(p.timeline.shape("result")) for p in parts)
+        self.elapsed = float(elapsed)
+        self.input_names = tuple(prep.inputs)
+        self.output_names = prep.program.line_names
+        self._inputs = dict(prep.inputs)
+        self._values = dict(values)
+        holder = Run("inputs", np, dict(prep.inputs), {}, {})
+        self._input_tl = Timeline(holder, StagePlan(holder, [Stage("inputs", (), (), "inputs")]),
+                                  granularity="stage", run_id=self.run_id, backend=self.backend,
+                                  input_names=self.input_names)
+        self._starts = [p.start for p in parts]
+        self._len = sum(len(p) for p in parts)
+        owner: dict[str, tuple[int, str]] = {n: (-1, n) for n in self.input_names}
+        names: list[str] = list(self.input_names)
+        for i, p in enumerate(parts):
+            mine = [prog for local, prog in p.names.items() if prog not in owner]
+            for local, prog in p.names.items():
+                owner.setdefault(prog, (i, local))
+            names.extend(n for n in mine if n != p.name)
+            names.append(p.name)
+        if RESULT not in owner:
+            owner[RESULT] = owner[prep.program.result_name]
+        self._owner = owner
+        self.tensor_names = tuple(names)
+        self.levels = ProgramLevels(self)
+        self._result: dict | None = None
+        self._lock = threading.Lock()
+
+    # --- Sequence -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._len
+
+    def locate(self, n: int) -> tuple[LinePart, int]:
+        """The line holding step ``n`` and the step's index within the line's own timeline."""
+        n = int(n)
+        if n < 0:
+            n += self._len
+        if not 0 <= n < self._len:
+            raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
+        i = bisect.bisect_right(self._starts, n) - 1
+        return self.lines[i], n - self._starts[i]
+
+    def line_at(self, n: int) -> str:
+        """The name of the line step ``n`` belongs to."""
+        return self.locate(n)[0].name
+
+    def part(self, line: str) -> LinePart:
+        """The :class:`LinePart` of line ``line`` (``"result"``: the last line)."""
+        if line == RESULT:
+            line = self.program.result_name
+        for p in self.lines:
+            if p.name == line:
+                return p
+        raise KeyError(line)
+
+    def __getitem__(self, n):
+        if isinstance(n, slice):
+            return [self[i] for i in range(*n.indices(self._len))]
+        part, local = self.locate(n)
+        n = part.start + local
+        s = part.timeline[local]
+        regions = tuple(Region(self._name(part, r.tensor), r.kind, r.box) for r in s.regions)
+        tensors = {self._name(part, k): v for k, v in s.tensors.items()}
+        return Step(self.run_id, n, self._len, s.stage, f"{part.name}: {s.caption}", tensors, regions, self.levels)
+
+    @staticmethod
+    def _name(part: LinePart, local: str) -> str:
+        return part.names.get(local) or f"{part.name}.{local}"
+
+    # --- tensors ---------------------------------------------------------------------------
+    def _resolve(self, name: str) -> tuple[Timeline, str]:
+        try:
+            i, local = self._owner[name]
+        except KeyError:
+            raise KeyError(f"no tensor {name!r} in this program; tensors: {', '.join(self.tensor_names)}") from None
+        return (self._input_tl if i < 0 else self.lines[i].timeline), local
+
+    def owner(self, name: str) -> str | None:
+        """The line that makes tensor ``name`` (None for inputs)."""
+        i, _local = self._owner[name]
+        return None if i < 0 else self.lines[i].name
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        tl, local = self._resolve(name)
+        return tl.shape(local)
+
+    def dtype(self, name: str) -> np.dtype:
+        tl, local = self._resolve(name)
+        return tl.dtype(local)
+
+    def is_written(self, name: str) -> bool:
+        """True for every tensor a line makes (it starts empty); False for inputs."""
+        return self._owner[name][0] >= 0
+
+    def first_step_writing(self, name: str) -> int | None:
+        i, local = self._owner[name]
+        if i < 0:
+            return None
+        part = self.lines[i]
+        if not part.timeline.is_written(local):
+            return part.start
+        first = part.timeline.first_step_writing(local)
+        return None if first is None else part.start + first
+
+    def tensor_at(self, name: str, n: int, lead: Sequence[int] = (), max_shape: Sequence[int] | None = None,
+                  box: Sequence[tuple[int, int]] | None = None) -> np.ndarray:
+        """Tensor ``name`` as it stands after step ``n`` (NaN where not yet written), read-only;
+        ``lead``, ``box`` and ``max_shape`` as in :meth:`compute.timeline.Timeline.tensor_at`."""
+        if name not in self._owner:
+            self._resolve(name)  # raises the KeyError listing the tensors
+        i, local = self._owner[name]
+        if i < 0:
+            return self._input_tl.tensor_at(local, 0, lead, max_shape, box)
+        if n < 0:
+            n += self._len
+        n = max(0, min(int(n), self._len - 1))
+        part = self.lines[i]
+        if n < part.start:
+            return _empty_frame(part.timeline.shape(local), part.timeline.dtype(local), lead, max_shape, box)
+        return part.timeline.tensor_at(local, min(n - part.start, len(part) - 1), lead, max_shape, box)
+
+    def value_at(self, name: str, n: int, index: Sequence[int]) -> float:
+        """One element of ``tensor_at(name, n)`` at full precision (for hover read-outs)."""
+        index = tuple(int(i) for i in index)
+        lead, last = index[:-2], index[-2:]
+        box = tuple((i, i + 1) for i in last)
+        a = self.tensor_at(name, n, lead=lead, box=box if len(last) == 2 else None)
+        if len(last) < 2:
+            return float(a[last] if last else a)
+        return float(a.reshape(-1)[0])
+
+    def result(self) -> dict[str, np.ndarray]:
+        """Every line's value as a read-only host array, plus ``"result"`` (equal to ``run_program``'s)."""
+        with self._lock:
+            if self._result is None:
+                res = {k: frozen(v) for k, v in self._values.items()}
+                res[RESULT] = res[self.program.result_name]
+                self._result = res
+            return self._result
+
+    def inputs(self) -> dict[str, np.ndarray]:
+        """The inputs and parameters as computed (cast to the program's dtype), as host arrays."""
+        return dict(self._inputs)
+
+    @property
+    def run(self) -> Run:
+        """The program as one :class:`~compute.plans.Run` (host inputs, every line as an output)."""
+        return Run("program", np, dict(self._inputs), dict(self._values), dict(self.params))
+
+
+def _empty_frame(shape, dtype, lead, max_shape, box) -> np.ndarray:
+    """The NaN frame a tensor shows before its line starts (the shape ``tensor_at`` would give)."""
+    index = tuple(int(i) for i in lead)
+    if box is not None:
+        index += tuple(slice(int(a), int(b)) for a, b in box)
+    shp = np.broadcast_to(np.empty((), np.int8), tuple(shape))[index].shape
+    if max_shape is not None and len(shp) >= 2:
+        shp = shp[:-2] + tuple(math.ceil(s / max(1, math.ceil(s / m))) for s, m in zip(shp[-2:], max_shape))
+    out = np.full(shp, np.nan, dtype=np.float64 if np.dtype(dtype).itemsize > 4 else np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def _line_granularity(granularity, line: str, offered: Sequence[str], op: str | None) -> str | None:
+    """The granularity line ``line`` streams with: the one asked for where its operation offers it
+    (a dict asking for one it lacks is an error; a single name applies only where offered)."""
+    if isinstance(granularity, Mapping):
+        want = granularity.get(line)
+        if want is not None and want not in offered:
+            what = f"{op} steps by {', '.join(offered)}" if op else "it is one stage step (not an operation call)"
+            raise ParamError(f"line {line}: granularity {want!r} is not available; {what}")
+        return want
+    return granularity if granularity in offered else None
+
+
+def _stage_caption(text: str, value: np.ndarray) -> str:
+    cap = f"{short(text, 72)} → {fmt_shape(value.shape)}"
+    if value.size == 1:
+        cap += f" = {fmt(value.reshape(-1)[0])}"
+    return cap
+
+
+def _stage_name(node) -> str:
+    if isinstance(node, BinOp):
+        return _STAGE_NAMES[node.op]
+    if isinstance(node, Unary):
+        return "negate" if node.op == "-" else "copy"
+    if isinstance(node, Transpose):
+        return "transpose"
+    if isinstance(node, Call):
+        return node.func
+    if isinstance(node, Num):
+        return "constant"
+    return "copy"
+
+
+def stream_program(text: str, inputs: Mapping, granularity=None, **params) -> ProgramTimeline:
+    """Compute the program ``text`` on ``inputs`` (and scalar ``params``, as in ``run_program``)
+    and return its :class:`ProgramTimeline`.
+
+    Parameters
+    ----------
+    granularity : None (each line's default: the finest that keeps its timeline under
+        ``MAX_DEFAULT_STEPS``), a name (``"element"``, ``"tile"``, ``"kblock"``, ``"stage"``) used by
+        every line whose operation offers it, or a dict line name → granularity.
+
+    The whole program's memory (every line and every operation's kept tensors) is checked against
+    the budget before anything is computed; ``tl.result()`` equals ``run_program``'s.
+    """
+    if granularity is not None and not isinstance(granularity, Mapping) and granularity not in GRANULARITIES:
+        raise ParamError(f"unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)}, "
+                         f"or a dict line name -> granularity")
+    prep = prepare_program(text, inputs, params, keep_all=True)
+    if isinstance(granularity, Mapping):
+        unknown = [k for k in granularity if k not in prep.program.line_names]
+        if unknown:
+            raise ParamError(f"granularity for unknown line(s) {', '.join(map(str, unknown))}; "
+                             f"lines: {', '.join(prep.program.line_names)}")
+        bad = [v for v in granularity.values() if v not in GRANULARITIES]
+        if bad:
+            raise ParamError(f"unknown granularity {bad[0]!r}; valid: {', '.join(GRANULARITIES)}")
+    t0 = time.perf_counter()
+    run_id = next(_run_ids)
+    env = dict(prep.inputs)
+    ev = Evaluator(prep.analysis, env, prep.dtype)
+    parts: list[LinePart] = []
+    values: dict[str, np.ndarray] = {}
+    notices: list[str] = []
+    start = 0
+    for line in prep.program.lines:
+        ev.line = line.name
+        root = line.expr
+        text_of = prep.program.source
+        part = None
+        op_inputs = op_params = op = arg_nodes = None
+        if isinstance(root, Call) and root in prep.analysis.calls:
+            bound = prep.analysis.calls[root]
+            op, op_params, arg_nodes = bound.spec.name, bound.params, bound.inputs
+            with np.errstate(all="ignore"):
+                op_inputs = ev.op_inputs(bound)
+        elif isinstance(root, BinOp) and root.op in ENGINE_OPS:
+            a, b = ev.value(root.left), ev.value(root.right)
+            a, b = as_operand(a, b), as_operand(b, a)
+            if engine_operands(a, b):
+                op, op_params, op_inputs = ENGINE_OPS[root.op], {}, {"A": a, "B": b}
+                arg_nodes = {"A": root.left, "B": root.right}
+            else:
+                with np.errstate(all="ignore"):
+                    value = ev.own(ev.binop(root.op, a, b))
+        if op is not None:
+            spec = get_spec(op)
+            g = _line_granularity(granularity, line.name, spec.granularities, op)
+            tl = stream_op(op, op_inputs, granularity=g, run_id=run_id, **op_params)
+            names = {}
+            for local in tl.input_names:
+                node = arg_nodes.get(local)
+                if isinstance(node, Name):
+                    names[local] = node.id
+                else:
+                    names[local] = f"{line.name}.{local}" + ("_in" if local in spec.outputs else "")
+            for local in tl.output_names:
+                names[local] = line.name if local == "result" else f"{line.name}.{local}"
+            value = tl.result()["result"]
+            notices.extend(f"{line.name}: {n}" for n in tl.notices)
+            part = LinePart(line.name, text_of(root.span), op, tl, start, names)
+        else:
+            if not (isinstance(root, BinOp) and root.op in ENGINE_OPS):
+                value = ev.line_value(line)
+            _line_granularity(granularity, line.name, ("stage",), None)
+            reads = tuple(dict.fromkeys(n.id for n in walk_names(root)))
+            run = Run(line.name, np, {n: env[n] for n in reads}, {"result": value}, {})
+            stage = Stage(_stage_name(root), ("result",), reads, _stage_caption(text_of(root.span), value))
+            tl = Timeline(run, StagePlan(run, [stage]), granularity="stage", run_id=run_id, backend=backend_info(),
+                          input_names=reads)
+            part = LinePart(line.name, text_of(root.span), None, tl, start, {**{n: n for n in reads},
+                                                                              "result": line.name})
+        env[line.name] = value
+        values[line.name] = value
+        parts.append(part)
+        start += len(part)
+    notices = list(ev.notices) + notices
+    name = granularity if isinstance(granularity, str) else ("per line" if granularity else "default")
+    return ProgramTimeline(prep, parts, values, run_id=run_id, granularity=name, params=params, notices=notices,
+                           elapsed=time.perf_counter() - t0)
