@@ -28,6 +28,7 @@ import main  # noqa: E402  (this checkout, run as the `opscope` package it insta
 main.use_source_tree()
 
 import numpy as np  # noqa: E402
+from compute_bench import consume  # noqa: E402  (bench/ is on sys.path: one definition of what a view reads)
 from opscope import compute  # noqa: E402
 from opscope.compute.buffers import POOL  # noqa: E402
 
@@ -65,13 +66,6 @@ def numpy_block(p, heads):
     return layernorm(h + f @ p["W2"] + p["c2"], p["g2"], p["b2"])
 
 
-def consume(tl):
-    """What a view does with each step: read its caption, regions and small tensors."""
-    n = 0
-    for i in range(len(tl)):
-        step = tl[i]
-        n += len(step.caption) + len(step.regions) + sum(a.size for a in step.tensors.values())
-    return n
 
 
 def timed(fn):

@@ -498,19 +498,28 @@ def _moments(ctx, x, eps):
     return mu, mmu, var, mvar, norm, mnorm, d, sd
 
 
-def _v_layernorm(ctx):
+def _normalized_rows(ctx):
+    """What LayerNorm and RMSNorm checks share: the rows over gamma's trailing axes (all, or a sample).
+
+    Returns ``(x, gamma, D, rows, shape, sshape, flat)``: the checked rows in float64 ``(rows, D)``,
+    gamma as ``(1, D)``, the row length, the row indices, X's shape, the statistics' shape and the
+    flat indices of the checked entries of X.
+    """
     X, g = ctx.inputs["X"], ctx.inputs["gamma"]
     axes = tuple(range(X.ndim - g.ndim, X.ndim))
     D = _prod(g.shape)
     nrows = _prod(X.shape) // D
     full = ctx.everything(4 * _prod(X.shape))
     rows = np.arange(nrows) if full else ctx.pick(nrows, ctx.count(D, SAMPLE_ROWS))
-    x = ctx.lines(X, axes, rows)
-    gamma = ctx.f64(g).reshape(1, D)
-    beta = ctx.f64(ctx.inputs["beta"]).reshape(1, D) if "beta" in ctx.inputs else np.zeros((1, D))
     shape = tuple(X.shape)
     sshape = shape[: X.ndim - g.ndim] + (1,) * g.ndim
     flat = _flat(shape, axes, rows, np.arange(D)).reshape(-1)
+    return ctx.lines(X, axes, rows), ctx.f64(g).reshape(1, D), D, rows, shape, sshape, flat
+
+
+def _v_layernorm(ctx):
+    x, gamma, D, rows, shape, sshape, flat = _normalized_rows(ctx)
+    beta = ctx.f64(ctx.inputs["beta"]).reshape(1, D) if "beta" in ctx.inputs else np.zeros((1, D))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         mu, mmu, var, mvar, norm, mnorm, d, sd = _moments(ctx, x, ctx.params["eps"])
         y = norm * gamma + beta
@@ -522,17 +531,7 @@ def _v_layernorm(ctx):
 
 
 def _v_rmsnorm(ctx):
-    X, g = ctx.inputs["X"], ctx.inputs["gamma"]
-    axes = tuple(range(X.ndim - g.ndim, X.ndim))
-    D = _prod(g.shape)
-    nrows = _prod(X.shape) // D
-    full = ctx.everything(4 * _prod(X.shape))
-    rows = np.arange(nrows) if full else ctx.pick(nrows, ctx.count(D, SAMPLE_ROWS))
-    x = ctx.lines(X, axes, rows)
-    gamma = ctx.f64(g).reshape(1, D)
-    shape = tuple(X.shape)
-    sshape = shape[: X.ndim - g.ndim] + (1,) * g.ndim
-    flat = _flat(shape, axes, rows, np.arange(D)).reshape(-1)
+    x, gamma, D, rows, shape, sshape, flat = _normalized_rows(ctx)
     eps = ctx.params["eps"]
     tiny = float(np.finfo(ctx.dtype).tiny)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
