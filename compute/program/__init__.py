@@ -22,6 +22,8 @@ functions), :mod:`.calls` (binding a call to an operation's inputs and parameter
 """
 
 from .functions import FUNCTIONS
+from .lessons import ProgramLesson, get_program_lesson, program_lessons
+from .mistakes import Mistake, MistakeResult, compare_mistake, get_mistake, mistakes
 from .nodes import Program
 from .parse import known_functions, parse_program
 from .run import ProgramResult, check_program, run_program
@@ -29,4 +31,6 @@ from .shapes import Analysis, analyze
 from .timeline import ProgramTimeline, stream_program
 
 __all__ = ["FUNCTIONS", "Analysis", "Program", "ProgramResult", "ProgramTimeline", "analyze", "check_program",
-           "known_functions", "parse_program", "run_program", "stream_program"]
+           "known_functions", "parse_program", "run_program", "stream_program",
+           "Mistake", "MistakeResult", "ProgramLesson", "compare_mistake", "get_mistake", "get_program_lesson",
+           "mistakes", "program_lessons"]
