@@ -13,7 +13,17 @@ from __future__ import annotations
 from .atomic import atomic_open, atomic_write, atomic_write_bytes, remove_stale_temps
 from .checkpoints import TORCH_EXTENSIONS, CheckpointError
 from .file_checks import parse_json
-from .run_archive import RunArchive, load_run, params_from_json, params_to_json, save_run
+from .run_archive import (
+    ProgramArchive,
+    RunArchive,
+    load_any_run,
+    load_program_run,
+    load_run,
+    params_from_json,
+    params_to_json,
+    save_program_run,
+    save_run,
+)
 from .session import RecentFiles, Session, SessionError, autosave_path, data_dir, load_session, save_session
 from .shards import INDEX_SUFFIX
 from .tensor_files import (
@@ -39,6 +49,7 @@ __all__ = [
     "CheckpointError",
     "FileFormatError",
     "RecentFiles",
+    "ProgramArchive",
     "RunArchive",
     "Session",
     "SessionError",
@@ -50,6 +61,8 @@ __all__ = [
     "data_dir",
     "describe_file",
     "format_table",
+    "load_any_run",
+    "load_program_run",
     "load_run",
     "load_session",
     "load_tensor",
@@ -59,6 +72,7 @@ __all__ = [
     "parse_json",
     "remove_stale_temps",
     "parse_table",
+    "save_program_run",
     "save_run",
     "save_session",
     "save_tensor",

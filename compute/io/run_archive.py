@@ -4,6 +4,14 @@ Tensors are stored under ``inputs/<name>`` and ``outputs/<name>``. The operation
 are JSON: in the safetensors header metadata (``opscope_op``, ``opscope_params``), or in .npz as
 the key ``__meta__``, a uint8 array of UTF-8 JSON bytes, because an object or string array would
 need a pickle, which OpScope never writes nor reads.
+
+Two kinds of run share the layout. A single operation (:func:`save_run`, format version 1, written
+exactly as before) and a *program* (:func:`save_program_run`, format version 2): its text and scalar
+parameters in the metadata (``opscope_kind = "program"``, ``opscope_program``, ``opscope_lines``,
+``opscope_params``; or the same keys in ``__meta__``), and every line under ``outputs/<line>``,
+plus ``outputs/result``. Program runs carry version 2 so that an OpScope that knows only single
+operations says "written by a newer OpScope" instead of misreading them. :func:`load_run` and
+:func:`load_program_run` each read their kind; :func:`load_any_run` reads either.
 """
 
 from __future__ import annotations
@@ -19,21 +27,33 @@ from .file_checks import FileFormatError, parse_json
 from .tensor_files import _ext, _read, save_tensors
 
 __all__ = [
+    "OP_RUN_VERSION",
+    "PROGRAM_RUN_VERSION",
     "RUN_FORMAT",
     "RUN_VERSION",
     "TUPLE_KEYS",
+    "ProgramArchive",
     "RunArchive",
+    "load_any_run",
+    "load_program_run",
     "load_run",
     "params_from_json",
     "params_to_json",
     "restore_tuples",
+    "save_program_run",
     "save_run",
     "to_jsonable",
 ]
 
 RUN_FORMAT = "opscope-run"
-RUN_VERSION = 1
+#: Single-operation runs are written in format 1 (unchanged since it was introduced) ...
+OP_RUN_VERSION = 1
+#: ... program runs in format 2, which an older OpScope refuses as "newer" rather than misreading.
+PROGRAM_RUN_VERSION = 2
+#: The newest format this module reads.
+RUN_VERSION = PROGRAM_RUN_VERSION
 META_KEY = "__meta__"
+RESULT = "result"  # a program run's last line, saved under this name too (as run_program returns it)
 # JSON has no tuples; values under these keys come back as tuples (an axis tuple, a tile shape)
 TUPLE_KEYS = frozenset({"axis", "axes", "shape", "dims", "perm", "tile", "normalized_shape"})
 _TUPLE_SUFFIXES = ("_axis", "_axes", "_shape", "_dims", "_tile")
@@ -46,6 +66,24 @@ class RunArchive(NamedTuple):
     params: dict[str, Any]
     inputs: dict[str, np.ndarray]
     outputs: dict[str, np.ndarray]
+
+
+class ProgramArchive(NamedTuple):
+    """What :func:`load_program_run` returns; unpacks as ``program, params, inputs, outputs``.
+
+    ``outputs`` holds every line by name, in the program's order, then ``"result"`` (the last
+    line's value); ``params`` are the run's scalar parameters (``{"d_k": 3}``).
+    """
+
+    program: str
+    params: dict[str, Any]
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+
+    @property
+    def line_names(self) -> tuple[str, ...]:
+        """The program's line names in order (``outputs`` without ``"result"``)."""
+        return tuple(k for k in self.outputs if k != RESULT)
 
 
 def to_jsonable(value: Any, where: str = "params") -> Any:
@@ -154,16 +192,72 @@ def save_run(path: str | os.PathLike, op: str, params: Mapping[str, Any], inputs
     tensors = {f"inputs/{k}": v for k, v in inputs.items()}
     tensors.update({f"outputs/{k}": v for k, v in outputs.items()})
     if ext == ".safetensors":
-        metadata = {"opscope_format": RUN_FORMAT, "opscope_version": str(RUN_VERSION), "opscope_op": op,
+        metadata = {"opscope_format": RUN_FORMAT, "opscope_version": str(OP_RUN_VERSION), "opscope_op": op,
                     "opscope_params": params_json}
         save_tensors(path, tensors, metadata=metadata)
         return
-    meta = json.dumps({"format": RUN_FORMAT, "version": RUN_VERSION, "op": op, "params": json.loads(params_json)})
+    meta = json.dumps({"format": RUN_FORMAT, "version": OP_RUN_VERSION, "op": op,
+                       "params": json.loads(params_json)})
     tensors[META_KEY] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
     save_tensors(path, tensors)
 
 
-def _parse_meta(where: str, meta: Mapping[str, Any]) -> tuple[str, dict]:
+def save_program_run(path: str | os.PathLike, program: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any],
+                     params: Mapping[str, Any] | None = None) -> None:
+    """Save a program's run atomically to a .npz or .safetensors file: its text, inputs and every line.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Ends in ``.npz`` or ``.safetensors``.
+    program : str
+        The program's text, stored as it is.
+    inputs : mapping of str to array_like
+        The tensors the program read, stored as ``inputs/<name>``.
+    outputs : mapping of str to array_like
+        Every line's value by name, with ``"result"`` (a :class:`compute.ProgramResult` is one);
+        stored as ``outputs/<name>``, their order kept in the metadata.
+    params : mapping, optional
+        The run's scalar parameters (``{"d_k": 3}``), as JSON.
+
+    Raises
+    ------
+    FileFormatError
+        Unsupported extension, empty program text, no ``"result"``, unsavable params or tensors,
+        or a failed write (an existing file is left intact).
+    """
+    path = os.fspath(path)
+    ext = _ext(path)
+    where = os.path.basename(path)
+    if ext not in (".npz", ".safetensors"):
+        raise FileFormatError(f"{where}: a run is saved as .npz or .safetensors, not {ext}")
+    if not isinstance(program, str) or not program.strip():
+        raise FileFormatError(f"{where}: the program text must be a non-empty string")
+    lines = list(outputs)
+    if RESULT not in outputs:
+        raise FileFormatError(f"{where}: a program run needs its '{RESULT}' among the outputs")
+    bad = [k for k in [*inputs, *lines] if not isinstance(k, str) or not k]
+    if bad:
+        raise FileFormatError(f"{where}: tensor names must be non-empty strings, not {bad[0]!r}")
+    params_json = params_to_json(params or {})
+    lines_json = json.dumps(lines)
+    tensors = {f"inputs/{k}": v for k, v in inputs.items()}
+    tensors.update({f"outputs/{k}": v for k, v in outputs.items()})
+    if ext == ".safetensors":
+        metadata = {"opscope_format": RUN_FORMAT, "opscope_version": str(PROGRAM_RUN_VERSION),
+                    "opscope_kind": "program", "opscope_program": program, "opscope_lines": lines_json,
+                    "opscope_params": params_json}
+        save_tensors(path, tensors, metadata=metadata)
+        return
+    meta = json.dumps({"format": RUN_FORMAT, "version": PROGRAM_RUN_VERSION, "kind": "program", "program": program,
+                       "lines": lines, "params": json.loads(params_json)})
+    tensors[META_KEY] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
+    save_tensors(path, tensors)
+
+
+def _parse_meta(where: str, meta: Mapping[str, Any]) -> dict:
+    """The checked metadata: ``kind`` (``"op"`` or ``"program"``), ``params`` (tuples restored), and
+    ``op``, or ``program`` and ``lines``."""
     if meta.get("format") != RUN_FORMAT:
         raise FileFormatError(f"{where} is not an OpScope run archive (no '{RUN_FORMAT}' metadata)")
     version = meta.get("version")
@@ -173,10 +267,123 @@ def _parse_meta(where: str, meta: Mapping[str, Any]) -> tuple[str, dict]:
         raise FileFormatError(
             f"{where} was written by a newer OpScope (run format {version}); this version reads format ≤ {RUN_VERSION}"
         )
-    op, params = meta.get("op"), meta.get("params")
+    kind, params = meta.get("kind", "op"), meta.get("params")
+    if kind == "program":
+        program, lines = meta.get("program"), meta.get("lines")
+        if (not isinstance(program, str) or not program.strip() or not isinstance(params, dict)
+                or not isinstance(lines, list) or not all(isinstance(n, str) and n for n in lines)
+                or len(set(lines)) != len(lines) or RESULT not in lines):
+            raise FileFormatError(f"{where}: the program run's text, line names or parameters are missing or "
+                                  f"malformed")
+        return {"kind": kind, "program": program, "lines": lines, "params": restore_tuples(params)}
+    if kind != "op":
+        raise FileFormatError(f"{where}: unknown kind of run {kind!r} (this version reads 'op' and 'program')")
+    op = meta.get("op")
     if not isinstance(op, str) or not op or not isinstance(params, dict):
         raise FileFormatError(f"{where}: the run archive's operation or parameters are missing or malformed")
-    return op, restore_tuples(params)
+    return {"kind": kind, "op": op, "params": restore_tuples(params)}
+
+
+def _read_meta(path: str, where: str, max_bytes: int | None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The file's checked run metadata (see :func:`_parse_meta`) and its tensors, ``__meta__`` removed."""
+    tensors, metadata = _read(path, None, max_bytes)
+    if _ext(path) == ".safetensors":
+        try:
+            meta = {"format": metadata.get("opscope_format"), "version": int(metadata.get("opscope_version", "")),
+                    "params": parse_json(metadata.get("opscope_params", ""), "opscope_params")}
+            if "opscope_kind" in metadata:
+                meta["kind"] = metadata["opscope_kind"]
+            if meta.get("kind") == "program":
+                meta["program"] = metadata.get("opscope_program")
+                meta["lines"] = parse_json(metadata.get("opscope_lines", ""), "opscope_lines")
+            else:
+                meta["op"] = metadata.get("opscope_op")
+        except (ValueError, TypeError) as exc:  # FileFormatError is a ValueError
+            detail = f": {exc}" if isinstance(exc, FileFormatError) else ""
+            raise FileFormatError(f"{where} is not an OpScope run archive (missing or invalid opscope_* "
+                                  f"metadata{detail})") from None
+    else:
+        raw = tensors.pop(META_KEY, None)
+        if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+            raise FileFormatError(f"{where} is not an OpScope run archive (no '{META_KEY}' entry)")
+        meta = parse_json(raw.tobytes(), f"{where}: the run archive's '{META_KEY}'")
+        if not isinstance(meta, dict):
+            raise FileFormatError(f"{where}: the run archive's '{META_KEY}' is not a JSON object")
+    return _parse_meta(where, meta), tensors
+
+
+def _split_groups(where: str, tensors: Mapping[str, np.ndarray]) -> tuple[dict, dict]:
+    inputs, outputs = {}, {}
+    for key, arr in tensors.items():
+        group, _, name = key.partition("/")
+        if group == "inputs" and name:
+            inputs[name] = arr
+        elif group == "outputs" and name:
+            outputs[name] = arr
+        else:
+            raise FileFormatError(f"{where}: unexpected tensor '{key}' in a run archive (not inputs/ or outputs/)")
+    return inputs, outputs
+
+
+def load_any_run(path: str | os.PathLike, *, max_bytes: int | None = None) -> RunArchive | ProgramArchive:
+    """Load a run of either kind: a :class:`RunArchive` (one operation) or a :class:`ProgramArchive`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A .npz or .safetensors run archive.
+    max_bytes : int, optional
+        Size limit, as in :func:`compute.io.tensor_files.load_tensors`.
+
+    Raises
+    ------
+    FileFormatError
+        For every problem with the file, including a file that is not a run archive and a program
+        run whose lines do not match its tensors.
+    """
+    path = os.fspath(path)
+    where = os.path.basename(path)
+    meta, tensors = _read_meta(path, where, max_bytes)
+    inputs, outputs = _split_groups(where, tensors)
+    if meta["kind"] == "op":
+        return RunArchive(meta["op"], meta["params"], inputs, outputs)
+    lines = meta["lines"]
+    missing = [n for n in lines if n not in outputs]
+    extra = [n for n in outputs if n not in lines]
+    if missing or extra:
+        what = (f"line(s) {', '.join(missing)} have no tensor" if missing
+                else f"tensor(s) outputs/{', outputs/'.join(extra)} belong to no line")
+        raise FileFormatError(f"{where}: the program run is damaged: {what}")
+    return ProgramArchive(meta["program"], meta["params"], inputs, {n: outputs[n] for n in lines})
+
+
+def load_program_run(path: str | os.PathLike, *, max_bytes: int | None = None) -> ProgramArchive:
+    """Load a program's run written by :func:`save_program_run`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A .npz or .safetensors run archive of a program.
+    max_bytes : int, optional
+        Size limit, as in :func:`compute.io.tensor_files.load_tensors`.
+
+    Returns
+    -------
+    ProgramArchive
+        ``(program, params, inputs, outputs)``: the text, its scalar parameters, the inputs and
+        every line (in the program's order, then ``"result"``).
+
+    Raises
+    ------
+    FileFormatError
+        For every problem with the file, including a single-operation run (read it with
+        :func:`load_run`) and lines that do not match the tensors.
+    """
+    run = load_any_run(path, max_bytes=max_bytes)
+    if not isinstance(run, ProgramArchive):
+        raise FileFormatError(f"{os.path.basename(os.fspath(path))} is a run of the operation {run.op!r}, not of a "
+                              f"program: read it with load_run")
+    return run
 
 
 def load_run(path: str | os.PathLike, *, max_bytes: int | None = None) -> RunArchive:
@@ -199,33 +406,8 @@ def load_run(path: str | os.PathLike, *, max_bytes: int | None = None) -> RunArc
     FileFormatError
         For every problem with the file, including a file that is not a run archive.
     """
-    path = os.fspath(path)
-    where = os.path.basename(path)
-    tensors, metadata = _read(path, None, max_bytes)
-    if _ext(path) == ".safetensors":
-        try:
-            meta = {"format": metadata.get("opscope_format"), "version": int(metadata.get("opscope_version", "")),
-                    "op": metadata.get("opscope_op"),
-                    "params": parse_json(metadata.get("opscope_params", ""), "opscope_params")}
-        except (ValueError, TypeError) as exc:  # FileFormatError is a ValueError
-            detail = f": {exc}" if isinstance(exc, FileFormatError) else ""
-            raise FileFormatError(f"{where} is not an OpScope run archive (missing or invalid opscope_* "
-                                  f"metadata{detail})") from None
-    else:
-        raw = tensors.pop(META_KEY, None)
-        if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
-            raise FileFormatError(f"{where} is not an OpScope run archive (no '{META_KEY}' entry)")
-        meta = parse_json(raw.tobytes(), f"{where}: the run archive's '{META_KEY}'")
-        if not isinstance(meta, dict):
-            raise FileFormatError(f"{where}: the run archive's '{META_KEY}' is not a JSON object")
-    op, params = _parse_meta(where, meta)
-    inputs, outputs = {}, {}
-    for key, arr in tensors.items():
-        group, _, name = key.partition("/")
-        if group == "inputs" and name:
-            inputs[name] = arr
-        elif group == "outputs" and name:
-            outputs[name] = arr
-        else:
-            raise FileFormatError(f"{where}: unexpected tensor '{key}' in a run archive (not inputs/ or outputs/)")
-    return RunArchive(op, params, inputs, outputs)
+    run = load_any_run(path, max_bytes=max_bytes)
+    if not isinstance(run, RunArchive):
+        raise FileFormatError(f"{os.path.basename(os.fspath(path))} is a run of a program, not of one operation: "
+                              f"read it with load_program_run (or load_any_run)")
+    return run

@@ -3,7 +3,8 @@
 ``attention``: scores = Q Kᵀ → scaled = scores · scale → masked → weights = softmax → result = weights V.
 ``mha``: Q, K, V projections → heads split from the last axis → attention per head → concat → W_o.
 Rows whose every key is masked get zero weights and a zero output (never NaN), and the caption
-says how many there were.
+says how many there were. A mask that is not boolean is added to the scores; one that holds only
+0s and 1s is refused (:func:`refuse_keep_drop_mask`), since it would silently remove nothing.
 """
 
 from __future__ import annotations
@@ -100,16 +101,64 @@ def check_mask(op: str, spec, mask_shape, scores_shape, lk: int, nbatch: int | N
                              + aligned(mask_shape, scores_shape, "mask", "scores"))
 
 
-def mask_words(spec, mask=None) -> str:
-    """The masks of a run in words, for captions (``"no mask"`` when there are none)."""
-    words = []
+def refuse_keep_drop_mask(xp, op: str, mask) -> None:
+    """Refuse a number mask whose entries are all 0 or 1 (and not all 0): a keep/drop mask in disguise.
+
+    A mask that is not boolean is *added* to the scaled scores (0 keeps an entry, −inf removes it),
+    so a 0/1 mask removes nothing: its 1s only nudge the logits by one, the softmax still sees every
+    key, and the user who meant "1 = keep" gets unmasked attention without a word. Refusing is
+    better than converting, because 0/1 masks come in both conventions: PyTorch's boolean
+    ``attn_mask`` of ``scaled_dot_product_attention`` is True = keep, but that of
+    ``nn.MultiheadAttention`` (and ``key_padding_mask``) is True = *remove*; any guess is wrong for
+    someone. Integer masks are checked too: the engine casts them to the compute dtype before this
+    runs. An all-zero mask is a legitimate additive mask that removes nothing, so it passes; a genuine
+    0/1 bias can still be added in a program (``softmax(scores + m)``).
+
+    Raises
+    ------
+    ParamError
+        ``mask`` is not boolean, holds at least one 1 and nothing but 0s and 1s.
+    """
+    if mask is None or mask.dtype == bool or not mask.size:
+        return
+    ones = mask == 1
+    # The usual additive mask (0 and −inf) has no 1, so it is read once and passes.
+    if not bool(ones.any()) or not bool(xp.all(ones | (mask == 0))):
+        return
+    raise ParamError(f"{op}: the mask holds only 0s and 1s, like a keep/drop mask, but a number mask is added to "
+                     f"the scores, so its 1s would remove nothing: additive masks use 0 (keep) and -inf (remove). "
+                     f"Pass a bool mask (True = keep, e.g. m.astype(bool)) or mask = where(m, 0, -inf) "
+                     f"(numpy: np.where(m == 1, 0.0, -np.inf)).")
+
+
+def mask_effects(xp, spec, mask) -> list[str]:
+    """What each mask of a run did, in words that are true of its values (for captions).
+
+    Keep/drop masks (causal, padding, boolean) set removed entries to −∞. An additive mask is
+    described by what it holds: its −∞ entries remove keys, its other values are added to the
+    scores, and one without −∞ removes nothing (saying "→ −∞" there would be false).
+    """
+    parts = []
     if spec == "causal":
-        words.append("causal: query i sees keys 0..i")
+        parts.append("causal (query i sees keys 0..i): removed entries → −∞")
     elif isinstance(spec, tuple):
-        words.append("padding: keys past each length removed")
-    if mask is not None:
-        words.append("boolean mask (True = keep)" if mask.dtype == bool else "additive mask")
-    return ", ".join(words) or "no mask"
+        parts.append("padding (keys past each length): removed entries → −∞")
+    if mask is not None and mask.dtype == bool:
+        parts.append("boolean mask: False entries → −∞ (True = keep)")
+    elif mask is not None:
+        n_inf = int((mask == -xp.inf).sum())
+        finite = xp.isfinite(mask)
+        shifts = bool(xp.any(mask[finite] != 0)) if bool(finite.any()) else False
+        if n_inf and not shifts:
+            parts.append("additive mask added: its −∞ entries remove keys, its 0s keep them")
+        elif n_inf:
+            parts.append("additive mask added: its −∞ entries remove keys, its other values shift the scores")
+        elif shifts:
+            parts.append("additive mask added: it has no −∞, so it removes no key, only shifts the scores by "
+                         "its values")
+        else:
+            parts.append("additive mask of zeros added: it changes nothing")
+    return parts
 
 
 def apply_mask(xp, scaled, spec, mask, nbatch: int | None = None):
@@ -285,6 +334,7 @@ def _attention_by_rows(q, k, v, scale, spec, mask, shapes):
 
 def _attention_compute(xp, inp, params):
     q, k, v = inp["Q"], inp["K"], inp["V"]
+    refuse_keep_drop_mask(xp, "attention", inp.get("mask"))
     shapes = _attention_shapes({"Q": q.shape, "K": k.shape, "V": v.shape})
     if xp is np and _prod(shapes[1]):
         scores, scaled, masked, weights, result, fully = _attention_by_rows(
@@ -326,11 +376,16 @@ def _fully_masked_text(run) -> str:
     return f" — {n} row(s) have no key left: weights 0, output 0 (not NaN)" if n else ""
 
 
+def _neg_inf_text(run) -> str:
+    n = int((run.tensor("masked") == -run.xp.inf).sum())
+    return f" — {n} of {_prod(run.shape('masked'))} entries are −∞"
+
+
 def _attention_stages(run, prefix=""):
     scale = run.params["scale"]
     q = run.shape("Q")
     has_mask = run.params.get("mask") is not None or "mask" in run.inputs
-    words = mask_words(run.params.get("mask"), run.inputs.get("mask"))
+    effects = "; ".join(mask_effects(run.xp, run.params.get("mask"), run.inputs.get("mask")))
     # Captions read single numbers and the first rows only: nothing big leaves the device.
     if _prod(run.shape("scores")):
         s00 = fmt(run.scalar("scores", (0,) * len(run.shape("scores"))))
@@ -346,7 +401,7 @@ def _attention_stages(run, prefix=""):
         Stage("scaled", ("scaled",), ("scores",), f"scaled = scores × {fmt(scale)}"
               + (f" (1/√{q[-1]})" if abs(scale - 1 / math.sqrt(max(1, q[-1]))) < 1e-12 else "")),
         Stage("masked", ("masked",), ("scaled",) + (("mask",) if "mask" in run.inputs else ()),
-              (f"masked: {words} (removed entries → −∞)" + _fully_masked_text(run)) if has_mask
+              (f"masked: {effects}{_neg_inf_text(run)}" + _fully_masked_text(run)) if has_mask
               else "masked = scaled (no mask)"),
         Stage("weights", ("weights",), ("masked",), "weights = softmax over the keys (each row sums to 1)"),
         Stage("result", ("result",), ("weights", "V"), f"result = weights V {fmt_shape(run.shape('result'))}: "
@@ -498,6 +553,7 @@ def split_heads(xp, t, h):
 
 def _mha_compute(xp, inp, params):
     h = params["num_heads"]
+    refuse_keep_drop_mask(xp, "mha", inp.get("mask"))
     if "X" in inp:
         xq = xk = xv = inp["X"]
     else:
@@ -547,8 +603,8 @@ def _mha_plan(run, granularity, options):
               f"split into {h} heads of {dh} columns (head j = columns {dh}j…{dh}j+{dh - 1}); "
               f"scores = Q_h K_hᵀ / √{dh} {fmt_shape(run.shape('scores'))}"),
         Stage("weights", ("weights",), ("scores",) + (("mask",) if "mask" in run.inputs else ()),
-              "weights = softmax(scores" + (" + mask" if run.params.get("mask") is not None or "mask" in run.inputs
-                                             else "") + ") per head, each row sums to 1"),
+              "weights = softmax over the keys per head, each row sums to 1"
+              + "".join(f"; {e}" for e in mask_effects(run.xp, run.params.get("mask"), run.inputs.get("mask")))),
         Stage("heads", ("heads",), ("weights", "V"), f"head outputs = weights V_h {fmt_shape(run.shape('heads'))}"),
         Stage("concat", ("concat",), ("heads",), f"concat: heads side by side again {fmt_shape(run.shape('concat'))}"),
         Stage("output", ("result",), ("concat", "W_o"), f"result = concat W_o{' + b_o' if 'b_o' in run.inputs else ''} "

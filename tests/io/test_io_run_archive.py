@@ -61,7 +61,7 @@ def test_plain_tensor_file_is_not_a_run(tmp_path):
 def test_newer_run_format_refused(tmp_path):
     meta = json.dumps({"format": "opscope-run", "version": 7, "op": "x", "params": {}}).encode()
     save_tensors(tmp_path / "n.npz", {"__meta__": np.frombuffer(meta, np.uint8), "inputs/A": np.ones(1)})
-    with pytest.raises(FileFormatError, match=r"newer OpScope \(run format 7\); this version reads format ≤ 1"):
+    with pytest.raises(FileFormatError, match=r"newer OpScope \(run format 7\); this version reads format ≤ 2"):
         load_run(tmp_path / "n.npz")
 
 
