@@ -26,8 +26,10 @@ class EditorActions:
         self._redo_action.triggered.connect(self.undo_stack.redo)
         self.undo_stack.canUndoChanged.connect(self._undo_action.setEnabled)
         self.undo_stack.canRedoChanged.connect(self._redo_action.setEnabled)
-        self.undo_stack.undoTextChanged.connect(lambda t: self._undo_action.setToolTip(f"Undo {t} (Ctrl+Z)"))
-        self.undo_stack.redoTextChanged.connect(lambda t: self._redo_action.setToolTip(f"Redo {t} (Ctrl+Shift+Z)"))
+        # Methods, not lambdas: a workspace history outlives its editors, and Qt disconnects a
+        # destroyed editor's methods but not a lambda.
+        self.undo_stack.undoTextChanged.connect(self._undo_text_changed)
+        self.undo_stack.redoTextChanged.connect(self._redo_text_changed)
         self._undo_action.setEnabled(False)
         self._redo_action.setEnabled(False)
 
@@ -71,6 +73,12 @@ class EditorActions:
         for label, kind in FILLS:
             act = self._fill_menu.addAction(label)
             act.triggered.connect(lambda _=False, kind=kind: self.apply_fill(kind))
+
+    def _undo_text_changed(self, text: str) -> None:
+        self._undo_action.setToolTip(f"Undo {text} (Ctrl+Z)")
+
+    def _redo_text_changed(self, text: str) -> None:
+        self._redo_action.setToolTip(f"Redo {text} (Ctrl+Shift+Z)")
 
     def _build_action_buttons(self) -> tuple[QToolButton, ...]:
         """The undo, redo, copy and paste buttons of the title row (copy and paste with a menu)."""

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 from opscope.compute.budget import BudgetError
-from opscope.compute.errors import InputError
+from opscope.compute.errors import InputError, OpScopeError
 from opscope.compute.fills import MASK_KINDS, astype_checked, canonical_kind, fill, resize
 from opscope.compute.numbers import fmt_shape
 from opscope.compute.text_parse import format_numpy, format_tsv
@@ -54,6 +54,14 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
     array : array-like
         The initial tensor; copied, the editor owns its copy.
     parent : QWidget, optional
+    document : compute.document.Document, optional
+        Bind the editor to input ``name`` of this document: the editor then shows the document's
+        (read-only) array without a copy of its own, every change goes through the document (one
+        step of the workspace history) and the editor re-reads it on :meth:`document_changed`.
+        ``array`` is ignored.
+    history : WorkspaceUndo, optional
+        With ``document``: the workspace history its buttons and keys undo (default: the
+        editor's own :class:`QUndoStack`, used only when unbound).
 
     Notes
     -----
@@ -84,15 +92,24 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
     #: The user wants this tensor saved to a file ("Save tensor…").
     save_requested = Signal()
 
-    def __init__(self, name: str, array, parent=None):
+    def __init__(self, name: str, array, parent=None, *, document=None, history=None):
         super().__init__(parent)
         self._name = str(name)
-        self._array = self._validated(array)
-        self._lead: tuple[int, ...] = (0,) * max(self._array.ndim - 2, 0)
+        self._document = document
+        if document is not None:
+            # The document's frozen array itself: views share it, edits replace it (copy-on-write).
+            self._array = document.input(self._name)
+            self._lead = tuple(document.slice(self._name))
+        else:
+            self._array = self._validated(array)
+            self._lead: tuple[int, ...] = (0,) * max(self._array.ndim - 2, 0)
         self._fixed_levels: tuple[float, float] | None = None
-        self.undo_stack = QUndoStack(self)
-        # A count limit for small tensors; UNDO_BYTES bounds the memory of big ones (_push).
-        self.undo_stack.setUndoLimit(500)
+        if document is not None and history is not None:
+            self.undo_stack = history
+        else:
+            self.undo_stack = QUndoStack(self)
+            # A count limit for small tensors; UNDO_BYTES bounds the memory of big ones (_push).
+            self.undo_stack.setUndoLimit(500)
 
         self._model = ArrayTableModel(self._array, self._name, self)
         self._model.set_writer(self._write_cell)
@@ -135,6 +152,11 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
         InputError
             For complex/object dtypes or tensors over the editor's size limits.
         """
+        if self._document is not None:
+            self._check_editable(a)
+            self._doc_change(lambda: self._document.set_input(self._name, a, text=f"Replace {self._name}",
+                                                         record=undoable))
+            return
         new = self._validated(a)
         if undoable:
             self._push_replace(new, f"Replace {self._name}")
@@ -164,9 +186,47 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
 
     def set_slice(self, lead) -> None:
         """Show the 2-D slice at index ``lead`` of the leading axes (clipped into range)."""
-        self._lead = self._clamp_lead(lead, self._array.shape)
+        lead = self._clamp_lead(lead, self._array.shape)
+        if self._document is not None:
+            self._doc_change(lambda: self._document.set_slice(self._name, lead))  # the document calls back
+            return
+        self._lead = lead
         self._model.set_source(self._array, self._lead)
         self._sync_controls()
+
+    # ================================================================== bound to a document
+
+    def document_changed(self) -> None:
+        """Re-read the document's array and slice of this input (after any change of it)."""
+        self._array = self._document.input(self._name)
+        self._lead = self._clamp_lead(self._document.slice(self._name), self._array.shape)
+        self._model.set_source(self._array, self._lead)
+        self._after_change()
+
+    def document_slice_changed(self) -> None:
+        """Re-read the slice shown from the document."""
+        self._lead = self._clamp_lead(self._document.slice(self._name), self._array.shape)
+        self._model.set_source(self._array, self._lead)
+        self._sync_controls()
+
+    def _doc_change(self, change) -> bool:
+        """Run a change of the document; a refusal is said in the editor and changes nothing."""
+        try:
+            change()
+        except (InputError, BudgetError, OpScopeError) as exc:
+            self._refuse(str(exc))
+            return False
+        return True
+
+    def _check_editable(self, a) -> None:
+        arr = np.asarray(a)
+        if arr.dtype.kind not in "biuf":
+            raise InputError(
+                f"{self._name}: dtype {arr.dtype} cannot be edited; use a float, integer or bool tensor"
+            )
+        problem = self._size_problem(arr.shape, resizing=False)
+        if problem:
+            raise InputError(f"{self._name}: {problem}")
 
     def select_cells(self, row: int, col: int, rows: int = 1, cols: int = 1) -> None:
         """Select a block of the shown slice and make its top-left cell current."""
@@ -367,6 +427,16 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
         return tuple(min(max(i, 0), max(shape[ax] - 1, 0)) for ax, i in enumerate(lead))
 
     def _push(self, command) -> None:
+        if self._document is not None:
+            # Bound: the command only describes the change; the document records and applies it.
+            if isinstance(command, RegionCommand):
+                c = command
+                self._doc_change(lambda: self._document.set_region(self._name, c._lead, c._row, c._col, c._new,
+                                                                   text=c.text()))
+            else:
+                self._doc_change(lambda: self._document.set_input(self._name, command._new, text=command.text(),
+                                                             lead=command._lead_new))
+            return
         self.undo_stack.push(command)
         dropped = trim_history(self.undo_stack, UNDO_BYTES)
         if dropped:
@@ -375,6 +445,10 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
 
     def _push_replace(self, new: np.ndarray, text: str) -> None:
         lead_new = self._clamp_lead(self._lead, new.shape)
+        if self._document is not None:  # no copy of the old tensor: the document keeps it (frozen)
+            new.setflags(write=False)  # ours alone (a fill, a resize): the document takes it without a copy
+            self._doc_change(lambda: self._document.set_input(self._name, new, text=text, lead=lead_new))
+            return
         self._push(ReplaceCommand(self, self._array.copy(), new, text, self._lead, lead_new))
 
     def _push_region(self, row: int, col: int, values: np.ndarray, text: str) -> None:
@@ -384,7 +458,11 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
         self._push(RegionCommand(self, self._lead, row, col, old, new, text))
 
     def _write_cell(self, row: int, col: int, value) -> None:
-        where = index_text(self._name, self._model.full_index(row, col))
+        full = self._model.full_index(row, col)
+        where = index_text(self._name, full)
+        if self._document is not None:  # one copy of the tensor in all: the document's copy-on-write
+            self._doc_change(lambda: self._document.set_cell(self._name, full, value, text=f"Edit {where}"))
+            return
         self._push_region(row, col, np.array([[value]], dtype=self._array.dtype), f"Edit {where}")
 
     def _install(self, array: np.ndarray, lead) -> None:
@@ -412,7 +490,8 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
         self._update_levels()
         self._sync_controls()
         self._clear_message()
-        self.array_changed.emit(self._array.copy())
+        # Bound, the array is the document's frozen one: shared, not copied.
+        self.array_changed.emit(self._array if self._document is not None else self._array.copy())
 
     def _update_levels(self) -> None:
         if self._fixed_levels is not None:

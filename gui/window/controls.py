@@ -377,6 +377,18 @@ class SteppingBox(QGroupBox):
         self.tile.setEnabled(g in ("tile", None) and "tile" in have)
         self.kblock.setEnabled(g in ("kblock", None) and "kblock" in have)
 
+    def show_state(self, granularity, tile, kblock) -> None:
+        """Show the document's granularity and option sizes (None: auto) without emitting."""
+        i = self.granularity.findData(granularity) if granularity else 0
+        _quiet(self.granularity, self.granularity.setCurrentIndex, max(0, i))
+        for spin, v in ((self.tile, tile), (self.kblock, kblock)):
+            _quiet(spin, spin.setValue, int(v or 0))
+        self._enable()
+
+    def raw_values(self) -> tuple[str | None, int | None, int | None]:
+        """(granularity or None, tile or None, kblock or None) as set, whether the sizes apply or not."""
+        return self.granularity.currentData(), self.tile.value() or None, self.kblock.value() or None
+
     def values(self) -> tuple[str | None, int | None, int | None]:
         """(granularity or None, tile or None, kblock or None)."""
         g = self.granularity.currentData()

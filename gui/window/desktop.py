@@ -1,16 +1,17 @@
 """The window's desktop conventions: Edit › Undo / Redo, the speed and loop keys of the Playback
 menu, and the Help menu (keyboard shortcuts, About).
 
-Undo and Redo act on the matrix editor of the input tab on show, through a :class:`QUndoGroup`
-whose active stack follows the tabs: the menu entries then say what they undo ("Undo Paste") and
-are greyed out when there is nothing to undo. With the focus in an editor's table (or any text
+Undo and Redo act on the whole workspace: the window's document keeps one history of every edit
+of every input, parameter, step option and operation (:mod:`compute.document`), seen through
+:class:`gui.editor.history.WorkspaceUndo`; the menu entries say what they undo ("Undo Edit A[0, 1]")
+and are greyed out when there is nothing to undo. With the focus in an editor's table (or any text
 field) the keys stay there (the table claims them), so they never act twice.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QKeySequence, QUndoGroup
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QToolButton
 
 from .help_dialogs import AboutDialog, ShortcutsDialog
@@ -31,8 +32,8 @@ class DesktopActions(QObject):
 
     Attributes
     ----------
-    undo_group : QUndoGroup
-        Holds the editors' undo stacks; the current input's one is active.
+    undo_history : WorkspaceUndo
+        The window's workspace history (``window.undo_history``), which Undo and Redo drive.
     undo_action, redo_action, faster_action, slower_action, loop_action, shortcuts_action, about_action : QAction
     help_menu : QMenu
     """
@@ -44,24 +45,22 @@ class DesktopActions(QObject):
         self._about_dialog: AboutDialog | None = None
 
         # --- Edit ---------------------------------------------------------------------------------
-        self.undo_group = QUndoGroup(self)
-        self.undo_action = self._action("&Undo", [QKeySequence.StandardKey.Undo], self.undo_group.undo, edit_menu,
-                                        tip="Undo the last change to the input on show")
+        self.undo_history = window.undo_history
+        self.undo_action = self._action("&Undo", [QKeySequence.StandardKey.Undo], self.undo_history.undo, edit_menu,
+                                        tip="Undo the last change (an input, a parameter, the operation...)")
         # Ctrl+Shift+Z is Linux's and macOS's redo, Ctrl+Y Windows': accept both everywhere.
-        self.redo_action = self._action("&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self.undo_group.redo, edit_menu,
+        self.redo_action = self._action("&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], self.undo_history.redo, edit_menu,
                                         tip="Redo the last change undone")
         for act, label in ((self.undo_action, "Undo"), (self.redo_action, "Redo")):
             act.setProperty("shortcut_label", label)  # the text changes ("Undo Paste"); the list keeps this
             act.setEnabled(False)
-        g = self.undo_group
+        g = self.undo_history
         g.canUndoChanged.connect(self.undo_action.setEnabled)
         g.canRedoChanged.connect(self.redo_action.setEnabled)
         g.undoTextChanged.connect(lambda t: self.undo_action.setText(f"&Undo {t}" if t else "&Undo"))
         g.redoTextChanged.connect(lambda t: self.redo_action.setText(f"&Redo {t}" if t else "&Redo"))
-        # set_inputs rebuilds the tabs (currentChanged fires with each new editor in place), and the
-        # user switches them: either way the active stack is the tab's.
-        window.inputs_panel.tabs.currentChanged.connect(lambda _i: self.follow_current_editor())
-        self.follow_current_editor()
+        self.undo_action.setEnabled(g.canUndo())
+        self.redo_action.setEnabled(g.canRedo())
 
         # --- Playback -----------------------------------------------------------------------------
         playback_menu.addSeparator()
@@ -107,15 +106,6 @@ class DesktopActions(QObject):
         return a
 
     # ------------------------------------------------------------------------------------------
-    def follow_current_editor(self) -> None:
-        """Make the undo stack of the input tab on show the active one (none for a held input)."""
-        panel = self.window.inputs_panel
-        name = panel.current_name()
-        stack = getattr(panel.editor(name), "undo_stack", None) if name is not None else None
-        if stack is not None:
-            self.undo_group.addStack(stack)  # no-op when it is in the group already
-        self.undo_group.setActiveStack(stack)
-
     def faster(self) -> None:
         """Playback › Faster: the next speed up, said in the status bar."""
         self._flash_speed(self.window.animation.speed_up())

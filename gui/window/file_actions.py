@@ -64,7 +64,6 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from .controls import ParamValueError
 from .key_picker import pick_key
 from .restore_bar import RestoreBar
 
@@ -329,22 +328,19 @@ class FileActions(QObject):
         w = self.window
         if w.op_name is None:
             raise SessionError("nothing to save: no operation is open")
-        try:
-            params = w.operation_panel.params.values()
-        except ParamValueError:
-            # A field holds unfinished text: keep what the run on screen was computed with.
-            tl = w.timeline
-            params = dict(tl.params) if tl is not None and tl.op == w.op_name else {}
-        g, tile, kblock = w.operation_panel.stepping.values()
-        options = {k: int(v) for k, v in (("tile", tile), ("kblock", kblock)) if v}
         view = {
             "speed": float(w.animation.speed.value()),
             "loop": bool(w.animation.loop.isChecked()),
             "lesson": w.lesson,
             "panels": bool(w.panels_action.isChecked()),
         }
-        return Session(op=w.op_name, params=params, inputs=dict(w.inputs_panel.arrays()), granularity=g,
-                       options=options, step=max(w.wanted_step, 0) if w.timeline is not None else 0, view=view)
+        # The document, not the widgets: its parameters are the last valid ones (a field holding
+        # unfinished text is not saved), its arrays frozen (shared, not copied).
+        s = w.document.to_session(view=view)
+        if w.timeline is None:
+            s = Session(op=s.op, params=s.params, inputs=s.inputs, granularity=s.granularity, options=s.options,
+                        step=0, view=s.view)
+        return s
 
     def apply_session(self, session: Session, source: str = "the session") -> bool:
         """Show ``session``: operation, parameters, inputs, steps, view; then land on its step.
@@ -380,12 +376,13 @@ class FileActions(QObject):
             w.select_op(session.op, inputs, dict(session.params), granularity, autoplay=False,
                         title=lesson.title if lesson else None, description=lesson.description if lesson else None,
                         options=dict(session.options), step=int(session.step),
-                        lesson=lesson.slug if lesson else None)
+                        lesson=lesson.slug if lesson else None, record=False)
         except Exception as exc:  # noqa: BLE001 - a malformed field must not leave half a session
             if before is not None:
                 with contextlib.suppress(Exception):
                     w.select_op(before.op, dict(before.inputs), dict(before.params), before.granularity,
-                                options=dict(before.options), step=before.step, lesson=before.view.get("lesson"))
+                                options=dict(before.options), step=before.step, lesson=before.view.get("lesson"),
+                                record=False)
             return self._fail(f"{source} cannot be shown: {type(exc).__name__}: {exc}")
         if ignored:
             self._note(f"{source}: {session.op} has no input {', '.join(map(repr, ignored))}; ignored.")

@@ -7,6 +7,7 @@ the input is left out of the run and its editor is greyed out but keeps its numb
 from __future__ import annotations
 
 import numpy as np
+from opscope.compute.document import placeholder_input
 from opscope.gui.editor import MAX_ELEMENTS, MatrixEditor
 from opscope.gui.editor.file_drop import dropped_tensor_file
 from PySide6.QtCore import Signal
@@ -14,27 +15,7 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QScrollArea, QTabWidget,
 
 from .widgets import count_text, shape_text
 
-
-def placeholder_input(spec, name: str, known: dict) -> np.ndarray:
-    """A starting array for an optional input the operation's example leaves out.
-
-    Only a guess at a shape that fits (the user edits it); the ``mask`` gets keep-everything
-    ``True`` values, scales (``gamma``, variances) ones and everything else zeros.
-    """
-    first = next((a for a in known.values() if np.ndim(a) >= 1), None)
-    rows = int(np.shape(first)[-2]) if first is not None and np.ndim(first) >= 2 else 1
-    width = int(np.shape(first)[-1]) if first is not None and np.ndim(first) >= 1 else 1
-    if name == "mask":
-        q = known.get("Q", known.get("query", known.get("X", first)))
-        k = known.get("K", known.get("key", known.get("X", first)))
-        lq = int(np.shape(q)[-2]) if q is not None and np.ndim(q) >= 2 else rows
-        lk = int(np.shape(k)[-2]) if k is not None and np.ndim(k) >= 2 else rows
-        return np.ones((lq, lk), dtype=bool)
-    if name in ("query", "key", "value") and "X" in known:
-        return np.array(known["X"], dtype=np.float64, copy=True)
-    if "var" in name or name == "gamma":
-        return np.ones(width)
-    return np.zeros(width)
+__all__ = ["HeldInput", "InputsPanel", "placeholder_input"]
 
 
 class HeldInput(QWidget):
@@ -48,16 +29,17 @@ class HeldInput(QWidget):
     #: As :attr:`MatrixEditor.save_requested`.
     save_requested = Signal()
 
-    def __init__(self, name: str, array, parent=None):
+    def __init__(self, name: str, array, parent=None, *, document=None):
         super().__init__(parent)
         self._name = name
+        self._doc = document
         self._label = QLabel()
         self._label.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addWidget(self._label)
         lay.addStretch(1)
         self.setAcceptDrops(True)
-        self.set_array(array)
+        self._show(array)  # not set_array: bound, that would be an edit of the document
 
     def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
         menu = QMenu(self)
@@ -79,7 +61,20 @@ class HeldInput(QWidget):
     def array(self) -> np.ndarray:
         return self._array
 
+    def document_changed(self) -> None:
+        """Re-read the document's array of this input."""
+        self._show(self._doc.input(self._name))
+
+    def document_slice_changed(self) -> None:
+        pass
+
     def set_array(self, a, undoable: bool = True) -> None:
+        if self._doc is not None:  # the document calls back (document_changed)
+            self._doc.set_input(self._name, a, text=f"Replace {self._name}", record=undoable)
+            return
+        self._show(a)
+
+    def _show(self, a) -> None:
         arr = np.asarray(a)
         if arr.flags.writeable:
             arr = arr.view()
@@ -123,19 +118,72 @@ class InputsPanel(QWidget):
         lay.addWidget(self.tabs)
         self._editors: dict[str, MatrixEditor | HeldInput] = {}
         self._use: dict[str, QCheckBox] = {}
+        self._doc = None
+        self._history = None
 
-    def set_inputs(self, spec, arrays: dict) -> None:
+    def bind(self, document, history=None) -> None:
+        """Show and edit the inputs of ``document`` (a :class:`compute.document.Document`):
+        :meth:`set_inputs` then builds editors over its arrays, and its events refresh them.
+
+        ``history`` is the workspace undo the editors' own buttons and keys drive.
+        """
+        self._doc, self._history = document, history
+        ev = document.events
+        ev.inputs_changed.connect(self._doc_input_changed)
+        ev.used_changed.connect(self._doc_used_changed)
+        ev.slice_changed.connect(lambda name, _lead: self._editors[name].document_slice_changed()
+                                 if name in self._editors else None)
+        # The document outlives no window, but a panel may go first: stop listening then.
+        self.destroyed.connect(lambda *_: (ev.inputs_changed.disconnect(self._doc_input_changed),
+                                           ev.used_changed.disconnect(self._doc_used_changed)))
+
+    def _doc_input_changed(self, name: str) -> None:
+        ed = self._editors.get(name)
+        if ed is None:
+            return
+        held = np.size(self._doc.input(name)) > MAX_ELEMENTS
+        if held != isinstance(ed, HeldInput):  # grew past (or shrank under) the table's size: other page
+            current = self.current_name()
+            self.set_inputs(self._doc.spec)
+            if current in self._editors:
+                self.set_current(current)
+        else:
+            ed.document_changed()
+        if name in self._editors:
+            self._retitle(name)
+        self.inputs_changed.emit(name)
+
+    def _doc_used_changed(self, name: str, on: bool) -> None:
+        use = self._use.get(name)
+        if use is None:
+            return
+        use.blockSignals(True)
+        use.setChecked(on)
+        use.blockSignals(False)
+        self._editors[name].setEnabled(on)
+        self._retitle(name)
+        self.inputs_changed.emit(name)
+
+    def set_inputs(self, spec, arrays: dict | None = None) -> None:
         """Replace the editors by one per input of ``spec``; inputs missing from ``arrays`` that
-        are optional get a placeholder and start unused."""
+        are optional get a placeholder and start unused. Bound to a document (:meth:`bind`), the
+        editors show its arrays and ``arrays`` is ignored."""
         self.tabs.clear()
         for ed in self._editors.values():
             ed.deleteLater()
         self._editors.clear()
         self._use.clear()
-        arrays = {k: v for k, v in arrays.items() if v is not None}
+        document = self._doc
+        if document is not None:
+            arrays = dict(document.inputs)
+        else:
+            arrays = {k: v for k, v in (arrays or {}).items() if v is not None}
         for inp in spec.inputs:
-            given = inp.name in arrays
-            a = np.asarray(arrays[inp.name]) if given else placeholder_input(spec, inp.name, arrays)
+            if document is not None:
+                given, a = document.is_used(inp.name), arrays[inp.name]
+            else:
+                given = inp.name in arrays
+                a = np.asarray(arrays[inp.name]) if given else placeholder_input(spec, inp.name, arrays)
             page = QWidget()
             v = QVBoxLayout(page)
             v.setContentsMargins(2, 2, 2, 2)
@@ -145,7 +193,9 @@ class InputsPanel(QWidget):
                 doc.setStyleSheet("color: #555;")
                 v.addWidget(doc)
             if np.size(a) > MAX_ELEMENTS:
-                ed = HeldInput(inp.name, a)
+                ed = HeldInput(inp.name, a, document=document)
+            elif document is not None:
+                ed = MatrixEditor(inp.name, None, document=document, history=self._history)
             else:
                 ed = MatrixEditor(inp.name, np.array(a, copy=True))
             if inp.optional:
@@ -156,7 +206,8 @@ class InputsPanel(QWidget):
                 self._use[inp.name] = use
                 v.addWidget(use)
             v.addWidget(ed, 1)
-            ed.array_changed.connect(lambda _a, n=inp.name: self._edited(n))
+            if document is None:  # bound, the document's inputs_changed says it (_doc_input_changed)
+                ed.array_changed.connect(lambda _a, n=inp.name: self._edited(n))
             ed.message_changed.connect(self.message_changed)
             ed.load_requested.connect(lambda path, n=inp.name: self.load_requested.emit(n, path))
             ed.save_requested.connect(lambda n=inp.name: self.save_requested.emit(n))
@@ -179,6 +230,9 @@ class InputsPanel(QWidget):
         self.tabs.setTabText(i, self._title(name))
 
     def _use_toggled(self, name: str, on: bool) -> None:
+        if self._doc is not None:
+            self._doc.set_used(name, on)  # the document calls back (_doc_used_changed)
+            return
         self._editors[name].setEnabled(on)
         self._retitle(name)
         self.inputs_changed.emit(name)
@@ -215,7 +269,9 @@ class InputsPanel(QWidget):
             self._use[name].setChecked(on)
 
     def arrays(self) -> dict:
-        """The inputs of the next run: every used input's array."""
+        """The inputs of the next run: every used input's array (bound: the document's, not copied)."""
+        if self._doc is not None:
+            return self._doc.run_inputs()
         return {n: ed.array() for n, ed in self._editors.items() if self.is_used(n)}
 
     def set_levels(self, levels) -> None:

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 from opscope import compute
+from opscope.compute.document import Document
+from opscope.compute.errors import OpScopeError
 from opscope.gui.canvas import create_canvas
 from opscope.gui.canvas.pool import shared_pool
+from opscope.gui.editor.history import WorkspaceUndo
 from opscope.gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -90,6 +93,14 @@ class MainWindow(QMainWindow):
         delete that file on a clean exit. Off by default, so that tests, screenshots and scripts never
         touch the user's autosave.
 
+    Attributes
+    ----------
+    document : compute.document.Document
+        The one owner of the window's state (operation, inputs, parameters, steps, step, slices):
+        widgets write through it and re-read it on its events; runs and sessions are made from it.
+    undo_history : WorkspaceUndo
+        The document's workspace history, as the Edit menu and the editors' buttons use it.
+
     Signals
     -------
     timeline_changed(object)
@@ -119,6 +130,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("OpScope")
         self.resize(self.DEFAULT_SIZE)
 
+        self.document = Document()
+        self.undo_history = WorkspaceUndo(self.document, self)
+        self._param_error = ""  # a parameter field holds text that is not a value (the run says so)
         self._spec = None
         self._lesson: str | None = None
         self._run_id = 0
@@ -128,7 +142,6 @@ class MainWindow(QMainWindow):
         self._retired: list[QWidget] = []
         self._shown = -1
         self._stage = ""
-        self._want = 0
         self._in_flight: FrameRequest | None = None
         self._generation = 0
         self._busy = False
@@ -199,6 +212,7 @@ class MainWindow(QMainWindow):
         self.operation_dock.setObjectName("operation_dock")
         self.operation_dock.setWidget(scroll)
         self.inputs_panel = InputsPanel()
+        self.inputs_panel.bind(self.document, self.undo_history)
         self.inputs_dock = QDockWidget("Inputs", self)
         self.inputs_dock.setObjectName("inputs_dock")
         self.inputs_dock.setWidget(self.inputs_panel)
@@ -271,9 +285,16 @@ class MainWindow(QMainWindow):
     def _connect_controls(self) -> None:
         op = self.operation_panel
         op.picker.op_requested.connect(lambda name: self.select_op(name))
-        op.params.params_changed.connect(self._user_changed)
-        op.stepping.stepping_changed.connect(self._user_changed)
-        self.inputs_panel.inputs_changed.connect(lambda _n: self._user_changed())
+        op.params.params_changed.connect(self._params_edited)
+        op.stepping.stepping_changed.connect(self._stepping_edited)
+        ev = self.document.events
+        ev.op_changed.connect(self._doc_op_changed)
+        ev.inputs_changed.connect(lambda _n: self._user_changed())
+        ev.used_changed.connect(lambda _n, _on: self._user_changed())
+        ev.params_changed.connect(self._doc_params_changed)
+        ev.granularity_changed.connect(lambda _g: self._doc_stepping_changed())
+        ev.options_changed.connect(lambda _o: self._doc_stepping_changed())
+        ev.step_changed.connect(self._doc_step_changed)
         self.inputs_panel.message_changed.connect(self.status.flash)
         a = self.animation
         a.play_requested.connect(self.toggle_play)
@@ -291,46 +312,68 @@ class MainWindow(QMainWindow):
     def select_op(self, name: str, inputs: dict | None = None, params: dict | None = None,
                   granularity: str | None = None, *, autoplay: bool = False, title: str | None = None,
                   description: str | None = None, options: dict | None = None, step: int = 0,
-                  lesson: str | None = None) -> None:
+                  lesson: str | None = None, record: bool = True) -> None:
         """Show operation ``name`` on ``inputs`` (default: its example) with ``params``.
 
         ``options`` sets the tile and k-block sizes (``{"tile": 4, "kblock": 2}``), ``step`` the step
         to land on once the run is computed (a reopened session), ``lesson`` the lesson this is
-        (its menu entry is checked).
+        (its menu entry is checked). The input arrays are taken over, not copied: do not write to
+        them afterwards. The change goes through :attr:`document`: with ``record`` it
+        is one step of the workspace undo history, without (a lesson, a session) the history
+        starts afresh.
 
         Raises
         ------
         compute.ParamError
-            unknown operation name (the message lists the valid ones).
+            unknown operation name (the message lists the valid ones), or a parameter, input or
+            granularity the document refuses (nothing changes).
         """
-        spec = compute.get_spec(name)
+        compute.get_spec(name)
         self._loading = True
         try:
-            self._spec = spec
-            self._lesson = None
-            self.operation_panel.picker.set_current(name)
-            self.operation_panel.doc.setText(spec.doc)
-            self.operation_panel.params.set_spec(spec, params)
-            self.operation_panel.stepping.set_spec(spec, granularity)
+            self._param_error = ""
+            # The document checks everything first: a refusal raises and nothing changes.
+            # Taken over, not copied: callers hand the window arrays they made for it (lessons,
+            # sessions, files, opscope.show's own copies), as before the document existed.
+            self.document.set_op(name, inputs, params, granularity, options, record=record, copy=False)
             stepping = self.operation_panel.stepping
-            for key, spin in (("tile", stepping.tile), ("kblock", stepping.kblock)):
-                value = (options or {}).get(key)
-                if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
-                    spin.setValue(int(value))  # _loading: not a user change, no extra run
-            self.inputs_panel.set_inputs(spec, dict(inputs) if inputs is not None else spec.example())
-            self.header.set_text(title or f"{name}", description if description is not None else spec.doc)
-            for act in self.lesson_actions.values():
-                act.setChecked(False)
+            tile, kblock = self.document.options.get("tile"), self.document.options.get("kblock")
+            stepping.show_state(self.document.granularity, tile, kblock)
+            self.header.set_text(title or f"{name}", description if description is not None else self._spec.doc)
             if lesson in self.lesson_actions:
                 self._lesson = lesson
                 self.lesson_actions[lesson].setChecked(True)
             self.setWindowTitle(f"OpScope — {title or name}")
         finally:
             self._loading = False
-        self._clock.pause()
-        self._restart_at_zero = True
         self._land_on = max(0, int(step)) if step else None
         self._autoplay_next = autoplay
+        self._update_blas()
+
+    def _doc_op_changed(self, op) -> None:
+        """The document has another operation (chosen, or undone/redone): rebuild the panels from it."""
+        doc = self.document
+        spec = doc.spec
+        self._spec = spec
+        self._lesson = None
+        loading, self._loading = self._loading, True
+        try:
+            self.operation_panel.picker.set_current(op)
+            self.operation_panel.doc.setText(spec.doc)
+            self.operation_panel.params.set_spec(spec, dict(doc.params))
+            self.operation_panel.stepping.set_spec(spec, doc.granularity)
+            self.operation_panel.stepping.show_state(doc.granularity, doc.options.get("tile"),
+                                                     doc.options.get("kblock"))
+            self.inputs_panel.set_inputs(spec)
+            self.header.set_text(op, spec.doc)
+            for act in self.lesson_actions.values():
+                act.setChecked(False)
+            self.setWindowTitle(f"OpScope — {op}")
+        finally:
+            self._loading = loading
+        self._clock.pause()
+        self._restart_at_zero = True
+        self._land_on = None
         self._update_blas()
         self._schedule_run(delay=0)
 
@@ -340,7 +383,7 @@ class MainWindow(QMainWindow):
         self.animation.speed.setValue(lesson.speed)
         self.select_op(lesson.op, {k: np.array(v) for k, v in lesson.inputs.items()}, dict(lesson.params),
                        lesson.granularity, autoplay=autoplay, title=lesson.title, description=lesson.description,
-                       lesson=slug)
+                       lesson=slug, record=False)
 
     @property
     def lesson(self) -> str | None:
@@ -366,6 +409,71 @@ class MainWindow(QMainWindow):
     def set_granularity(self, granularity: str | None) -> None:
         """Choose the granularity (None: auto) as the user would (debounced re-run)."""
         self.operation_panel.stepping.set_granularity(granularity)
+
+    # ------------------------------------------------------------------------------------------
+    # widgets -> document, document -> widgets
+    def _params_edited(self) -> None:
+        """The form changed: its values go to the document (which checks them), or the run says why not."""
+        if self._loading:
+            return
+        try:
+            values = self.operation_panel.params.values()
+            self._param_error = ""
+            changed = self.document.set_params(values)
+        except ParamValueError as exc:
+            self._param_error, changed = str(exc), False
+        except OpScopeError as exc:
+            self._param_error, changed = str(exc), False
+        if not changed:  # the document's event schedules the run; without one, say the error (or clear it)
+            self._user_changed()
+
+    def _doc_params_changed(self, _changed) -> None:
+        form = self.operation_panel.params
+        try:
+            shown = form.values()
+        except ParamValueError:
+            shown = None
+        if shown != dict(self.document.params):  # changed from code or undone: show it
+            self._param_error = ""
+            form.set_values(dict(self.document.params))
+        self._user_changed()
+
+    def _stepping_edited(self) -> None:
+        if self._loading:
+            return
+        g, tile, kblock = self.operation_panel.stepping.raw_values()
+        try:
+            self.document.set_granularity(g)
+            self.document.set_options(tile=tile, kblock=kblock)
+        except OpScopeError as exc:
+            self.status.flash(str(exc))
+            self._doc_stepping_changed()
+
+    def _doc_stepping_changed(self) -> None:
+        doc = self.document
+        stepping = self.operation_panel.stepping
+        if stepping.raw_values() != (doc.granularity, doc.options.get("tile"), doc.options.get("kblock")):
+            stepping.show_state(doc.granularity, doc.options.get("tile"), doc.options.get("kblock"))
+        self._user_changed()
+
+    @property
+    def _want(self) -> int:
+        # The step asked for lives in the document: one place, also for sessions.
+        return self.document.step
+
+    @_want.setter
+    def _want(self, n: int) -> None:
+        self._setting_step = True
+        try:
+            self.document.set_step(max(0, int(n)))
+        finally:
+            self._setting_step = False
+
+    _setting_step = False
+
+    def _doc_step_changed(self, n: int) -> None:
+        if not self._setting_step and not self._loading:  # set from code (not by the player): show it
+            self._request_frame(n)
 
     # ------------------------------------------------------------------------------------------
     # runs
@@ -395,14 +503,14 @@ class MainWindow(QMainWindow):
     def _send_run(self) -> None:
         if self._shut:
             return
-        try:
-            params = self.operation_panel.params.values()
-        except ParamValueError as exc:
+        if self._param_error:
             self._set_busy(False)
-            self._show_error(str(exc))
+            self._show_error(self._param_error)
             return
-        g, tile, kblock = self.operation_panel.stepping.values()
-        req = RunRequest(self._run_id, self._spec.name, self.inputs_panel.arrays(), params, g, tile, kblock)
+        doc = self.document
+        tile, kblock = doc.effective_options()
+        # The document's frozen arrays, shared with the worker: no copy per run.
+        req = RunRequest(self._run_id, doc.op, doc.run_inputs(), dict(doc.params), doc.granularity, tile, kblock)
         self._run_requested.emit(req)
 
     def _on_run_finished(self, run_id: int, tl) -> None:
