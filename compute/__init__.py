@@ -17,6 +17,7 @@ from .backend import BackendInfo, backend_info, reset_backend
 from .budget import memory_budget, set_memory_budget
 from .errors import BudgetError, InputError, OpScopeError, ParamError, ShapeError
 from .program import check_program, run_program, stream_program
+from .progressive import CancelledRunError
 from .registry import GRANULARITIES, GROUPS, OpSpec, get_spec, operations
 from .step import Region, Step
 from .timeline import Timeline
@@ -27,5 +28,5 @@ __all__ = [
     "OpSpec", "ParamError", "Region", "RunResult", "ShapeError", "Step", "Timeline", "backend_info", "get_spec",
     "memory_budget", "operations", "prepare", "reset_backend", "run_op", "set_memory_budget", "stream_op",
     "Verification", "verify_run",
-    "check_program", "run_program", "stream_program",
+    "check_program", "run_program", "stream_program", "CancelledRunError",
 ]

@@ -207,7 +207,8 @@ def _default_granularity(spec: OpSpec, run: Run, options: dict) -> str:
 
 
 def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None = None, *, tile=None,
-              kblock: int | None = None, run_id: int | None = None, **params) -> Timeline:
+              kblock: int | None = None, run_id: int | None = None, progressive: bool = False,
+              **params) -> Timeline:
     """Compute operation ``name`` and return its :class:`~compute.timeline.Timeline` of steps.
 
     Parameters
@@ -217,6 +218,14 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
     tile : int or (rows, cols): output tile for ``tile`` granularity (default: about 256 tiles).
     kblock : int: block of the reduced axis for ``kblock`` granularity (default: about 32 blocks).
     run_id : the id stamped on every step (a fresh one by default).
+    progressive : return at once a :class:`~compute.progressive.ProgressiveTimeline` that a
+        worker thread fills in, panel by panel (``tl.available()``, ``tl.wait(n)``,
+        ``tl.cancel()``, ``tl.result()``). Implemented for matmul with 2-D+ operands (every
+        granularity; ``element`` and ``tile`` steps come as their rows finish, ``kblock`` and
+        ``stage`` at the end) and attention's ``tile`` steps (chunks of query rows), on the numpy
+        backend. Every other case computes eagerly, as without ``progressive``, and returns a
+        plain timeline, whose ``available()`` is ``len(tl)`` at once: the calls work for every op.
+        The budget is checked before anything starts, in both cases.
 
     Every timeline has at least one step: a run with an empty output has one step that shows it.
 
@@ -244,6 +253,10 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
     if granularity is not None and granularity not in spec.granularities:
         raise ParamError(f"{name}: granularity {granularity!r} is not available; "
                          f"{name} steps by {', '.join(spec.granularities)}")
+    if progressive:
+        tl = _progressive_timeline(prep, granularity, options, run_id)
+        if tl is not None:
+            return tl
     xp, dev, out, info, notices, elapsed = _execute(prep)
     run = Run(name, xp, dev, out, dict(prep.params))
     POOL.recycle_when_dead(run, out.values())
@@ -260,6 +273,45 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
     return Timeline(run, plan, granularity=granularity, run_id=next(_run_ids) if run_id is None else as_int(run_id),
                     backend=info, notices=notices, flops=flops, elapsed=elapsed, input_names=spec.input_names,
                     options=used)
+
+
+def _progressive_timeline(prep: Prepared, granularity: str | None, options: dict, run_id: int | None):
+    """A :class:`~compute.progressive.ProgressiveTimeline` of a prepared run, started; None when
+    the operation (or this case of it) has no progressive path and is computed eagerly instead."""
+    from .progressive import ProgressiveTimeline
+
+    spec = prep.spec
+    hook = spec.extra.get("progressive")
+    xp, info = get_backend()
+    if hook is None or xp is not np:  # GPU runs stream through their own device path (not yet)
+        return None
+    shapes = {k: tuple(a.shape) for k, a in prep.inputs.items()}
+    sizes = _budget_sizes(spec, shapes, {k: a.dtype.itemsize for k, a in prep.inputs.items()}, prep.dtype,
+                          prep.params)
+    check_budget(spec.name, sizes, xp)  # as _execute does: nothing is allocated for a refused run
+    if granularity is None:
+        # The default is chosen as for an eager run, on plans built from shapes alone (matmul's
+        # are); an op whose default plan reads values says so by having no panels for it.
+        probe = hook(prep.inputs, prep.params, None)
+        if probe is None:
+            return None
+        probe_run = Run(spec.name, np, dict(prep.inputs), probe.outputs, dict(prep.params))
+        granularity = _default_granularity(spec, probe_run, options)
+        probe.chunks.close()
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        panels = hook(prep.inputs, prep.params, granularity)
+    if panels is None:
+        return None
+    run = Run(spec.name, np, dict(prep.inputs), panels.outputs, dict(prep.params))
+    POOL.recycle_when_dead(run, panels.outputs.values())
+    plan = spec.plan(run, granularity, options)  # progressive plans describe steps without reading values
+    flops = spec.flops(shapes, prep.params)
+    used = dict(options)
+    used.update(getattr(plan, "options", {}) or {})
+    return ProgressiveTimeline(run, plan, panels, granularity=granularity,
+                               run_id=next(_run_ids) if run_id is None else as_int(run_id), backend=info,
+                               notices=(), flops=flops, elapsed=0.0, input_names=spec.input_names,
+                               options=used)
 
 
 def _tile_option(name: str, tile) -> tuple[int, int]:

@@ -98,7 +98,12 @@ class Timeline(Sequence):
     flops : floating-point operations of the direct computation.
     elapsed : seconds the computation took.
     options : tile / kblock options actually used.
+    progressive : False here; a :class:`~compute.progressive.ProgressiveTimeline` (from
+        ``stream_op(..., progressive=True)``) fills in while it is computed. Both answer
+        :meth:`available`, :meth:`wait` and :meth:`cancel`, so a view needs one code path.
     """
+
+    progressive = False
 
     def __init__(self, run: Run, plan: Plan, *, granularity: str, run_id: int, backend: BackendInfo,
                  notices: Sequence[str] = (), flops: int = 0, elapsed: float = 0.0, input_names: Sequence[str] = (),
@@ -139,6 +144,39 @@ class Timeline(Sequence):
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             c = self._plan.step(n)
         return Step(self.run_id, n, self._len, c.stage, c.caption, c.tensors, c.regions, self.levels)
+
+    # --- progress (a computed timeline is complete; ProgressiveTimeline overrides these) --------
+    @property
+    def done(self) -> bool:
+        """True: this timeline's run was computed before the timeline existed."""
+        return True
+
+    @property
+    def cancelled(self) -> bool:
+        return False
+
+    def available(self) -> int:
+        """Steps computed so far: every step, for a timeline that is not progressive."""
+        return self._len
+
+    def wait(self, n: int | None = None, timeout: float | None = None) -> bool:
+        """True: every step of a computed timeline is there (``n`` is checked like an index)."""
+        if n is not None:
+            n = int(n)
+            if not -self._len <= n < self._len:
+                raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
+        return True
+
+    def cancel(self, wait: bool = True) -> None:
+        """Nothing to stop: the run was computed whole."""
+
+    def progress(self) -> float:
+        """Fraction of the computation done: 1.0."""
+        return 1.0
+
+    def _final_ready(self) -> bool:
+        """Whether the run's outputs hold their final values (display caches may keep them)."""
+        return True
 
     # --- tensors ---------------------------------------------------------------------------
     @property
@@ -224,8 +262,10 @@ class Timeline(Sequence):
         block max) and cached, so each frame is one ``where`` at display resolution. A block shows
         as written when every element in it is."""
         key = (name, repr(index), max_shape, order is None)
+        # Only final values may be cached: a progressive run's unfinished panels still change.
+        final_ready = self._final_ready()
         with self._result_lock:
-            cached = self._display_cache.get(key)
+            cached = self._display_cache.get(key) if final_ready else None
         if cached is None:
             xp = self._run.xp
             final = self._run.tensor(name)
@@ -242,9 +282,10 @@ class Timeline(Sequence):
                 steps = to_host(block_reduce(xp, xp.broadcast_to(order, final.shape)[index], max_shape, "max"))
             cached = (values, steps)
             with self._result_lock:
-                if len(self._display_cache) > 8:  # a few views × zoom levels; never grows without bound
-                    self._display_cache.clear()
-                self._display_cache[key] = cached
+                if final_ready:
+                    if len(self._display_cache) > 8:  # a few views × zoom levels; never grows without bound
+                        self._display_cache.clear()
+                    self._display_cache[key] = cached
         values, steps = cached
         if order is None or steps is None:
             return values

@@ -36,6 +36,17 @@ def _no_leaked_threads():
 
 
 @pytest.fixture(autouse=True)
+def _default_memory_budget():
+    """Every test starts and ends with the default budget: an override one test forgot to undo
+    (or restored as a number) would silently change what every later test refuses."""
+    from opscope.compute import set_memory_budget
+
+    set_memory_budget(None)
+    yield
+    set_memory_budget(None)
+
+
+@pytest.fixture(autouse=True)
 def _opscope_home(tmp_path_factory, monkeypatch):
     """Keep autosave, recent files and settings of tests out of the user's home."""
     monkeypatch.setenv("OPSCOPE_HOME", str(tmp_path_factory.mktemp("opscope_home")))

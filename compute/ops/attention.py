@@ -284,6 +284,19 @@ def _attention_by_rows(q, k, v, scale, spec, mask, shapes):
     masked, exponentiated and normalized while still in cache, instead of seven passes over a
     128 MiB matrix; measured 0.9× a plain whole-matrix numpy softmax(QKᵀ)V.
     """
+    *outs, chunks = _attention_chunks(q, k, v, scale, spec, mask, shapes)
+    for _ in chunks:
+        pass
+    return tuple(outs)
+
+
+def _attention_chunks(q, k, v, scale, spec, mask, shapes):
+    """The buffers of :func:`_attention_by_rows` and a generator that fills them one chunk of query
+    rows per ``next()``, yielding the rows finished (over batch entries flattened, ``b·Lq + r1``).
+
+    The eager path runs it to the end; a progressive run publishes each yield. One code path, so
+    both give bitwise the same outputs.
+    """
     batch, sshape, oshape = shapes
     lq, lk = sshape[-2], sshape[-1]
     dtype = np.result_type(q, k)
@@ -300,7 +313,12 @@ def _attention_by_rows(q, k, v, scale, spec, mask, shapes):
     vb = np.broadcast_to(v, batch + v.shape[-2:])
     addb = np.broadcast_to(additive, sshape) if additive is not None else None
     step = max(1, CHUNK_SCORES // max(1, lk))
-    for idx in np.ndindex(*batch):
+
+    def chunks():
+        for bi, idx in enumerate(np.ndindex(*batch)):
+            yield from _attention_entry(idx, bi * lq)
+
+    def _attention_entry(idx, base):
         kt = kb[idx].T
         for r0 in range(0, lq, step):
             rows = slice(r0, min(lq, r0 + step))
@@ -329,7 +347,9 @@ def _attention_by_rows(q, k, v, scale, spec, mask, shapes):
                 total[gone] = 1  # rows with every key masked: weights 0, never 0/0
             e /= total
             np.matmul(e, vb[idx], out=result[idx][rows])
-    return scores, scaled, masked, weights, result, fully
+            yield base + rows.stop
+
+    return scores, scaled, masked, weights, result, fully, chunks()
 
 
 def _attention_compute(xp, inp, params):
@@ -448,9 +468,52 @@ def _row_chunk_plan(run, names, chunk):
         final = run.tensor(name)
         return xp.where(lin <= n, final, xp.nan) if tuple(shp[:-1]) == tuple(batch) + (lq,) else FULL
 
+    def rows_needed(n):
+        """Query rows (batch entries flattened, ``b·Lq + r1``) step ``n`` reveals up to: what a
+        progressive run must have finished before the step can be shown."""
+        b, c = divmod(n, nchunks)
+        return b * lq + min(lq, (c + 1) * chunk)
+
     plan = FuncPlan(total, step, state, tuple(names))
     plan.options = {"tile": (chunk, scores_shape[-1])}
+    plan.rows_needed = rows_needed
     return plan
+
+
+def _attention_progressive(inputs, params, granularity):
+    """The :class:`~compute.progressive.Panels` of attention's ``tile`` steps: the CPU path's own
+    chunks of query rows (:func:`_attention_chunks`), so the outputs are bitwise the eager run's.
+
+    Other granularities return None (computed eagerly): the stage steps each reveal a whole tensor,
+    and their captions read values of the finished run.
+    """
+    from ..progressive import Panels
+
+    if granularity != "tile":
+        return None
+    q, k, v = inputs["Q"], inputs["K"], inputs["V"]
+    refuse_keep_drop_mask(np, "attention", inputs.get("mask"))  # refused now, not in the worker
+    shapes = _attention_shapes({"Q": q.shape, "K": k.shape, "V": v.shape})
+    if not _prod(shapes[1]) or not _prod(shapes[2]):
+        return None
+    scores, scaled, masked, weights, result, fully, chunks = _attention_chunks(
+        q, k, v, params["scale"], params["mask"], inputs.get("mask"), shapes)
+    batch, sshape = shapes[0], shapes[1]
+    total = _prod(batch) * sshape[-2]
+    notices: list[str] = []
+
+    def run_chunks():
+        yield from chunks
+        if fully is not None and int(fully.sum()):
+            notices.append(f"{int(fully.sum())} query row(s) have every key masked: their weights and "
+                           f"outputs are 0.")
+
+    def need(plan, n: int) -> int:
+        rows = getattr(plan, "rows_needed", None)
+        return total if rows is None else rows(n)
+
+    outputs = {"scores": scores, "scaled": scaled, "masked": masked, "weights": weights, "result": result}
+    return Panels(outputs, total, run_chunks(), need, notices)
 
 
 def _attention_plan(run, granularity, options):
@@ -479,7 +542,7 @@ register(OpSpec(
     flops=lambda s, p: 2 * _prod(_attention_shapes(s)[1]) * (s["Q"][-1] + s["V"][-1]) + 5 * _prod(
         _attention_shapes(s)[1]),
     example=_attention_example,
-    extra={"order": 1, "mask_inputs": ("mask",), "prefer": ("stage",)},
+    extra={"order": 1, "mask_inputs": ("mask",), "prefer": ("stage",), "progressive": _attention_progressive},
 ))
 
 

@@ -1,0 +1,244 @@
+"""Progressive timelines: stream_op(..., progressive=True) fills in on a worker thread (issue 10)."""
+
+import gc
+import threading
+
+import numpy as np
+import pytest
+from opscope import compute
+from opscope.compute import progressive
+from opscope.compute.errors import ShapeError
+from opscope.compute.ops import products
+from opscope.compute.progressive import CancelledRunError, ProgressiveTimeline
+from opscope.compute.registry import operations
+
+
+def _rng():
+    return np.random.default_rng(10)
+
+
+def _same_step(s, r, exact=True):
+    """Same step; ``exact=False`` allows float64 BLAS rounding (a panel vs the whole product)."""
+    assert (s.index, s.total, s.stage, s.regions) == (r.index, r.total, r.stage, r.regions)
+    assert s.caption == r.caption or not exact
+    assert s.tensors.keys() == r.tensors.keys()
+    for k in r.tensors:
+        if exact:
+            np.testing.assert_array_equal(s.tensors[k], r.tensors[k])
+        else:
+            np.testing.assert_allclose(s.tensors[k], r.tensors[k], rtol=1e-12, atol=1e-12)
+
+
+class _Gate:
+    """Holds the worker before panel ``after`` until released: deterministic mid-run states."""
+
+    def __init__(self, monkeypatch, after: int):
+        self.after = after
+        self.calls = 0
+        self.release = threading.Event()
+        self.reached = threading.Event()
+        real = products._matmul_panel
+
+        def panel(a, b, out):
+            if self.calls == self.after:
+                self.reached.set()
+                self.release.wait(10)
+            self.calls += 1
+            real(a, b, out)
+
+        monkeypatch.setattr(products, "_matmul_panel", panel)
+
+
+def test_available_grows_monotonically_to_len():
+    a = _rng().standard_normal((1024, 1024))
+    tl = compute.stream_op("matmul", {"A": a, "B": a}, granularity="tile", progressive=True)
+    assert isinstance(tl, ProgressiveTimeline) and tl.progressive
+    seen = [tl.available()]
+    while not tl.done:
+        seen.append(tl.available())
+    tl.result()
+    seen.append(tl.available())
+    assert seen == sorted(seen)
+    assert seen[-1] == len(tl) == len(compute.stream_op("matmul", {"A": a, "B": a}, granularity="tile"))
+    assert not tl.thread.is_alive()
+
+
+@pytest.mark.parametrize("granularity", ["tile", "element", "kblock", "stage", None])
+def test_matmul_steps_equal_eager(granularity):
+    rng = _rng()
+    a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 130))
+    kw = {"tile": (64, 32)} if granularity == "tile" else {}
+    tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity=granularity, progressive=True, **kw)
+    ref = compute.stream_op("matmul", {"A": a, "B": b}, granularity=granularity, **kw)
+    assert (len(tl), tl.granularity, tl.options) == (len(ref), ref.granularity, ref.options)
+    for n in sorted({0, min(1, len(ref) - 1), len(ref) // 3, len(ref) // 2, len(ref) - 1}):
+        assert tl.wait(n)
+        _same_step(tl[n], ref[n], exact=False)
+        for kwargs in ({}, {"max_shape": (16, 16)}, {"box": ((0, 40), (0, 30))}):
+            np.testing.assert_allclose(tl.tensor_at("result", n, **kwargs), ref.tensor_at("result", n, **kwargs),
+                                       rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tl.result()["result"], compute.run_op("matmul", {"A": a, "B": b})["result"],
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(list(tl.levels.values()), list(ref.levels.values()), rtol=1e-12)
+
+
+def test_big_matmul_float64_mid_run_steps_and_exact_result():
+    a = _rng().standard_normal((1024, 1024))
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
+    ref = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile")
+    n = len(tl) // 4
+    assert tl.wait(n, timeout=60)
+    _same_step(tl[n], ref[n])
+    np.testing.assert_array_equal(tl.tensor_at("result", n), ref.tensor_at("result", n))
+    np.testing.assert_array_equal(tl.result()["result"], compute.run_op("matmul", {"A": a, "B": a.T})["result"])
+
+
+def test_float32_matmul_result_within_blas_rounding():
+    a = _rng().standard_normal((1024, 512)).astype(np.float32)
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
+    direct = compute.run_op("matmul", {"A": a, "B": a.T})["result"]
+    got = tl.result()["result"]
+    assert got.dtype == direct.dtype == np.float32
+    # OpenBLAS's sgemm rounds a row panel differently in the last bit (float64 is bitwise equal).
+    np.testing.assert_allclose(got, direct, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("sa, sb", [((3, 300, 40), (40, 50)), ((2, 1, 270, 30), (4, 30, 20)), ((5, 7, 9), (9, 3))])
+def test_batched_and_broadcast_matmul(sa, sb):
+    rng = _rng()
+    a, b = rng.standard_normal(sa), rng.standard_normal(sb)
+    tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", progressive=True, tile=(64, 16))
+    ref = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=(64, 16))
+    mid = len(ref) // 2
+    assert tl.wait(mid)
+    _same_step(tl[mid], ref[mid], exact=False)
+    lead = (0,) * (len(ref.shape("result")) - 2)
+    # Bitwise equality needs OpenBLAS to split the whole product where the panels split it; for
+    # these shapes it does not (its thread split and ragged row blocks): equal to BLAS rounding.
+    np.testing.assert_allclose(tl.tensor_at("result", mid, lead=lead), ref.tensor_at("result", mid, lead=lead),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tl.result()["result"], compute.run_op("matmul", {"A": a, "B": b})["result"],
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mask", [None, "causal", "padding:300,17"])
+def test_attention_tile_chunks_equal_eager(mask):
+    rng = _rng()
+    q, k, v = (rng.standard_normal((2, 600, 32)).astype(np.float32) for _ in range(3))
+    inputs = {"Q": q, "K": k, "V": v}
+    tl = compute.stream_op("attention", inputs, granularity="tile", progressive=True, mask=mask)
+    ref = compute.stream_op("attention", inputs, granularity="tile", mask=mask)
+    assert isinstance(tl, ProgressiveTimeline) and len(tl) == len(ref)
+    for n in (0, len(ref) // 2, len(ref) - 1):
+        assert tl.wait(n)
+        _same_step(tl[n], ref[n])
+        for name in ("scores", "weights", "result"):
+            np.testing.assert_array_equal(tl.tensor_at(name, n), ref.tensor_at(name, n))
+    direct = compute.run_op("attention", inputs, mask=mask)
+    for name, value in tl.result().items():
+        np.testing.assert_array_equal(value, direct[name])
+    assert tl.notices == ref.notices
+
+
+def test_cancel_stops_and_keeps_what_was_computed(monkeypatch):
+    gate = _Gate(monkeypatch, after=2)
+    a = _rng().standard_normal((1024, 512))
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", tile=(256, 256), progressive=True)
+    ref = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", tile=(256, 256))
+    assert gate.reached.wait(30)
+    tl.cancel(wait=False)
+    gate.release.set()
+    tl.cancel()  # joins: the worker stops after the panel it was computing
+    assert tl.done and tl.cancelled and not tl.thread.is_alive()
+    got = tl.available()
+    assert 0 < got < len(tl)
+    assert tl.wait(got - 1) and not tl.wait(got)
+    _same_step(tl[got - 1], ref[got - 1])
+    np.testing.assert_array_equal(tl.tensor_at("result", got - 1), ref.tensor_at("result", got - 1))
+    with pytest.raises(CancelledRunError, match="cancelled"):
+        tl[got]
+    with pytest.raises(CancelledRunError):
+        tl.tensor_at("result", len(tl) - 1)
+    with pytest.raises(CancelledRunError):
+        tl.result()
+    lo, hi = tl.levels["result"]  # provisional: over the finished rows
+    assert np.isfinite(lo) and np.isfinite(hi)
+
+
+def test_wait_times_out_while_held(monkeypatch):
+    gate = _Gate(monkeypatch, after=0)
+    a = _rng().standard_normal((600, 300))
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
+    assert gate.reached.wait(30)
+    assert tl.available() == 0 and not tl.done
+    assert tl.wait(0, timeout=0.01) is False
+    gate.release.set()
+    assert tl.wait(0)
+    tl.result()
+
+
+def test_errors_surface_on_wait_and_result(monkeypatch):
+    calls = []
+    real = products._matmul_panel
+
+    def panel(a, b, out):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ShapeError("matmul: injected failure in panel 3")
+        real(a, b, out)
+
+    monkeypatch.setattr(products, "_matmul_panel", panel)
+    a = _rng().standard_normal((1024, 128))
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", tile=(256, 1024), progressive=True)
+    with pytest.raises(ShapeError, match="injected"):
+        tl.result()
+    assert tl.done and not tl.thread.is_alive()
+    assert tl.available() == 2  # the panels before the failure stay readable
+    tl[1]
+    with pytest.raises(ShapeError, match="injected"):
+        tl.wait(len(tl) - 1)
+    with pytest.raises(ShapeError):
+        tl[len(tl) - 1]
+
+
+def test_budget_checked_before_starting():
+    a = np.zeros((4096, 4096), np.float32)
+    compute.set_memory_budget(16 << 20)
+    try:
+        with pytest.raises(compute.BudgetError):
+            compute.stream_op("matmul", {"A": a, "B": a}, granularity="tile", progressive=True)
+    finally:
+        compute.set_memory_budget(None)  # the default again, not today's figure frozen as an override
+    assert not [t for t in threading.enumerate() if t.name.startswith("opscope-progressive")]
+
+
+def test_every_op_accepts_progressive():
+    for spec in operations():
+        tl = compute.stream_op(spec.name, spec.example(), progressive=True)
+        assert 0 < tl.available() <= len(tl)
+        assert tl.wait(len(tl) - 1)
+        tl.result()
+        assert tl.available() == len(tl)
+        tl.cancel()  # a no-op once finished, or for an eager timeline
+
+
+def test_garbage_collected_timeline_stops_its_thread(monkeypatch):
+    gate = _Gate(monkeypatch, after=1)
+    a = _rng().standard_normal((1024, 256))
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
+    thread = tl.thread
+    assert gate.reached.wait(30)
+    del tl
+    gc.collect()
+    gate.release.set()
+    thread.join(30)  # the finalizer set the stop flag: it ends after the current panel
+    assert not thread.is_alive()
+
+
+def test_row_panels_cover_rows_evenly():
+    for m in (1, 255, 256, 257, 1000, 8192):
+        panels = progressive.row_panels(m)
+        assert panels[0][0] == 0 and panels[-1][1] == m
+        assert all(p[1] == q[0] for p, q in zip(panels, panels[1:]))
+        assert all(a % progressive.PANEL_ALIGN == 0 for a, _ in panels)
+        assert max(b - a for a, b in panels) <= progressive.PANEL_ROWS
