@@ -134,6 +134,8 @@ class GuiThreadMonitor:
         self.gui_thread = threading.get_ident()
         self.beats = 0
         self.worst = {"cpu": 0.0, "board_cpu": 0.0, "blocked": 0.0, "wall": 0.0}
+        #: The GUI thread's own CPU time in the gap where it was kept waiting longest.
+        self.cpu_when_most_blocked = 0.0
         self.where = dict.fromkeys(self.worst, "none")
         self.machine_wait = 0.0  # the GUI thread's run-queue delay, in all
         self.handlers: dict[str, tuple[float, float, int]] = {}  # name -> worst cpu, worst wall, calls
@@ -179,6 +181,8 @@ class GuiThreadMonitor:
             if value > self.worst[key]:
                 self.worst[key] = value
                 self.where[key] = self._describe(wall, cpu, blocked, own_wait, calls)
+                if key == "blocked":
+                    self.cpu_when_most_blocked = cpu
 
     def _track_board_change(self, calls) -> bool:
         """Whether this gap belongs to a board change: an operation chosen, or a new canvas, until
@@ -413,7 +417,8 @@ def test_detector_catches_a_worker_holding_the_gil(qtbot, monitored_window, monk
     print(hb.report())
     assert len(prepared) >= 5
     # Not all of the 150 ms need show: where the GUI thread also waited for a core meanwhile, that
-    # part is the machine's. It must show well over the bound, and not as CPU of the GUI thread.
+    # part is the machine's. It must show well over the bound, and not as CPU of the GUI thread in
+    # that gap (other gaps' CPU is the main test's business: a paint under load is not this check's).
     assert hb.worst["blocked"] > MAX_BLOCKED_S, hb.report()
-    assert hb.worst["cpu"] <= MAX_CPU_S, hb.report()
+    assert hb.cpu_when_most_blocked < hb.worst["blocked"] / 2, hb.report()
     assert any(f.startswith("the GUI thread was kept waiting") for f in hb.failures(min_beats=10)), hb.report()
