@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..errors import ParamError
+from .catalogue import Catalogue
 from .parse import parse_program
 from .run import ProgramResult, run_program
 from .timeline import ProgramTimeline, stream_program
@@ -207,28 +207,25 @@ PROGRAM_LESSONS: tuple[ProgramLesson, ...] = (
                    "transformer_post_ln."),
 )
 
-_BY_SLUG = {lesson.slug: lesson for lesson in PROGRAM_LESSONS}
+_CATALOGUE = Catalogue("program lesson", PROGRAM_LESSONS)
 
 
 def program_lessons() -> tuple[ProgramLesson, ...]:
     """Every built-in program, in menu order."""
-    return PROGRAM_LESSONS
+    return _CATALOGUE.items
 
 
 def program_lesson_names() -> list[str]:
     """Every built-in program's slug, in menu order."""
-    return [lesson.slug for lesson in PROGRAM_LESSONS]
+    return _CATALOGUE.names()
 
 
 def get_program_lesson(slug: str) -> ProgramLesson:
-    """The built-in program called ``slug``.
+    """The built-in program lesson called ``slug``.
 
     Raises
     ------
     ParamError
         for an unknown slug; the message lists the valid ones.
     """
-    try:
-        return _BY_SLUG[slug]
-    except (KeyError, TypeError):
-        raise ParamError(f"unknown program lesson {slug!r}; valid: {', '.join(program_lesson_names())}") from None
+    return _CATALOGUE.get(slug)

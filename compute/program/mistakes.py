@@ -19,8 +19,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..errors import OpScopeError, ParamError
+from ..errors import OpScopeError
 from ..numbers import fmt
+from .catalogue import Catalogue
 from .lessons import K as K_ARTICLE
 from .lessons import Q as Q_ARTICLE
 from .lessons import V as V_ARTICLE
@@ -292,17 +293,17 @@ weights = softmax(scaled, axis=1)
                     "不满足交换律: A×B ≠ B×A"),
 )
 
-_BY_SLUG = {m.slug: m for m in MISTAKES}
+_CATALOGUE = Catalogue("mistake", MISTAKES)
 
 
 def mistakes() -> tuple[Mistake, ...]:
     """Every built-in mistake, in menu order."""
-    return MISTAKES
+    return _CATALOGUE.items
 
 
 def mistake_names() -> list[str]:
     """Every built-in mistake's slug, in menu order."""
-    return [m.slug for m in MISTAKES]
+    return _CATALOGUE.names()
 
 
 def get_mistake(slug: str) -> Mistake:
@@ -313,7 +314,4 @@ def get_mistake(slug: str) -> Mistake:
     ParamError
         for an unknown slug; the message lists the valid ones.
     """
-    try:
-        return _BY_SLUG[slug]
-    except (KeyError, TypeError):
-        raise ParamError(f"unknown mistake {slug!r}; valid: {', '.join(mistake_names())}") from None
+    return _CATALOGUE.get(slug)
