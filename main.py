@@ -54,23 +54,32 @@ def run_gui(args) -> int:
     """The default command: list lessons, take a screenshot, or open the window."""
     # Lists and name checks come before any window exists: quick, and they need no display.
     if args.list_lessons:
+        from opscope.compute.program.lessons import program_lesson_names
         from opscope.gui.lessons import lesson_names
 
         try:
-            print("\n".join(lesson_names()), flush=True)
+            print("\n".join(lesson_names() + program_lesson_names()), flush=True)
         except BrokenPipeError:  # `main.py --list-lessons | head -1`: the reader left, that is fine
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the exit flush does not fail too
         return 0
     if args.lesson and args.op:
         return _fail("give --lesson or --op, not both")
     from opscope import compute
+    from opscope.compute.program.lessons import program_lesson_names
     from opscope.gui.lessons import DEFAULT_LESSON, get_lesson, lesson_names
 
     op = get_lesson(DEFAULT_LESSON).op if args.op is None else None
     if args.lesson is not None:
-        if args.lesson not in lesson_names():
-            return _fail(f"unknown lesson {args.lesson!r}; valid: {', '.join(lesson_names())}")
-        op = get_lesson(args.lesson).op
+        valid = lesson_names() + program_lesson_names()
+        if args.lesson not in valid:
+            return _fail(f"unknown lesson {args.lesson!r}; valid: {', '.join(valid)}")
+        if args.lesson in program_lesson_names():
+            # A built-in program steps each line its own way; one granularity does not fit them all.
+            if args.granularity is not None:
+                return _fail(f"--granularity applies to an operation, not to the program lesson {args.lesson!r} "
+                             "(its lines step as the lesson sets them)")
+        else:
+            op = get_lesson(args.lesson).op
     if args.op is not None:
         names = [s.name for s in compute.operations()]
         if args.op not in names:

@@ -563,6 +563,56 @@ class Document:
         self._granularity, self._options, self._slices = s.granularity, dict(s.options), dict(s.slices)
         self.events.op_changed.emit(self._op)
 
+    # ------------------------------------------------------------------ programs
+    def set_program(self, text: str, inputs: Mapping | None = None, *, record: bool = True,
+                    label: str = "Open program") -> None:
+        """Show the program ``text`` with ``inputs`` added to (or replacing) the document's inputs.
+
+        The operation stays as it is (its inputs too, so choosing it again needs nothing); the
+        program may read any input the document holds. One undo step with ``record``; without it
+        (a lesson opened) the history starts afresh. Observers see ``op_changed``: re-read all.
+
+        Raises
+        ------
+        ParamError
+            no operation is open, or ``text`` is not a string.
+        InputError
+            an input of an unsupported dtype.
+        """
+        if self._op is None:
+            raise ParamError("open an operation before a program: the document is empty")
+        if not isinstance(text, str):
+            raise ParamError(f"the program text must be a string, not {type(text).__name__}")
+        arrays = dict(self._inputs)
+        slices = dict(self._slices)
+        for name, value in dict(inputs or {}).items():
+            arrays[str(name)] = _frozen(str(name), value)
+            slices[str(name)] = _default_lead(arrays[str(name)])
+        state = _State(self._op, text, arrays, dict(self._used), dict(self._params), self._granularity,
+                       dict(self._options), slices)
+        if record:
+            self.history.push(_ReplaceAll(self._snapshot(), state, label))
+        else:
+            self._put_state(state)
+            self.history.clear()
+
+    def add_inputs(self, arrays: Mapping, *, record: bool = True) -> list[str]:
+        """Add the inputs of ``arrays`` the document does not hold yet (a program names them);
+        names it holds already are left alone. Returns the names added (one undo step).
+
+        Raises
+        ------
+        ParamError
+            no operation is open.
+        InputError
+            an input of an unsupported dtype.
+        """
+        new = {str(k): v for k, v in dict(arrays).items() if str(k) not in self._inputs}
+        if new:
+            self.set_program(self._program_text, new, record=record,
+                             label=f"Add input{'s' if len(new) > 1 else ''} {', '.join(new)}")
+        return list(new)
+
     # ------------------------------------------------------------------ inputs
     def _check_input(self, name: str) -> np.ndarray:
         if name not in self._inputs:

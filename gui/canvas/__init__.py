@@ -16,7 +16,12 @@ from .geometry import GeometryView
 
 def create_canvas(op_name: str, parent: QWidget | None = None) -> OperationCanvas:
     """The canvas for operation ``op_name`` (any name of ``compute.operations()``; others get the
-    generic layout). Views appear when a timeline is set."""
+    generic layout), or a :class:`~.program_canvas.ProgramCanvas` for ``"program"`` (a
+    ``ProgramTimeline``'s ``op``). Views appear when a timeline is set."""
+    if op_name == "program":
+        from .program_canvas import ProgramCanvas  # imported here: it builds on this package's modules
+
+        return ProgramCanvas(parent)
     return OperationCanvas(op_name, parent)
 
 

@@ -52,6 +52,7 @@ from opscope.compute.io import (
     describe_file,
     load_session,
     load_tensor,
+    save_program_run,
     save_run,
     save_session,
     save_tensor,
@@ -582,7 +583,10 @@ class FileActions(QObject):
         if os.path.splitext(path)[1].lower() not in RUN_EXTENSIONS:
             return self._fail(f"{where}: a run is saved as .npz or .safetensors. Nothing was written.")
         try:
-            save_run(path, tl.op, tl.params, tl.inputs(), tl.result())
+            if tl.op == "program":  # its text and every line's tensor, as main.py compute --program saves
+                save_program_run(path, tl.text, tl.inputs(), tl.result(), tl.params)
+            else:
+                save_run(path, tl.op, tl.params, tl.inputs(), tl.result())
         except (FileFormatError, OSError) as exc:
             return self._fail(f"Cannot save the run: {exc}")
         self._remember_folder(path)

@@ -6,6 +6,8 @@ the input is left out of the run and its editor is greyed out but keeps its numb
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from opscope.compute.document import placeholder_input
 from opscope.gui.editor import MAX_ELEMENTS, MatrixEditor
@@ -89,6 +91,15 @@ class HeldInput(QWidget):
         pass
 
 
+@dataclass(frozen=True)
+class _ProgramInput:
+    """An input a program reads that its operation does not have (what an editor page needs)."""
+
+    name: str
+    doc: str = ""
+    optional: bool = False
+
+
 class InputsPanel(QWidget):
     """Tabs of :class:`MatrixEditor`, one per input.
 
@@ -120,6 +131,7 @@ class InputsPanel(QWidget):
         self._use: dict[str, QCheckBox] = {}
         self._doc = None
         self._history = None
+        self._names: list[str] | None = None
 
     def bind(self, document, history=None) -> None:
         """Show and edit the inputs of ``document`` (a :class:`compute.document.Document`):
@@ -144,7 +156,7 @@ class InputsPanel(QWidget):
         held = np.size(self._doc.input(name)) > MAX_ELEMENTS
         if held != isinstance(ed, HeldInput):  # grew past (or shrank under) the table's size: other page
             current = self.current_name()
-            self.set_inputs(self._doc.spec)
+            self.set_inputs(self._doc.spec, names=self._names)
             if current in self._editors:
                 self.set_current(current)
         else:
@@ -164,10 +176,15 @@ class InputsPanel(QWidget):
         self._retitle(name)
         self.inputs_changed.emit(name)
 
-    def set_inputs(self, spec, arrays: dict | None = None) -> None:
+    def set_inputs(self, spec, arrays: dict | None = None, names=None) -> None:
         """Replace the editors by one per input of ``spec``; inputs missing from ``arrays`` that
         are optional get a placeholder and start unused. Bound to a document (:meth:`bind`), the
-        editors show its arrays and ``arrays`` is ignored."""
+        editors show its arrays and ``arrays`` is ignored.
+
+        ``names`` (bound only) shows those of the document's inputs instead, in that order: the
+        inputs a program reads, which need not be ``spec``'s.
+        """
+        self._names = None if names is None else list(names)
         self.tabs.clear()
         for ed in self._editors.values():
             ed.deleteLater()
@@ -178,7 +195,12 @@ class InputsPanel(QWidget):
             arrays = dict(document.inputs)
         else:
             arrays = {k: v for k, v in (arrays or {}).items() if v is not None}
-        for inp in spec.inputs:
+        entries = list(spec.inputs)
+        if document is not None and names is not None:
+            by_name = {i.name: i for i in spec.inputs}
+            # A program's own inputs are plain, required tensors: no doc line, no "use" box.
+            entries = [by_name.get(n) or _ProgramInput(n) for n in names if n in document.inputs]
+        for inp in entries:
             if document is not None:
                 given, a = document.is_used(inp.name), arrays[inp.name]
             else:

@@ -14,14 +14,18 @@ when it lands the newest wish is sent. So a slow frame makes the animation skip 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from opscope import compute
 from opscope.compute.document import Document
 from opscope.compute.errors import OpScopeError
+from opscope.compute.program import get_program_lesson, parse_program, program_lessons
 from opscope.gui.canvas import create_canvas
 from opscope.gui.canvas.pool import shared_pool
 from opscope.gui.editor.history import WorkspaceUndo
 from opscope.gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
+from opscope.gui.program import ProgramEditor
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
@@ -47,6 +51,12 @@ DOCK_WIDTH = 440
 
 #: Wait this long after the last edit before computing: typing "12" runs once, not twice.
 DEBOUNCE_MS = 150
+
+#: An input a program names that the document lacks starts as this many zeros (when no shape
+#: that makes the program check could be found).
+DEFAULT_NEW_INPUT_SHAPE = (2, 2)
+
+_ONE_LINE = re.compile(r"result\s*=\s*(\w+)\s*\((.*)\)")
 
 _NAV_KEYS = frozenset({Qt.Key_Space, Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_PageUp,
                        Qt.Key_PageDown, Qt.Key_Up, Qt.Key_Down})
@@ -153,6 +163,11 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self.layout_restored = False  # set by gui.window.settings: keep the restored dock sizes
         self._land_on: int | None = None
+        # A program lesson's per-line granularity, kept with the text it belongs to: the
+        # document's granularity is the operation's, and a dict has no place there.
+        self._program_granularity: tuple[str, dict] | None = None
+        # While missing inputs are added, the editor keeps its (not yet checked) text.
+        self._keep_editor_text = False
         # Heatmap views for the first boards are built while the window idles, one per event-loop
         # turn, instead of all at once when a run finishes (ARCHITECTURE.md §3: never stall).
         shared_pool().prewarm()
@@ -198,6 +213,14 @@ class MainWindow(QMainWindow):
         v.setContentsMargins(0, 0, 0, 0)
         v.setSpacing(0)
         v.addWidget(self.header)
+        # The program bar: one line for an operation's one-line program, up to 8 for a program.
+        self.program_editor = ProgramEditor()
+        bar = QWidget()
+        bar_layout = QVBoxLayout(bar)
+        bar_layout.setContentsMargins(8, 4, 8, 4)
+        bar_layout.addWidget(self.program_editor)
+        self.program_bar = bar
+        v.addWidget(bar)
         v.addWidget(self._canvas_host, 1)
         v.addWidget(self.caption_bar)
         v.addWidget(self.animation)
@@ -228,7 +251,7 @@ class MainWindow(QMainWindow):
         self.animation.speed.setFocusPolicy(Qt.ClickFocus)
         self.setFocusProxy(self._canvas_host)
         self._key_filter = _KeepKeysInPanels(self)
-        for dock in (self.operation_dock, self.inputs_dock):
+        for dock in (self.operation_dock, self.inputs_dock, self.program_bar):
             dock.installEventFilter(self._key_filter)
 
         self.status = StatusFields(self.statusBar())
@@ -250,6 +273,15 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             lessons.addAction(act)
             self.lesson_actions[lesson.slug] = act
+        lessons.addSection("Programs")
+        for plesson in program_lessons():
+            act = QAction(plesson.title, self, checkable=True)
+            act.setData(plesson.slug)
+            act.setToolTip(plesson.description)
+            act.triggered.connect(lambda _c=False, s=plesson.slug: self.open_lesson(s))
+            group.addAction(act)
+            lessons.addAction(act)
+            self.lesson_actions[plesson.slug] = act
         lessons.setToolTipsVisible(True)
 
         anim = self.playback_menu = mb.addMenu("&Playback")
@@ -295,6 +327,12 @@ class MainWindow(QMainWindow):
         ev.granularity_changed.connect(lambda _g: self._doc_stepping_changed())
         ev.options_changed.connect(lambda _o: self._doc_stepping_changed())
         ev.step_changed.connect(self._doc_step_changed)
+        ev.program_text_changed.connect(self._doc_program_changed)
+        ev.inputs_changed.connect(lambda _n: self._update_input_shapes())
+        pe = self.program_editor
+        pe.program_changed.connect(self._program_edited)
+        pe.missing_inputs_changed.connect(self._add_missing_inputs)
+        pe.run_requested.connect(lambda _text: self.run_now())
         self.inputs_panel.message_changed.connect(self.status.flash)
         a = self.animation
         a.play_requested.connect(self.toggle_play)
@@ -364,7 +402,7 @@ class MainWindow(QMainWindow):
             self.operation_panel.stepping.set_spec(spec, doc.granularity)
             self.operation_panel.stepping.show_state(doc.granularity, doc.options.get("tile"),
                                                      doc.options.get("kblock"))
-            self.inputs_panel.set_inputs(spec)
+            self._show_program_state()
             self.header.set_text(op, spec.doc)
             for act in self.lesson_actions.values():
                 act.setChecked(False)
@@ -378,12 +416,155 @@ class MainWindow(QMainWindow):
         self._schedule_run(delay=0)
 
     def open_lesson(self, slug: str, autoplay: bool = True) -> None:
-        """Open lesson ``slug`` (see :mod:`gui.lessons`); KeyError for an unknown one."""
+        """Open lesson ``slug`` (see :mod:`gui.lessons`, and the built-in programs of
+        :func:`compute.program.program_lessons`); KeyError for an unknown one."""
+        if slug in {p.slug for p in program_lessons()}:
+            self.open_program_lesson(slug, autoplay=autoplay)
+            return
         lesson = get_lesson(slug)
         self.animation.speed.setValue(lesson.speed)
         self.select_op(lesson.op, {k: np.array(v) for k, v in lesson.inputs.items()}, dict(lesson.params),
                        lesson.granularity, autoplay=autoplay, title=lesson.title, description=lesson.description,
                        lesson=slug, record=False)
+
+    def open_program_lesson(self, slug: str, autoplay: bool = True) -> None:
+        """Open built-in program ``slug``: its text, its inputs (its scalars as 0-d inputs), its
+        per-line granularity; then play it (with ``autoplay``)."""
+        plesson = get_program_lesson(slug)
+        if self.document.op is None:
+            self.select_op(get_lesson(DEFAULT_LESSON).op, record=False)
+        inputs = {k: np.asarray(v) for k, v in plesson.inputs.items()}
+        # A program's scalars (d_k) are inputs like any other: 0-d arrays the user can edit.
+        inputs.update({k: np.asarray(v, dtype=np.float64) for k, v in plesson.params.items()})
+        self._program_granularity = (plesson.text, dict(plesson.granularity))
+        self._loading = True
+        try:
+            self.document.set_program(plesson.text, inputs, record=False)
+            self._lesson = slug
+            self.lesson_actions[slug].setChecked(True)
+            self.header.set_text(plesson.title, plesson.description)
+            self.setWindowTitle(f"OpScope — {plesson.title}")
+        finally:
+            self._loading = False
+        self._land_on = None
+        self._autoplay_next = autoplay
+        self._update_blas()
+
+    # ------------------------------------------------------------------------------------------
+    # programs
+    def is_program(self, text: str | None = None) -> bool:
+        """Whether ``text`` (default: the document's) is a program rather than the current
+        operation's one-line program, which runs as the operation itself."""
+        doc = self.document
+        text = (doc.program_text if text is None else text).strip()
+        if doc.spec is None or not text:
+            return False
+        m = _ONE_LINE.fullmatch(text)
+        if m is None or m.group(1) != doc.op:
+            return True
+        names = [n.strip() for n in m.group(2).split(",") if n.strip()]
+        declared = [i.name for i in doc.spec.inputs]
+        required = [i.name for i in doc.spec.inputs if not i.optional]
+        # The operation's inputs in declared order (optional ones as the document uses them).
+        return not (names == [n for n in declared if n in names] and set(required) <= set(names))
+
+    def _program_names(self, text: str) -> list[str] | None:
+        """The inputs ``text`` reads that the document holds (None when it is no program, or
+        does not parse: then the operation's inputs are shown)."""
+        if not self.is_program(text):
+            return None
+        try:
+            free = parse_program(text).free_names
+        except OpScopeError:
+            return None
+        return [n for n in free if n in self.document.inputs]
+
+    def _show_program_state(self) -> None:
+        """The editor and the input tabs for the document's program (or the operation's)."""
+        doc = self.document
+        text = self.program_editor.text() if self._keep_editor_text else doc.program_text
+        self.inputs_panel.set_inputs(doc.spec, names=self._program_names(text))
+        self._update_input_shapes()
+        if not self._keep_editor_text:
+            self.program_editor.set_text(doc.program_text)
+
+    def _update_input_shapes(self) -> None:
+        self.program_editor.set_input_shapes({n: np.shape(a) for n, a in self.document.inputs.items()})
+
+    def _program_edited(self, text: str) -> None:
+        """The editor's text checked: it becomes the document's program (one undo step)."""
+        if self._loading or text == self.document.program_text:
+            return
+        self.document.set_program_text(text)
+
+    def _doc_program_changed(self, text: str) -> None:
+        # Typed, undone or redone: the editor shows it, the tabs follow what it reads, it runs.
+        if self.program_editor.text() != text:
+            self.program_editor.set_text(text)
+        names = self._program_names(text)
+        if names is not None or self.inputs_panel.names() != [i.name for i in self.document.spec.inputs]:
+            current = self.inputs_panel.current_name()
+            self.inputs_panel.set_inputs(self.document.spec, names=names)
+            if current in self.inputs_panel.names():
+                self.inputs_panel.set_current(current)
+        self._show_program_header(text)
+        self._restart_at_zero = True
+        self._user_changed()
+
+    def _show_program_header(self, text: str) -> None:
+        """The header names what runs: the open program lesson, "Program", or the operation."""
+        if self._loading:
+            return  # a lesson or session being opened sets its own title
+        lesson = self._lesson if self._lesson in {p.slug for p in program_lessons()} else None
+        if lesson is not None and get_program_lesson(lesson).text == text:
+            return
+        if lesson is not None:  # edited away from the lesson's text: no longer that lesson
+            self._lesson = None
+            self.lesson_actions[lesson].setChecked(False)
+        spec = self.document.spec
+        if not self.is_program(text) and self._lesson in self.lesson_actions:
+            return  # back to an operation lesson's own program: its title stays
+        if self.is_program(text):
+            lines = [ln for ln in text.splitlines() if ln.strip()]
+            self.header.set_text("Program", f"{len(lines)} line{'s' if len(lines) != 1 else ''}, stepped one after "
+                                 "another; the last line is the result. The granularity chosen under Steps "
+                                 "applies to every line whose operation offers it.")
+            self.setWindowTitle("OpScope — program")
+        elif spec is not None:
+            self.header.set_text(spec.name, spec.doc)
+            self.setWindowTitle(f"OpScope — {spec.name}")
+
+    def _add_missing_inputs(self, names: list) -> None:
+        """Inputs the editor's program names that the document lacks get a tab and a small array."""
+        doc = self.document
+        new = [n for n in names if n not in doc.inputs]
+        if not new or doc.op is None:
+            return
+        shape = self._guess_shape(self.program_editor.text(), new)
+        self._keep_editor_text = True
+        try:
+            doc.add_inputs({n: np.zeros(shape) for n in new})
+        finally:
+            self._keep_editor_text = False
+
+    def _guess_shape(self, text: str, names: list) -> tuple[int, ...]:
+        """A shape for the new inputs ``names`` that makes ``text`` check, tried among the other
+        inputs' shapes (and their transposes); :data:`DEFAULT_NEW_INPUT_SHAPE` otherwise."""
+        known = {n: np.shape(a) for n, a in self.document.inputs.items()}
+        candidates = [DEFAULT_NEW_INPUT_SHAPE]
+        for shp in known.values():
+            for c in (shp, shp[:-2] + shp[-2:][::-1]):
+                if c and c not in candidates and int(np.prod(c)) <= 4096:
+                    candidates.append(c)
+        for c in candidates[:12]:  # a few cheap checks of a short text, on the GUI thread
+            try:
+                compute.check_program(text, {**known, **{n: c for n in names}})
+            except OpScopeError:
+                continue
+            except Exception:  # noqa: BLE001 - a guess only: any failure means "not this shape"
+                continue
+            return tuple(c)
+        return DEFAULT_NEW_INPUT_SHAPE
 
     @property
     def lesson(self) -> str | None:
@@ -508,10 +689,30 @@ class MainWindow(QMainWindow):
             self._show_error(self._param_error)
             return
         doc = self.document
+        if self.is_program():
+            self._run_requested.emit(self._program_request())
+            return
         tile, kblock = doc.effective_options()
-        # The document's frozen arrays, shared with the worker: no copy per run.
-        req = RunRequest(self._run_id, doc.op, doc.run_inputs(), dict(doc.params), doc.granularity, tile, kblock)
+        # The document's frozen arrays, shared with the worker: no copy per run. Only the
+        # operation's own: inputs added for a program are not the operation's.
+        declared = {i.name for i in doc.spec.inputs}
+        inputs = {n: a for n, a in doc.run_inputs().items() if n in declared}
+        req = RunRequest(self._run_id, doc.op, inputs, dict(doc.params), doc.granularity, tile, kblock)
         self._run_requested.emit(req)
+
+    def _program_request(self) -> RunRequest:
+        doc = self.document
+        text = doc.program_text
+        try:
+            reads = parse_program(text).free_names
+        except OpScopeError:
+            reads = tuple(doc.inputs)  # the worker's stream_program says what is wrong
+        inputs = {n: doc.inputs[n] for n in reads if n in doc.inputs}
+        granularity = doc.granularity
+        # A lesson's per-line steps, until the user picks one granularity for every line.
+        if granularity is None and self._program_granularity is not None and self._program_granularity[0] == text:
+            granularity = self._program_granularity[1] or None
+        return RunRequest(self._run_id, "program", inputs, {}, granularity, program=text)
 
     def _on_run_finished(self, run_id: int, tl) -> None:
         if self._shut or run_id != self._run_id:
@@ -566,7 +767,7 @@ class MainWindow(QMainWindow):
             old.hide()
             # A frame worker may still be reading the old canvas; delete it once nothing is in flight.
             self._retired.append(old)
-        self._canvas = create_canvas(op, parent=self._canvas_host)
+        self._canvas = create_canvas(op, parent=self._canvas_host)  # a ProgramCanvas for "program"
         self._canvas_op = op
         self._canvas.caption_changed.connect(self.caption_bar.set_caption)
         self._canvas.save_requested.connect(self.files.save_view)

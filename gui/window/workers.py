@@ -15,6 +15,7 @@ takes tens of milliseconds, so both happen in worker threads and reach the GUI a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import traceback
@@ -38,6 +39,9 @@ class RunRequest:
     granularity: str | None = None
     tile: int | None = None
     kblock: int | None = None
+    #: A program's text: run it with :func:`compute.stream_program` instead of ``op`` (None: the
+    #: operation itself). ``granularity`` may then also be a dict line name → granularity.
+    program: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,30 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def verify_program(tl):
+    """The badge of a program's run: each line that calls an operation checked against that
+    operation's reference (:func:`compute.verify_run`), the worst of them reported.
+
+    Lines of plain arithmetic (``scores / sqrt(d_k)``) have no separate reference and are not
+    checked; the message says how many lines were. Returns a :class:`compute.Verification`, or a
+    ``str`` when no line could be checked.
+    """
+    verdicts = []
+    for part in tl.lines:
+        if part.op is None:
+            continue
+        sub, run = part.timeline, part.timeline.run
+        verdicts.append(compute.verify_run(part.op, run.inputs, sub.params, run.outputs, sub.dtype("result")))
+    if not verdicts:
+        return "not verified: no line of this program calls an operation with a reference"
+    worst = max(verdicts, key=lambda v: (not v.ok, v.ratio))
+    ok = all(v.ok for v in verdicts)
+    unchecked = len(tl.lines) - len(verdicts)
+    rest = f"; {unchecked} arithmetic line{'s' if unchecked != 1 else ''} not checked" if unchecked else ""
+    head = f"{len(verdicts)} of {len(tl.lines)} lines checked"
+    return dataclasses.replace(worst, ok=ok, message=f"{worst.message} ({head}{rest})")
+
+
 class ComputeWorker(QObject):
     """Computes timelines; lives in its own :class:`QThread`.
 
@@ -100,8 +128,13 @@ class ComputeWorker(QObject):
         if req.run_id != self.latest_run_id:
             return
         try:
-            tl = compute.stream_op(req.op, dict(req.inputs), req.granularity, tile=req.tile, kblock=req.kblock,
-                                   run_id=req.run_id, **dict(req.params))
+            if req.program is not None:
+                tl = compute.stream_program(req.program, dict(req.inputs), granularity=req.granularity)
+                # The window tells runs apart by its own ids (stale results, the badge).
+                tl.run_id = req.run_id
+            else:
+                tl = compute.stream_op(req.op, dict(req.inputs), req.granularity, tile=req.tile,
+                                       kblock=req.kblock, run_id=req.run_id, **dict(req.params))
             # Levels are computed lazily on first use; touch them here so neither the GUI thread
             # (editor colours) nor the first frame pays a full pass over a big tensor.
             for name in tl.tensor_names:
@@ -123,8 +156,11 @@ class ComputeWorker(QObject):
         if run_id != self.latest_run_id:
             return  # the user has moved on; the window would drop the verdict anyway
         try:
-            run = tl.run
-            verdict = compute.verify_run(tl.op, run.inputs, tl.params, run.outputs, tl.dtype("result"))
+            if tl.op == "program":
+                verdict = verify_program(tl)
+            else:
+                run = tl.run
+                verdict = compute.verify_run(tl.op, run.inputs, tl.params, run.outputs, tl.dtype("result"))
         except Exception as exc:  # noqa: BLE001 - an unverifiable run is shown as such, never a crash
             if not isinstance(exc, (OpScopeError, MemoryError)):
                 traceback.print_exc()

@@ -248,3 +248,62 @@ def test_loading_a_bad_session_leaves_the_document_unchanged(doc):
     with pytest.raises(OpScopeError):
         doc.load_session(Session(op="softmax", params={"axis": "nope"}))
     _same_state(_state(doc), before)
+
+
+# --- programs: inputs the operation does not have --------------------------------------------------
+def test_set_program_adds_inputs_and_is_one_undo_step(doc):
+    before = _state(doc)
+    rec = Recorder(doc)
+    doc.set_program("result = Q @ K.T", {"Q": np.ones((2, 3)), "K": np.zeros((2, 3))})
+    assert doc.program_text == "result = Q @ K.T"
+    assert doc.op == "matmul" and {"A", "B", "Q", "K"} <= set(doc.inputs)
+    assert not doc.input("Q").flags.writeable
+    assert rec.names() == ["op_changed"]
+    doc.undo()
+    _same_state(_state(doc), before)
+    doc.redo()
+    assert doc.program_text == "result = Q @ K.T" and "Q" in doc.inputs
+
+
+def test_set_program_without_record_clears_the_history(doc):
+    doc.set_cell("A", (0, 0), 9)
+    doc.set_program("out = X * 2", {"X": np.eye(2)}, record=False)
+    assert not doc.history.can_undo and doc.program_text == "out = X * 2"
+
+
+def test_add_inputs_adds_only_new_names(doc):
+    a = doc.input("A")
+    assert doc.add_inputs({"A": np.zeros((5, 5)), "W": np.zeros((2, 2))}) == ["W"]
+    assert doc.input("A") is a and doc.input("W").shape == (2, 2)
+    assert doc.add_inputs({"W": np.ones(3)}) == []
+    doc.undo()
+    assert "W" not in doc.inputs
+
+
+def test_added_inputs_are_edited_like_the_operations_own(doc):
+    doc.add_inputs({"W": np.zeros((2, 2))})
+    doc.set_cell("W", (1, 0), 4.0)
+    assert doc.input("W")[1, 0] == 4.0
+    doc.undo()
+    assert doc.input("W")[1, 0] == 0.0
+
+
+def test_choosing_an_operation_drops_a_programs_inputs(doc):
+    doc.set_program("result = Q * 2", {"Q": np.ones((2, 2))})
+    doc.set_op("softmax")
+    assert "Q" not in doc.inputs and doc.program_text.startswith("result = softmax(")
+    doc.undo()
+    assert "Q" in doc.inputs and doc.program_text == "result = Q * 2"
+
+
+@pytest.mark.parametrize("call", [lambda d: d.set_program(3), lambda d: d.set_program("x = Q", {"Q": "abc"})])
+def test_set_program_refusals_leave_the_document_unchanged(doc, call):
+    before = _state(doc)
+    with pytest.raises(OpScopeError):
+        call(doc)
+    _same_state(_state(doc), before)
+
+
+def test_set_program_needs_an_operation():
+    with pytest.raises(ParamError):
+        Document().set_program("result = Q", {"Q": np.ones(2)})

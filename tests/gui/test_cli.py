@@ -24,11 +24,13 @@ def png_size(path):
 
 
 def test_list_lessons():
+    from opscope.compute.program.lessons import program_lesson_names
     from opscope.gui.lessons import lesson_names
 
     r = run("--list-lessons")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == lesson_names()
+    # The operation lessons, then the built-in programs (issue 8: --lesson opens those too).
+    assert r.stdout.split() == lesson_names() + program_lesson_names()
 
 
 def test_lesson_screenshot(tmp_path):

@@ -1,0 +1,207 @@
+"""Programs in the main window: the program bar, ProgramCanvas runs, missing inputs, program
+lessons, undo, and switching back to an operation (issue 8)."""
+
+import numpy as np
+import pytest
+from opscope import (
+    compute,
+    gui,  # noqa: F401  (PySide6 before pyqtgraph)
+)
+from opscope.compute.program import get_program_lesson, program_lessons
+from opscope.gui.canvas import OperationCanvas
+from opscope.gui.canvas.program_canvas import ProgramCanvas
+
+PROGRAM_SLUGS = [p.slug for p in program_lessons()]
+
+
+def wait_idle(qtbot, w, timeout=15000):
+    # The editor's own debounce too: a text typed but not yet checked is not a settled window.
+    qtbot.waitUntil(lambda: w.is_idle() and not w.program_editor._timer.isActive()
+                    and not w._debounce.isActive(), timeout=timeout)
+
+
+def play_to_end(qtbot, w, timeout=30000):
+    w.set_loop(False)
+    w.set_speed(1000)
+    w.play()
+    qtbot.waitUntil(lambda: not w.is_playing and w.is_idle() and w.current_step == len(w.timeline) - 1,
+                    timeout=timeout)
+
+
+@pytest.fixture
+def window(make_window, qtbot):
+    w = make_window(lesson="matmul_2x2", autoplay=False)
+    wait_idle(qtbot, w)
+    return w
+
+
+def type_program(qtbot, w, text):
+    w.program_editor.set_text(text)
+    qtbot.waitUntil(lambda: w.document.program_text == text, timeout=5000)
+    wait_idle(qtbot, w)
+
+
+def test_the_bar_shows_the_operations_one_line_program(window):
+    assert window.program_editor.text() == "result = matmul(A, B)"
+    assert not window.is_program()
+    assert isinstance(window.canvas, OperationCanvas) and window.timeline.op == "matmul"
+    # Compact: a one-line program takes a few rows, not the canvas's room.
+    assert window.program_bar.height() < 200
+
+
+def test_typing_a_program_runs_it_on_a_program_canvas(window, qtbot):
+    text = "s = A @ B\nresult = s * 2"
+    type_program(qtbot, window, text)
+    assert window.is_program() and window.error == ""
+    assert isinstance(window.canvas, ProgramCanvas) and window.timeline.op == "program"
+    assert window.header.title.text() == "Program"
+    window.last()
+    wait_idle(qtbot, window)
+    doc = window.document
+    expected = compute.run_program(text, {"A": doc.input("A"), "B": doc.input("B")})
+    got = window.timeline.result()
+    for name in ("s", "result"):
+        np.testing.assert_allclose(got[name], expected[name])
+    np.testing.assert_allclose(window.canvas.displayed("result"), expected["result"])
+    assert window.caption_text() and window.readout_text().startswith("step ")
+    qtbot.waitUntil(lambda: window.status.verified.text().startswith(("✓", "⚠", "not verified")), timeout=10000)
+    assert window.status.verified.text().startswith("✓")
+
+
+def test_a_shape_error_shows_in_the_bar_and_does_not_run(window, qtbot):
+    window.document.add_inputs({"C": np.zeros((3, 5))})
+    wait_idle(qtbot, window)
+    run_before = window.timeline.run_id
+    window.program_editor.set_text("result = A @ C")
+    qtbot.waitUntil(lambda: window.program_editor.check.error is not None, timeout=5000)
+    wait_idle(qtbot, window)
+    assert "A @ C" in window.program_editor.message.text()
+    assert window.document.program_text == "result = matmul(A, B)"
+    assert window.timeline.run_id == run_before and isinstance(window.canvas, OperationCanvas)
+
+
+def test_missing_inputs_get_tabs_and_the_program_runs(window, qtbot):
+    text = "scores = A @ W\nresult = softmax(scores, axis=-1)"
+    type_program(qtbot, window, text)
+    assert "W" in window.document.inputs and "W" in window.inputs_panel.names()
+    # A shape that makes the program check: (2, 2) fits A (2, 2) @ W.
+    assert window.document.input("W").shape == (2, 2)
+    assert window.error == "" and window.timeline.op == "program"
+
+
+def test_undo_of_a_program_edit_restores_the_previous_text(window, qtbot):
+    type_program(qtbot, window, "result = A + B")
+    assert isinstance(window.canvas, ProgramCanvas)
+    # Edits of the text in a row are one undo step (like typing); undo gives the text before them.
+    type_program(qtbot, window, "result = A - B")
+    assert window.document.undo()
+    qtbot.waitUntil(lambda: window.program_editor.text() == "result = matmul(A, B)", timeout=5000)
+    wait_idle(qtbot, window)
+    assert window.document.program_text == "result = matmul(A, B)"
+    assert isinstance(window.canvas, OperationCanvas) and window.timeline.op == "matmul"
+    assert window.document.redo()
+    qtbot.waitUntil(lambda: window.program_editor.text() == "result = A - B", timeout=5000)
+    wait_idle(qtbot, window)
+    np.testing.assert_allclose(window.timeline.result()["result"],
+                               window.document.input("A") - window.document.input("B"))
+
+
+def test_the_picker_switches_back_to_the_operation(window, qtbot):
+    type_program(qtbot, window, "result = A * B")
+    assert isinstance(window.canvas, ProgramCanvas)
+    window.select_op("softmax")
+    wait_idle(qtbot, window)
+    assert window.program_editor.text() == window.document.program_text
+    assert window.document.program_text.startswith("result = softmax(")
+    assert isinstance(window.canvas, OperationCanvas) and window.timeline.op == "softmax"
+    assert not window.is_program() and window.header.title.text() == "softmax"
+
+
+@pytest.mark.parametrize("slug", PROGRAM_SLUGS)
+def test_each_program_lesson_plays_to_the_end(make_window, qtbot, slug):
+    w = make_window(lesson=None)
+    w.open_lesson(slug, autoplay=False)
+    wait_idle(qtbot, w)
+    lesson = get_program_lesson(slug)
+    assert w.lesson == slug and w.lesson_actions[slug].isChecked()
+    assert w.program_editor.text() == lesson.text and w.error == ""
+    assert isinstance(w.canvas, ProgramCanvas)
+    assert set(lesson.inputs) <= set(w.inputs_panel.names())
+    play_to_end(qtbot, w)
+    expected = lesson.run()
+    np.testing.assert_allclose(w.timeline.result()["result"], expected["result"], rtol=1e-6, atol=1e-9)
+    assert w.timeline.granularities == {**w.timeline.granularities, **dict(lesson.granularity)}
+
+
+def test_editing_a_program_lesson_leaves_the_lesson(make_window, qtbot):
+    w = make_window(lesson="attention_causal_program", autoplay=False)
+    wait_idle(qtbot, w)
+    text = get_program_lesson("attention_causal_program").text.replace("axis=-1", "axis=1")
+    type_program(qtbot, w, text)
+    assert w.lesson is None and not w.lesson_actions["attention_causal_program"].isChecked()
+    assert w.header.title.text() == "Program" and w.error == ""
+    np.testing.assert_allclose(w.timeline.result()["result"],
+                               compute.run_program(text, dict(w.document.inputs))["result"])
+
+
+def test_the_lessons_menu_lists_the_programs(window):
+    for slug in PROGRAM_SLUGS:
+        assert slug in window.lesson_actions
+        assert window.lesson_actions[slug].text() == get_program_lesson(slug).title
+
+
+def test_save_run_of_a_program(window, qtbot, tmp_path):
+    type_program(qtbot, window, "s = A @ B\nresult = s + A")
+    path = str(tmp_path / "run.npz")
+    assert window.files.save_run(path)
+    with np.load(path, allow_pickle=False) as z:
+        keys = set(z.files)
+    assert {"outputs/s", "outputs/result", "inputs/A", "inputs/B"} <= keys
+
+
+@pytest.mark.parametrize("slug,name", [("attention_causal_program", "attention"),
+                                       ("transformer_post_ln", "transformer")])
+def test_screenshots_of_program_lessons(make_window, qtbot, slug, name):
+    w = make_window(lesson=None)
+    w.open_lesson(slug, autoplay=False)
+    wait_idle(qtbot, w)
+    w.last()
+    wait_idle(qtbot, w)
+    assert w.grab().save(f"/tmp/window_program_{name}.png")
+
+
+def test_main_accepts_program_lesson_slugs(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_main_for_test", Path(__file__).resolve().parents[2] / "main.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--list-lessons"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert set(PROGRAM_SLUGS) <= set(listed)
+    assert mod.main(["--lesson", PROGRAM_SLUGS[0], "--granularity", "element"]) != 0
+
+
+def test_typing_in_the_bar_types_keys_instead_of_driving_the_player(window, qtbot):
+    from PySide6.QtTest import QTest
+
+    edit = window.program_editor.edit
+    edit.setFocus()
+    edit.selectAll()
+    QTest.keyClicks(edit, "result = A + B")
+    assert edit.toPlainText() == "result = A + B"
+    assert not window.is_playing  # Space typed a space; it did not press Play
+    qtbot.waitUntil(lambda: window.document.program_text == "result = A + B", timeout=5000)
+    wait_idle(qtbot, window)
+    assert window.timeline.op == "program"
+
+
+def test_export_png_of_a_program(window, qtbot, tmp_path):
+    from opscope.gui.export import ExportOptions
+
+    type_program(qtbot, window, "s = A @ B\nresult = s * 2")
+    png = tmp_path / "p.png"
+    runner = window.files.export_png(ExportOptions(str(png), (0,), size=(320, 200)))
+    qtbot.waitUntil(lambda: runner.state == "done", timeout=20000)
+    assert png.exists() and png.stat().st_size > 0
