@@ -868,6 +868,9 @@ class Document:
         options = {k: v for k, v in (("tile", tile), ("kblock", kblock)) if v}
         view = dict(view or {})
         view.setdefault("slices", {n: list(s) for n, s in self._slices.items() if s})
+        # The program text rides in the view: readers that predate programs ignore it and open
+        # the operation, which is all they could show; its extra inputs are among the inputs.
+        view.setdefault("program", self._program_text)
         return Session(op=self._op, params=dict(self._params), inputs=self.run_inputs(), granularity=self._granularity,
                        options=options, step=self._step, view=view)
 
@@ -879,8 +882,18 @@ class Document:
         OpScopeError
             anything in the session the document refuses; the document is then unchanged.
         """
+        known = {i.name for i in get_spec(session.op).inputs} if isinstance(session.op, str) else set()
+        program = session.view.get("program") if isinstance(session.view, Mapping) else None
+        before = self._snapshot() if self._op is not None else None
         self.set_op(session.op, dict(session.inputs), dict(session.params), session.granularity,
                     dict(session.options), step=int(session.step), record=False)
+        if isinstance(program, str) and program.strip() and program != self._program_text:
+            try:
+                self.set_program(program, {n: a for n, a in session.inputs.items() if n not in known}, record=False)
+            except OpScopeError:
+                if before is not None:  # all or nothing, as for the operation's own fields
+                    self._put_state(before)
+                raise
         slices = session.view.get("slices") if isinstance(session.view, Mapping) else None
         if isinstance(slices, Mapping):
             for n, lead in slices.items():

@@ -359,8 +359,11 @@ class FileActions(QObject):
             return self._fail(f"{source}: input {bad[0]!r} has dtype {np.asarray(session.inputs[bad[0]]).dtype}; "
                               "OpScope edits float, integer and bool tensors")
         inputs = {n: np.asarray(a) for n, a in session.inputs.items() if n in known}
-        ignored = [n for n in session.inputs if n not in known]
         view = session.view if isinstance(session.view, dict) else {}
+        # A session of a program (its text in the view) keeps the extra inputs the program reads.
+        program = view.get("program") if isinstance(view.get("program"), str) else None
+        extras = {n: np.asarray(a) for n, a in session.inputs.items() if n not in known}
+        ignored = [] if program is not None else list(extras)
         lesson = _LESSONS.get(view.get("lesson")) if isinstance(view.get("lesson"), str) else None
         granularity = session.granularity if session.granularity not in (None, "auto") else None
         before = self.current_session() if w.op_name is not None else None
@@ -378,6 +381,8 @@ class FileActions(QObject):
                         title=lesson.title if lesson else None, description=lesson.description if lesson else None,
                         options=dict(session.options), step=int(session.step),
                         lesson=lesson.slug if lesson else None, record=False)
+            if program is not None and program.strip() and program != w.document.program_text:
+                w.document.set_program(program, extras, record=False)
         except Exception as exc:  # noqa: BLE001 - a malformed field must not leave half a session
             if before is not None:
                 with contextlib.suppress(Exception):

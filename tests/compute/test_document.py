@@ -307,3 +307,14 @@ def test_set_program_refusals_leave_the_document_unchanged(doc, call):
 def test_set_program_needs_an_operation():
     with pytest.raises(ParamError):
         Document().set_program("result = Q", {"Q": np.ones(2)})
+
+
+def test_a_programs_session_keeps_its_text_and_extra_inputs(doc, tmp_path):
+    text = "s = A @ B\nresult = s + C"
+    doc.set_program(text, {"C": np.full((2, 2), 5.0)})
+    path = tmp_path / "p.opscope"
+    save_session(path, doc.to_session())
+    back = Document.from_session(load_session(path))
+    assert back.program_text == text
+    np.testing.assert_array_equal(back.inputs["C"], np.full((2, 2), 5.0))
+    assert back.op == doc.op and not back.history.can_undo

@@ -205,3 +205,21 @@ def test_export_png_of_a_program(window, qtbot, tmp_path):
     runner = window.files.export_png(ExportOptions(str(png), (0,), size=(320, 200)))
     qtbot.waitUntil(lambda: runner.state == "done", timeout=20000)
     assert png.exists() and png.stat().st_size > 0
+
+
+def test_a_saved_session_of_a_program_reopens_as_that_program(make_window, qtbot, tmp_path):
+    w = make_window(lesson="attention_causal_program", autoplay=False)
+    wait_idle(qtbot, w)
+    text = get_program_lesson("attention_causal_program").text.replace("causal_mask(4)", "0")
+    type_program(qtbot, w, text)
+    path = str(tmp_path / "p.opscope")
+    assert w.files.save_session(path)
+    other = make_window(lesson="matmul_2x2", autoplay=False)
+    wait_idle(qtbot, other)
+    assert other.files.open_session(path)
+    wait_idle(qtbot, other)
+    assert other.program_editor.text() == text and other.is_program()
+    assert isinstance(other.canvas, ProgramCanvas) and other.error == ""
+    assert "d_k" in other.inputs_panel.names()
+    np.testing.assert_allclose(other.timeline.result()["result"],
+                               compute.run_program(text, dict(w.document.inputs))["result"])
