@@ -64,9 +64,11 @@ REGION_STYLES = {
     "broadcast": (QColor(0, 140, 60, 170), _B.BDiagPattern, QColor(0, 140, 60), 2.5, _P.DashLine),
     "write": (QColor(255, 120, 0, 85), _B.SolidPattern, QColor(225, 70, 0), 3.5, _P.SolidLine),
     "read": (None, _B.NoBrush, QColor(25, 100, 230), 3.5, _P.SolidLine),
+    # A cell that differs from the right way (gui.window.mistake_view): red, thick, on top.
+    "differ": (None, _B.NoBrush, QColor(220, 0, 0), 3.0, _P.SolidLine),
 }
 #: Fills are painted in this order (under the numbers), outlines in the same order over them.
-REGION_ORDER = ("reduce", "masked", "broadcast", "write", "read")
+REGION_ORDER = ("reduce", "masked", "broadcast", "write", "read", "differ")
 
 ACTIVE_COLOR = "#e86a00"
 READ_COLOR = "#2a6fd6"

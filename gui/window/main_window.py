@@ -21,6 +21,7 @@ from opscope import compute
 from opscope.compute.document import Document
 from opscope.compute.errors import OpScopeError
 from opscope.compute.program import get_program_lesson, parse_program, program_lessons
+from opscope.compute.program.mistakes import get_mistake, mistakes
 from opscope.gui.canvas import create_canvas
 from opscope.gui.canvas.pool import shared_pool
 from opscope.gui.editor.history import WorkspaceUndo
@@ -42,6 +43,7 @@ from .controls import OperationPanel, ParamValueError
 from .desktop import DesktopActions
 from .file_actions import FileActions
 from .inputs import InputsPanel
+from .mistake_view import MistakeView
 from .player import AnimationPanel, PlayerClock
 from .widgets import CaptionBar, HeaderBar, StatusFields
 from .workers import BlasLimiter, FrameRequest, RunRequest, WorkerThreads
@@ -207,6 +209,10 @@ class MainWindow(QMainWindow):
         self._placeholder.setAlignment(Qt.AlignCenter)
         self._placeholder.setStyleSheet("color: #888; font-size: 20pt;")
         self._canvas_layout.addWidget(self._placeholder)
+        # A common mistake next to the right way is a page of the canvas area, not a canvas:
+        # it has no timeline, and leaving it shows the canvas again as it was.
+        self.mistake_view = MistakeView()
+        self._canvas_layout.addWidget(self.mistake_view)
 
         central = QWidget()
         v = QVBoxLayout(central)
@@ -282,6 +288,16 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             lessons.addAction(act)
             self.lesson_actions[plesson.slug] = act
+        lessons.addSection("Common mistakes")
+        self.mistake_actions: dict[str, QAction] = {}
+        for m in mistakes():
+            act = QAction(m.title, self, checkable=True)
+            act.setData(m.slug)
+            act.setToolTip(m.summary)
+            act.triggered.connect(lambda _c=False, s=m.slug: self.open_mistake(s))
+            group.addAction(act)
+            lessons.addAction(act)
+            self.mistake_actions[m.slug] = act
         lessons.setToolTipsVisible(True)
 
         anim = self.playback_menu = mb.addMenu("&Playback")
@@ -367,6 +383,7 @@ class MainWindow(QMainWindow):
             granularity the document refuses (nothing changes).
         """
         compute.get_spec(name)
+        self._leave_mistake()
         self._loading = True
         try:
             self._param_error = ""
@@ -394,6 +411,7 @@ class MainWindow(QMainWindow):
         spec = doc.spec
         self._spec = spec
         self._lesson = None
+        self._leave_mistake()
         loading, self._loading = self._loading, True
         try:
             self.operation_panel.picker.set_current(op)
@@ -431,6 +449,7 @@ class MainWindow(QMainWindow):
         """Open built-in program ``slug``: its text, its inputs (its scalars as 0-d inputs), its
         per-line granularity; then play it (with ``autoplay``)."""
         plesson = get_program_lesson(slug)
+        self._leave_mistake()
         if self.document.op is None:
             self.select_op(get_lesson(DEFAULT_LESSON).op, record=False)
         inputs = {k: np.asarray(v) for k, v in plesson.inputs.items()}
@@ -449,6 +468,45 @@ class MainWindow(QMainWindow):
         self._land_on = None
         self._autoplay_next = autoplay
         self._update_blas()
+
+    # ------------------------------------------------------------------------------------------
+    # common mistakes
+    def open_mistake(self, slug: str) -> None:
+        """Show common mistake ``slug`` (:func:`compute.program.mistakes.mistakes`) in place of the
+        canvas: both programs, both values, the differing cells and the caption. Choosing an
+        operation, a lesson or typing a program shows the canvas again.
+
+        Raises
+        ------
+        compute.ParamError
+            unknown slug (nothing changes).
+        """
+        m = get_mistake(slug)
+        self._clock.pause()
+        self.mistake_view.open(slug)
+        self._canvas_layout.setCurrentWidget(self.mistake_view)
+        self.mistake_actions[slug].setChecked(True)
+        # The view has its own title and caption; the canvas's caption and player would only
+        # describe the operation hidden behind it.
+        self.caption_bar.hide()
+        self.animation.hide()
+        self.header.set_text("Common mistake", m.summary)
+        self.setWindowTitle(f"OpScope — {m.title}")
+
+    def is_mistake(self) -> bool:
+        """Whether a common mistake is shown in place of the canvas."""
+        return self._canvas_layout.currentWidget() is self.mistake_view
+
+    def _leave_mistake(self) -> None:
+        """Show the canvas (or the placeholder before the first run) instead of a mistake."""
+        if not self.is_mistake():
+            return
+        for act in self.mistake_actions.values():
+            act.setChecked(False)
+        # Every caller sets the header for what it shows next, so it is left to them.
+        self.caption_bar.show()
+        self.animation.show()
+        self._canvas_layout.setCurrentWidget(self._canvas if self._canvas is not None else self._placeholder)
 
     # ------------------------------------------------------------------------------------------
     # programs
@@ -499,6 +557,7 @@ class MainWindow(QMainWindow):
 
     def _doc_program_changed(self, text: str) -> None:
         # Typed, undone or redone: the editor shows it, the tabs follow what it reads, it runs.
+        self._leave_mistake()
         if self.program_editor.text() != text:
             self.program_editor.set_text(text)
         names = self._program_names(text)
@@ -759,6 +818,8 @@ class MainWindow(QMainWindow):
         self.status.set_verification(verdict)
 
     def _install_canvas(self, op: str) -> None:
+        # Removing the current page makes the stacked layout show another one: decide first.
+        mistake_shown = self.is_mistake()
         old = self._canvas
         if old is not None:
             old.caption_changed.disconnect(self.caption_bar.set_caption)
@@ -772,7 +833,8 @@ class MainWindow(QMainWindow):
         self._canvas.caption_changed.connect(self.caption_bar.set_caption)
         self._canvas.save_requested.connect(self.files.save_view)
         self._canvas_layout.addWidget(self._canvas)
-        self._canvas_layout.setCurrentWidget(self._canvas)
+        # A run that lands while a mistake is shown waits behind it.
+        self._canvas_layout.setCurrentWidget(self.mistake_view if mistake_shown else self._canvas)
         self._timeline = None
 
     def _set_busy(self, busy: bool) -> None:
@@ -993,6 +1055,7 @@ class MainWindow(QMainWindow):
         self._clock.pause()
         self._blas.limit(False)
         self._workers.stop()
+        self.mistake_view.stop()
         self._in_flight = None
         self.files.shutdown()  # a clean exit: the autosave is no longer needed
 
