@@ -270,34 +270,26 @@ class MainWindow(QMainWindow):
 
         lessons = mb.addMenu("&Lessons")
         self.lesson_actions: dict[str, QAction] = {}
-        group = QActionGroup(self)
-        for lesson in LESSONS:
-            act = QAction(lesson.title, self, checkable=True)
-            act.setData(lesson.slug)
-            act.setToolTip(lesson.description)
-            act.triggered.connect(lambda _c=False, s=lesson.slug: self.open_lesson(s))
+        self.mistake_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)  # one checked entry across the three sections
+
+        def entry(title: str, slug: str, tip: str, opener, into: dict) -> None:
+            act = QAction(title, self, checkable=True)
+            act.setData(slug)
+            act.setToolTip(tip)
+            act.triggered.connect(lambda _c=False, s=slug: opener(s))
             group.addAction(act)
             lessons.addAction(act)
-            self.lesson_actions[lesson.slug] = act
+            into[slug] = act
+
+        for lesson in LESSONS:
+            entry(lesson.title, lesson.slug, lesson.description, self.open_lesson, self.lesson_actions)
         lessons.addSection("Programs")
         for plesson in program_lessons():
-            act = QAction(plesson.title, self, checkable=True)
-            act.setData(plesson.slug)
-            act.setToolTip(plesson.description)
-            act.triggered.connect(lambda _c=False, s=plesson.slug: self.open_lesson(s))
-            group.addAction(act)
-            lessons.addAction(act)
-            self.lesson_actions[plesson.slug] = act
+            entry(plesson.title, plesson.slug, plesson.description, self.open_lesson, self.lesson_actions)
         lessons.addSection("Common mistakes")
-        self.mistake_actions: dict[str, QAction] = {}
         for m in mistakes():
-            act = QAction(m.title, self, checkable=True)
-            act.setData(m.slug)
-            act.setToolTip(m.summary)
-            act.triggered.connect(lambda _c=False, s=m.slug: self.open_mistake(s))
-            group.addAction(act)
-            lessons.addAction(act)
-            self.mistake_actions[m.slug] = act
+            entry(m.title, m.slug, m.summary, self.open_mistake, self.mistake_actions)
         lessons.setToolTipsVisible(True)
 
         anim = self.playback_menu = mb.addMenu("&Playback")
