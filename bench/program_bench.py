@@ -20,7 +20,6 @@ import math
 import os
 import sys
 import time
-import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import main  # noqa: E402  (this checkout, run as the `opscope` package it installs as)
@@ -28,7 +27,7 @@ import main  # noqa: E402  (this checkout, run as the `opscope` package it insta
 main.use_source_tree()
 
 import numpy as np  # noqa: E402
-from compute_bench import consume  # noqa: E402  (bench/ is on sys.path: one definition of what a view reads)
+from compute_bench import consume, peak  # noqa: E402  (bench/ is on sys.path: one definition of what a view reads)
 from opscope import compute  # noqa: E402
 from opscope.compute.buffers import POOL  # noqa: E402
 
@@ -72,14 +71,6 @@ def timed(fn):
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
-
-
-def peak(fn):
-    tracemalloc.start()
-    fn()
-    _cur, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return top
 
 
 def inputs(seq, d, d_ff):

@@ -391,14 +391,8 @@ class MatrixEditor(PasteRule, EditorActions, ShapeControls, FileDropTarget, QWid
     # ================================================================== changes (via undo commands)
 
     def _validated(self, a) -> np.ndarray:
+        self._check_editable(a)
         arr = np.asarray(a)
-        if arr.dtype.kind not in "biuf":
-            raise InputError(
-                f"{self._name}: dtype {arr.dtype} cannot be edited; use a float, integer or bool tensor"
-            )
-        problem = self._size_problem(arr.shape, resizing=False)
-        if problem:
-            raise InputError(f"{self._name}: {problem}")
         # C order and native byte order: the table's views and the undo copies rely on both.
         return np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C", copy=True)
 

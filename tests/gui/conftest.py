@@ -20,3 +20,11 @@ def make_window(qtbot):
     yield make
     for w in made:
         w.shutdown()
+
+
+@pytest.fixture
+def window(make_window, qtbot):
+    """The 2×2 matmul lesson's window, paused and idle (a test module may define its own)."""
+    w = make_window(lesson="matmul_2x2", autoplay=False)
+    qtbot.waitUntil(w.is_idle, timeout=15000)
+    return w

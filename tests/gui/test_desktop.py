@@ -38,11 +38,9 @@ def wait_idle(qtbot, w, timeout=15000):
 
 
 @pytest.fixture
-def window(make_window, qtbot):
-    w = make_window(lesson="matmul_2x2", autoplay=False)
-    wait_idle(qtbot, w)
-    w.activateWindow()
-    return w
+def window(window):
+    window.activateWindow()  # the conftest's window, active: shortcuts go to it
+    return window
 
 
 def _new_window(qtbot, made):

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 
 def wait_idle(qtbot, w, timeout=15000):
     qtbot.waitUntil(w.is_idle, timeout=timeout)
-
-
-@pytest.fixture
-def window(make_window, qtbot):
-    w = make_window(lesson="matmul_2x2", autoplay=False)
-    wait_idle(qtbot, w)
-    return w
 
 
 def _set_cell(editor, row, col, text):
