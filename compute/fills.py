@@ -15,7 +15,8 @@ from .errors import InputError
 from .text_parse import format_value
 
 __all__ = [
-    "FILL_KINDS", "MASK_KINDS", "MAX_NDIM", "astype_checked", "canonical_kind", "fill", "normalize_shape", "resize",
+    "FILL_KINDS", "MASK_KINDS", "MAX_NDIM", "astype_checked", "canonical_kind", "fill", "input_seed", "normalize_shape",
+    "resize",
 ]
 
 #: The kinds :func:`fill` makes, in the order a menu lists them.
@@ -173,6 +174,19 @@ def fill(kind, shape, *, seed=None, value=None, lengths=None, low=0.0, high=1.0,
     if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
         raise InputError(f"fill 'uniform': need finite bounds with low <= high, got [{lo}, {hi})")
     return rng.uniform(lo, hi, shape).astype(dt)
+
+
+def input_seed(index: int, base: int = 0) -> int:
+    """The seed the ``index``-th input of an operation starts with: ``base + index``.
+
+    With one seed for every input, a random fill of A and then of B drew the same numbers, so
+    ``A @ B`` was silently ``A @ A`` (and ``Q Kᵀ`` a symmetric matrix). Distinct seeds per input keep
+    every fill reproducible (the same seed still gives the same numbers) and the seed box readable.
+    """
+    index, base = int(index), int(base)
+    if index < 0:
+        raise InputError(f"input index must be >= 0, not {index}")
+    return base + index
 
 
 def _need_matrix(kind: str, shape: tuple[int, ...]) -> None:

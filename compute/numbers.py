@@ -1,4 +1,10 @@
-"""Formatting numbers for captions: short, exact where exact, readable from the back of a room."""
+"""Formatting numbers for captions: short, exact where exact, readable from the back of a room.
+
+:func:`fmt` is the plain spelling (ASCII ``-``, as a user types it; the matrix editor shows it).
+Captions use :func:`num` (a true minus sign, ``−4``) for a value standing alone and :func:`term`
+for an operand inside a formula, where a negative number goes in parentheses so the sign cannot
+be read as an operator: ``1×6 + (−2)×8``, ``(−4)²``, ``× (−0.544)``.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,36 @@ def fmt(x, digits: int = 4) -> str:
     return text
 
 
+MINUS = "\u2212"
+
+
+def num(x, digits: int = 4) -> str:
+    """:func:`fmt` with a true minus sign (U+2212) and infinity written as in a textbook:
+    ``-0.5`` -> ``"−0.5"``, ``-inf`` -> ``"−∞"``."""
+    text = fmt(x, digits)
+    if text in ("inf", "-inf"):
+        text = text.replace("inf", "∞")
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
+def term(x, digits: int = 4) -> str:
+    """An operand inside a formula: :func:`num`, in parentheses when negative (``"(−4)"``)."""
+    text = num(x, digits)
+    return f"({text})" if text.startswith(MINUS) else text
+
+
+def fmt_list(values, digits: int = 4, limit: int = 6, count: int | None = None) -> str:
+    """``"[1, −2, 3]"`` for a short vector; a long one shows its first ``limit`` entries and its length.
+
+    ``count`` is the length of the whole vector when ``values`` holds only its first entries (so a
+    caption can index a few numbers on the device and still say how many there are)."""
+    v = np.asarray(values).ravel()
+    count = v.size if count is None else int(count)
+    shown = v[:min(limit, count)]
+    body = ", ".join(num(x, digits) for x in shown)
+    return "[" + body + (f", … ({count} values)" if count > shown.size else "") + "]"
+
+
 def fmt_index(index) -> str:
     """``(0, 1)`` -> ``"[0,1]"``; an empty index (a scalar) -> ``""``."""
     index = tuple(int(i) for i in index)
@@ -39,20 +75,23 @@ def fmt_index(index) -> str:
 
 
 def fmt_sum_of_products(a, b, limit: int = 6) -> str:
-    """``"1×6 + 2×8"`` for short vectors; long ones show the first terms and the count."""
+    """``"1×6 + (−2)×8"`` for short vectors; long ones show the first terms and the count.
+
+    Every product is written as it is computed, negative factors in parentheses, so each term of
+    the sum can be checked by hand (``0×1 + (−1)×0.5``, never ``0×1 − 1×0.5``)."""
     a = np.asarray(a).ravel()
     b = np.asarray(b).ravel()
-    terms = [f"{fmt(x)}×{fmt(y)}" for x, y in zip(a[:limit], b[:limit])]
-    text = " + ".join(terms).replace("+ -", "− ")
+    terms = [f"{term(x)}×{term(y)}" for x, y in zip(a[:limit], b[:limit])]
+    text = " + ".join(terms)
     if a.size > limit:
         text += f" + … ({a.size} terms)"
     return text
 
 
 def fmt_terms(values, op: str = "+", limit: int = 6) -> str:
-    """``"1 + 2 + 3"`` (or with another operator) for short vectors, shortened for long ones."""
+    """``"1 + (−2) + 3"`` (or with another operator) for short vectors, shortened for long ones."""
     v = np.asarray(values).ravel()
-    text = f" {op} ".join(fmt(x) for x in v[:limit])
+    text = f" {op} ".join(term(x) for x in v[:limit])
     if v.size > limit:
         text += f" {op} … ({v.size} terms)"
     return text

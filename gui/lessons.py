@@ -89,8 +89,8 @@ LESSONS: tuple[Lesson, ...] = (
                         "Both vectors need the same length; the result is one number."),
     _lesson("matmul_2x2", "Matrix product: [[1, 2], [3, 4]] @ [[5, 6], [7, 8]]", "matmul",
             {"A": _A2, "B": _B2}, granularity="element",
-            description="Each cell C[i, j] is the dot product of row i of A with column j of B: "
-                        "C[0, 0] = 1×5 + 2×7 = 19. A's columns must equal B's rows: (2×2) @ (2×2) → 2×2."),
+            description="Each cell result[i, j] is the dot product of row i of A with column j of B: "
+                        "result[0, 0] = 1×5 + 2×7 = 19. A's columns must equal B's rows: (2×2) @ (2×2) → 2×2."),
     _lesson("qk_loop_vs_matmul", "Q @ Kᵀ: a double loop of dot products is one matrix product", "matmul",
             {"A": _Q, "B": _KT}, granularity="element",
             description="A = Q (4×3), B = Kᵀ (3×4). The manual loop `for i, j: S[i, j] = Q[i] · K[j]` "
@@ -142,8 +142,8 @@ LESSONS: tuple[Lesson, ...] = (
             description="X.max(axis=1) keeps the largest entry of each row: [5, 6]."),
     _lesson("cumsum_rows", "Running sum: cumsum along each row", "cumsum",
             {"X": [[1, 2, 3, 4], [4, 3, 2, 1]]}, {"axis": -1}, granularity="element", speed=2.0,
-            description="cumsum keeps every partial sum: [1, 2, 3, 4] → [1, 3, 6, 10]. "
-                        "The shape does not change."),
+            description="cumsum keeps every partial sum along each row: [1, 2, 3, 4] → [1, 3, 6, 10]. "
+                        "Each step writes one position of both rows; the shape does not change."),
     _lesson("norm_l1", "L1 norm: ‖[3, −4, 0]‖₁ = 7", "norm",
             {"X": [3, -4, 0]}, {"ord": 1}, granularity="element",
             description="The L1 norm adds the absolute values: |3| + |−4| + |0| = 7. "
@@ -155,12 +155,12 @@ LESSONS: tuple[Lesson, ...] = (
     _lesson("softmax_rows", "Softmax: scores → probabilities", "softmax",
             {"X": [[1, 2, 3], [2, 1, 0.1]]}, {"axis": -1}, granularity="stage",
             description="Subtract each row's max (no overflow), exponentiate, divide by the row's sum: "
-                        "[1, 2, 3] → [0.090, 0.245, 0.665]. Every row sums to 1; order is kept."),
+                        "row 0 [1, 2, 3] → [0.09003, 0.2447, 0.6652]. Every row sums to 1; order is kept."),
     _lesson("layernorm_batch", "LayerNorm: each sample normalized over its own features", "layernorm",
             {"X": _BATCH, "gamma": [1, 1, 1, 1], "beta": [0, 0, 0, 0]}, granularity="stage",
             description="Same batch X (3 samples × 4 features) as the BatchNorm lesson. LayerNorm takes μ and σ² "
                         "along axis −1, across the features of ONE sample: every ROW ends with mean 0, variance 1. "
-                        "Rows 0 and 1 ([1,2,3,4] and [2,4,6,8]) become identical."),
+                        "Rows 0 and 1 ([1, 2, 3, 4] and [2, 4, 6, 8]) become identical (up to eps)."),
     _lesson("batchnorm_batch", "BatchNorm: each feature normalized over the batch", "batchnorm",
             {"X": _BATCH, "gamma": [1, 1, 1, 1], "beta": [0, 0, 0, 0]}, {"training": True}, granularity="stage",
             description="Same batch X as the LayerNorm lesson. BatchNorm takes μ and σ² along axis 0, across the "
@@ -169,9 +169,9 @@ LESSONS: tuple[Lesson, ...] = (
     _lesson("attention_causal", "Scaled dot-product attention with a causal mask", "attention",
             {"Q": _Q, "K": _K, "V": [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]}, {"mask": "causal"},
             granularity="stage",
-            description="scores = Q Kᵀ (the similarity matrix), scaled by 1/√d_k, the causal mask hides the future "
-                        "(query i sees keys 0..i), softmax turns each row into weights, and the output is the "
-                        "weighted average of V's rows."),
+            description="scores = Q Kᵀ (the similarity matrix), scaled by 1/√d_k = 1/√3, the causal mask hides the "
+                        "future (query i sees keys 0..i), softmax turns each row into weights, and the output is "
+                        "the weighted average of V's rows."),
     _lesson("mha_2heads", "Multi-head attention: seq 4, d_model 8, 2 heads", "mha",
             {"X": _seeded(1, (4, 8)), "W_q": _seeded(2, (8, 8)), "W_k": _seeded(3, (8, 8)),
              "W_v": _seeded(4, (8, 8)), "W_o": _seeded(5, (8, 8))}, {"num_heads": 2}, granularity="stage",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..buffers import POOL
 from ..errors import ParamError, ShapeError
-from ..numbers import fmt, fmt_shape
+from ..numbers import fmt_list, fmt_shape, fmt_sum_of_products, num, term
 from ..plans import FULL, FuncPlan, Stage, StagePlan, grid_linear_index
 from ..registry import Input, OpSpec, Param, register
 from ..shapes import aligned, broadcast_shapes
@@ -401,31 +401,70 @@ def _neg_inf_text(run) -> str:
     return f" — {n} of {_prod(run.shape('masked'))} entries are −∞"
 
 
+def _shown_row(run) -> int:
+    """The query row the captions follow: row 1 under a causal mask (it keeps one key and loses
+    the rest, so the mask is visible in it), else row 0."""
+    lq = run.shape("scores")[-2]
+    return 1 if run.params.get("mask") == "causal" and lq > 1 else 0
+
+
+def _row_text(run, name: str, lead: tuple, r: int, limit: int = 6) -> str:
+    """Row ``r`` of ``name`` (after the ``lead`` batch index) as ``[0.5, −∞, …]``; a few entries only."""
+    n = run.shape(name)[-1]
+    a = run.host(name, lead + (r, slice(0, limit)))
+    return fmt_list(a, limit=limit, count=n)
+
+
+def _weighted_sum_text(run, wname: str, vname: str, lead_w: tuple, lead_v: tuple, r: int) -> str:
+    """``"0.6×[1, 0] + 0.4×[0, 1]"``: output row ``r`` as the weighted sum of V's rows, when there are
+    at most 4 keys of at most 4 values; else ``"Σ_j w[r, j]·V[j]"``."""
+    lk, dv = run.shape(vname)[-2], run.shape(vname)[-1]
+    if lk > 4 or dv > 4:
+        return f"Σ_j {wname}[{r}, j]·{vname}[j]"
+    w = run.host(wname, lead_w + (r,))
+    return " + ".join(f"{term(w[j])}×{fmt_list(run.host(vname, lead_v + (j,)))}" for j in range(lk))
+
+
 def _attention_stages(run, prefix=""):
     scale = run.params["scale"]
     q = run.shape("Q")
     has_mask = run.params.get("mask") is not None or "mask" in run.inputs
     effects = "; ".join(mask_effects(run.xp, run.params.get("mask"), run.inputs.get("mask")))
-    # Captions read single numbers and the first rows only: nothing big leaves the device.
-    if _prod(run.shape("scores")):
-        s00 = fmt(run.scalar("scores", (0,) * len(run.shape("scores"))))
+    sshape = run.shape("scores")
+    lead = (0,) * (len(sshape) - 2)
+    r = _shown_row(run)
+    where = (f"batch {list(lead)}, " if lead else "") + f"row {r}"
+    # Captions read single numbers and single rows only: nothing big leaves the device.
+    scaled_t = masked_t = weights_t = result_t = ""
+    if _prod(sshape):
+        zero = (0,) * len(sshape)
+        s00 = run.scalar("scores", zero)
         qrow = run.host("Q", (0,) * (len(q) - 2) + (0, slice(0, 4)))
         krow = run.host("K", (0,) * (len(run.shape("K")) - 2) + (0, slice(0, 4)))
-        dot = " + ".join(f"{fmt(a)}×{fmt(b)}" for a, b in zip(qrow[:4], krow[:4])) + (" + …" if q[-1] > 4 else "")
-        dot = (dot or "0 (d_k = 0: an empty sum)") + f" = {s00}"
+        dot = fmt_sum_of_products(qrow, krow) + (f" + … ({q[-1]} terms)" if q[-1] > 4 else "")
+        dot = (dot or "0 (d_k = 0: an empty sum)") + f" = {num(s00)}"
+        scaled_t = f": scaled[0,0] = {term(s00)} × {num(scale)} = {num(run.scalar('scaled', zero))}"
+        masked_t = f"; {where}: {_row_text(run, 'masked', lead, r)}"
+        weights_t = f"; {where}: softmax({_row_text(run, 'masked', lead, r)}) = {_row_text(run, 'weights', lead, r)}"
+        if _prod(run.shape("result")):
+            vlead = (0,) * (len(run.shape("V")) - 2)
+            result_t = (f"; {where}: {_weighted_sum_text(run, 'weights', 'V', lead, vlead, r)} = "
+                        f"{_row_text(run, 'result', (0,) * (len(run.shape('result')) - 2), r)}")
     else:
         dot = "– (the scores are empty: no queries or no keys)"
     stages = [
-        Stage("scores", ("scores",), ("Q", "K"), f"scores = Q Kᵀ {fmt_shape(run.shape('scores'))}: "
-                                                  f"scores[0,0] = {dot}"),
-        Stage("scaled", ("scaled",), ("scores",), f"scaled = scores × {fmt(scale)}"
-              + (f" (1/√{q[-1]})" if abs(scale - 1 / math.sqrt(max(1, q[-1]))) < 1e-12 else "")),
+        Stage("scores", ("scores",), ("Q", "K"), f"scores = Q Kᵀ {fmt_shape(sshape)}: "
+                                                  f"scores[0,0] = Q[0]·K[0] = {dot}"),
+        Stage("scaled", ("scaled",), ("scores",), f"scaled = scores × {num(scale)}"
+              + (f" (1/√{q[-1]})" if abs(scale - 1 / math.sqrt(max(1, q[-1]))) < 1e-12 else "") + scaled_t),
         Stage("masked", ("masked",), ("scaled",) + (("mask",) if "mask" in run.inputs else ()),
-              (f"masked: {effects}{_neg_inf_text(run)}" + _fully_masked_text(run)) if has_mask
+              (f"masked: {effects}{_neg_inf_text(run)}" + _fully_masked_text(run) + masked_t) if has_mask
               else "masked = scaled (no mask)"),
-        Stage("weights", ("weights",), ("masked",), "weights = softmax over the keys (each row sums to 1)"),
+        Stage("weights", ("weights",), ("masked",), "weights = softmax over the keys (each row sums to 1)"
+              + weights_t),
         Stage("result", ("result",), ("weights", "V"), f"result = weights V {fmt_shape(run.shape('result'))}: "
-                                                       f"each output row is a weighted average of V's rows"),
+                                                       f"each output row is a weighted average of V's rows"
+                                                       + result_t),
     ]
     return stages
 
@@ -453,10 +492,14 @@ def _row_chunk_plan(run, names, chunk):
             box = tuple((i, i + 1) for i in bidx[len(bidx) - (len(shp) - 2):]) if len(shp) > 2 else ()
             box = tuple((0, 1) if s == 1 else bb for s, bb in zip(shp[:-2], box))
             regions.append(Region(name, "write", box + ((r0, r1), (0, shp[-1]))))
-        rows = f"row {r0}" if r1 - r0 == 1 else f"rows {r0}..{r1 - 1}"
+        rows = f"row {r0}" if r1 - r0 == 1 else f"rows {r0}..{r1 - 1}" if r1 > r0 else "(none: Lq = 0)"
         where = f"batch {list(bidx)} · " if bidx else ""
-        return StepContent("tile", f"{where}queries {rows}: scores → mask → softmax → weighted sum of V",
-                           {}, tuple(regions))
+        caption = f"{where}queries {rows}: scores → mask → softmax → weighted sum of V"
+        if scores_shape[-1] and r1 > r0 and _prod(run.shape("result")):  # the first row it writes, in numbers
+            rlead = bidx[len(bidx) - (len(run.shape("result")) - 2):] if len(run.shape("result")) > 2 else ()
+            caption += (f"{':' if r1 - r0 == 1 else f'; row {r0}:'} weights {_row_text(run, 'weights', bidx, r0)} "
+                        f"→ result {_row_text(run, 'result', rlead, r0)}")
+        return StepContent("tile", caption, {}, tuple(regions))
 
     def state(name, n):
         if n >= total - 1:
@@ -653,25 +696,69 @@ def _mha_compute(xp, inp, params):
     return out
 
 
+#: Heads whose numbers an MHA caption writes out; more heads are counted, not listed.
+MHA_HEADS = 4
+#: Heads whose score formula (a dot product each) an MHA caption writes out.
+MHA_FORMULAS = 2
+
+
 def _mha_plan(run, granularity, options):
     h = run.params["num_heads"]
     src = ("X",) if "X" in run.inputs else tuple(n for n in ("query", "key", "value") if n in run.inputs)
     d = run.shape("Q")[-1]
     dh = d // h
+    sshape = run.shape("scores")
+    nb = len(sshape) - 3  # batch axes before (heads, Sq, Sk)
+    lead = (0,) * nb
+    texts = {k: "" for k in ("project", "scores", "weights", "heads", "concat", "output")}
+    if _prod(sshape) and _prod(run.shape("result")) and dh:
+        # Row 0 of every head (the first few), each number indexed on the device.
+        heads = range(min(h, MHA_HEADS))
+        more = f"; … ({h} heads)" if h > MHA_HEADS else ""
+        xname = "X" if "X" in run.inputs else "query"
+        qlead = (0,) * (len(run.shape("Q")) - 2)
+        xrow = run.host(xname, (0,) * (len(run.shape(xname)) - 2) + (0, slice(0, 4)))
+        wcol = run.host("W_q", (slice(0, 4), 0))
+        kin = run.shape(xname)[-1]
+        dot = fmt_sum_of_products(xrow, wcol) + (f" + … ({kin} terms)" if kin > 4 else "")
+        texts["project"] = f": Q[0,0] = {xname}[0]·W_q[:,0] = {dot} = {num(run.scalar('Q', qlead + (0, 0)))}"
+        parts = []
+        for j in range(min(h, MHA_FORMULAS)):
+            qh = run.host("Q", qlead + (0, slice(j * dh, j * dh + min(dh, 4))))
+            kh = run.host("K", (0,) * (len(run.shape("K")) - 2) + (0, slice(j * dh, j * dh + min(dh, 4))))
+            dotj = fmt_sum_of_products(qh, kh) + (f" + … ({dh} terms)" if dh > 4 else "")
+            parts.append(f"head {j}: scores[{j},0,0] = ({dotj}) / √{dh} = "
+                         f"{num(run.scalar('scores', lead + (j, 0, 0)))}")
+        texts["scores"] = "; " + "; ".join(parts) + (f"; … ({h} heads)" if h > MHA_FORMULAS else "")
+        texts["weights"] = "; " + "; ".join(f"head {j} row 0: {_row_text(run, 'weights', lead + (j,), 0)}"
+                                            for j in heads) + more
+        texts["heads"] = "; " + "; ".join(f"head {j} row 0: {_row_text(run, 'heads', lead + (j,), 0)}"
+                                          for j in heads) + more
+        texts["concat"] = f"; row 0: {_row_text(run, 'concat', (0,) * (len(run.shape('concat')) - 2), 0, limit=8)}"
+        crow = run.host("concat", (0,) * (len(run.shape("concat")) - 2) + (0, slice(0, 4)))
+        ocol = run.host("W_o", (slice(0, 4), 0))
+        dv = run.shape("concat")[-1]
+        odot = fmt_sum_of_products(crow, ocol) + (f" + … ({dv} terms)" if dv > 4 else "")
+        bias = f" + {term(run.scalar('b_o', (0,)))}" if "b_o" in run.inputs else ""
+        texts["output"] = (f": result[0,0] = concat[0]·W_o[:,0]{' + b_o[0]' if bias else ''} = {odot}{bias} = "
+                           f"{num(run.scalar('result', (0,) * len(run.shape('result'))))}")
     stages = [
         Stage("project", ("Q", "K", "V"), src + ("W_q", "W_k", "W_v"),
-              f"Q = X W_q, K = X W_k, V = X W_v {fmt_shape(run.shape('Q'))}" if "X" in run.inputs
-              else "Q = query W_q, K = key W_k, V = value W_v"),
+              (f"Q = X W_q, K = X W_k, V = X W_v {fmt_shape(run.shape('Q'))}" if "X" in run.inputs
+               else "Q = query W_q, K = key W_k, V = value W_v") + texts["project"]),
         Stage("scores", ("scores",), ("Q", "K"),
-              f"split into {h} heads of {dh} columns (head j = columns {dh}j…{dh}j+{dh - 1}); "
-              f"scores = Q_h K_hᵀ / √{dh} {fmt_shape(run.shape('scores'))}"),
+              f"scores = Q_h K_hᵀ / √{dh} {fmt_shape(sshape)}, {h} heads of {dh} columns "
+              f"(head j = columns {dh}j…{dh}j+{dh - 1})" + texts["scores"]),
         Stage("weights", ("weights",), ("scores",) + (("mask",) if "mask" in run.inputs else ()),
               "weights = softmax over the keys per head, each row sums to 1"
-              + "".join(f"; {e}" for e in mask_effects(run.xp, run.params.get("mask"), run.inputs.get("mask")))),
-        Stage("heads", ("heads",), ("weights", "V"), f"head outputs = weights V_h {fmt_shape(run.shape('heads'))}"),
-        Stage("concat", ("concat",), ("heads",), f"concat: heads side by side again {fmt_shape(run.shape('concat'))}"),
+              + "".join(f"; {e}" for e in mask_effects(run.xp, run.params.get("mask"), run.inputs.get("mask")))
+              + texts["weights"]),
+        Stage("heads", ("heads",), ("weights", "V"),
+              f"head outputs = weights V_h {fmt_shape(run.shape('heads'))}" + texts["heads"]),
+        Stage("concat", ("concat",), ("heads",),
+              f"concat: heads side by side again {fmt_shape(run.shape('concat'))}" + texts["concat"]),
         Stage("output", ("result",), ("concat", "W_o"), f"result = concat W_o{' + b_o' if 'b_o' in run.inputs else ''} "
-                                                        f"{fmt_shape(run.shape('result'))}"),
+                                                        f"{fmt_shape(run.shape('result'))}" + texts["output"]),
     ]
     return StagePlan(run, stages)
 

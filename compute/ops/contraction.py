@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numbers import fmt, fmt_index, fmt_sum_of_products
+from ..numbers import fmt_index, fmt_sum_of_products, num, term
 from ..plans import FULL, FuncPlan, GridPlan, Run, Stage, StagePlan, auto_tile
 from ..step import Region, StepContent
 
@@ -108,6 +108,30 @@ def _reads(con: Contraction, bidx, rows, cols, ks) -> tuple[Region, ...]:
     )
 
 
+#: Terms a caption writes out before it shortens a sum to "+ … (k terms)".
+TERMS = 6
+
+
+def _to_host(a) -> np.ndarray:
+    return np.asarray(a.get() if hasattr(a, "get") else a)
+
+
+def _dot_text(con: Contraction, bidx, i: int, j: int, k0: int = 0, k1: int | None = None) -> str:
+    """``"1×5 + 2×7"``: the products of row ``i`` of a and column ``j`` of b for k in ``k0..k1``.
+
+    Only the first :data:`TERMS` factors of each leave the device; a longer sum says how many
+    terms it has."""
+    k1 = con.k if k1 is None else k1
+    a = _to_host(con.a_mat(bidx)[i, k0:min(k1, k0 + TERMS)])
+    b = _to_host(con.b_mat(bidx)[k0:min(k1, k0 + TERMS), j])
+    if k1 <= k0:
+        return "0 (an empty sum)"
+    text = fmt_sum_of_products(a, b)
+    if k1 - k0 > TERMS:
+        text += f" + … ({k1 - k0} terms)"
+    return text
+
+
 def _element_describe(con: Contraction):
     run = con.run
 
@@ -122,15 +146,27 @@ def _element_describe(con: Contraction):
         running.setflags(write=False)
         value = run.scalar(con.c.name, tuple(a for a, _ in box))
         label = con.c_label(bidx, i, j)
-        a_host = np.asarray(a_row.get() if hasattr(a_row, "get") else a_row)
-        b_host = np.asarray(b_col.get() if hasattr(b_col, "get") else b_col)
-        caption = f"{label} = {fmt_sum_of_products(a_host, b_host)} = {fmt(value)}"
+        caption = f"{label} = {_dot_text(con, bidx, i, j)} = {num(value)}"
         if con.k == 0:
             caption = f"{label} = 0 (empty sum: k = 0)"
         regions = _reads(con, bidx, (i, i + 1), (j, j + 1), (0, con.k))
         return StepContent("element", caption, {"products": host, "running": running}, regions)
 
     return describe
+
+
+def _operand_text(layout: Layout, letter: str, where: str, count: int) -> str:
+    """``"A rows 0:2"``, ``"B column 1"``, ``"W row 0"`` or plain ``"x"``: the part of one operand a tile reads.
+
+    The output's rows are rows of ``a``; its columns are columns of ``b``, or rows of a ``b``
+    stored as (c, k) like linear's W. A vector operand is named alone."""
+    if letter not in layout.letters:
+        return layout.name
+    if len(layout.letters) == 1:
+        return f"{layout.name}[{where}]"
+    as_rows = letter == "r" or layout.letters[0] == "c"
+    word = ("row" if count == 1 else "rows") if as_rows else ("column" if count == 1 else "columns")
+    return f"{layout.name} {word} {where}"
 
 
 def _tile_describe(con: Contraction):
@@ -143,13 +179,20 @@ def _tile_describe(con: Contraction):
         rtxt = f"{rows[0]}:{rows[1]}" if h > 1 else f"{rows[0]}"
         ctxt = f"{cols[0]}:{cols[1]}" if w > 1 else f"{cols[0]}"
         parts = [str(i) for i in bidx] + [rtxt if letter == "r" else ctxt for letter in con.c.letters]
-        caption = (f"{con.c.name}[{', '.join(parts)}] = {con.a.name} rows {rtxt} · {con.b.name} columns {ctxt} "
-                   f"({h}×{con.k} · {con.k}×{w}, {h * w * con.k:,} multiply-adds)")
-        if tile.size <= 4:
-            caption += " → " + ", ".join(fmt(v) for v in tile.ravel())
+        caption = (f"{con.c.name}{'[' + ', '.join(parts) + ']' if parts else ''} = "
+                   f"{_operand_text(con.a, 'r', rtxt, h)} · {_operand_text(con.b, 'c', ctxt, w)} "
+                   f"({h}×{con.k} · {con.k}×{w}, {h * w * con.k:,} multiply-add{'s' if h * w * con.k != 1 else ''})")
+        if tile.size == 1 and con.k:
+            caption += f": {_dot_text(con, bidx, rows[0], cols[0])} = {num(tile[(0,) * tile.ndim])}"
+        elif tile.size <= 4:
+            caption += " → " + ", ".join(num(v) for v in tile.ravel())
+            if con.k:
+                caption += (f"; {con.c_label(bidx, rows[0], cols[0])} = {_dot_text(con, bidx, rows[0], cols[0])} = "
+                            f"{num(tile[(0,) * tile.ndim])}")
         else:
             # Index the first element: reshape(-1) of a strided tile would copy the whole tile.
-            caption += f" → {con.c_label(bidx, rows[0], cols[0])} = {fmt(tile[(0,) * tile.ndim])}, …"
+            first = con.c_label(bidx, rows[0], cols[0])
+            caption += f" → {first} = {_dot_text(con, bidx, rows[0], cols[0])} = {num(tile[(0,) * tile.ndim])}, …"
         regions = _reads(con, bidx, rows, cols, (0, con.k))
         return StepContent("tile", caption, {"tile": tile}, regions)
 
@@ -163,9 +206,27 @@ def _tile_for_c(con: Contraction, th: int, tw: int) -> tuple[int, ...]:
     return tuple(t)
 
 
+def _k_slice(layout: Layout, ks: str) -> str:
+    """``"A[…, k = 0]"`` or ``"B[k = 0, …]"``: the block of k of one operand, indexed in its own axes."""
+    if layout.letters == ("k",):
+        return f"{layout.name}[{ks}]"
+    return f"{layout.name}[{ks}, …]" if layout.letters[0] == "k" else f"{layout.name}[…, {ks}]"
+
+
+def _running_text(con: Contraction, partial: np.ndarray, k0: int, k1: int) -> str:
+    """How the first output's partial sum grows in one k-block: ``"C[0,0] = 5 + 2×7 = 19"``."""
+    bidx = (0,) * len(con.batch)
+    label = con.c_label((0,) * con.c.nbatch, 0, 0)
+    new = partial.reshape(-1)[0]
+    added = _dot_text(con, bidx, 0, 0, k0, k1)
+    if k0 == 0:
+        return f"{label} so far = {added} = {num(new)}"
+    before = _to_host(con.a_mat(bidx)[0, :k0] @ con.b_mat(bidx)[:k0, 0])
+    return f"{label} so far = {term(before)} + {added} = {num(new)}"
+
+
 def kblock_plan(con: Contraction, kb: int) -> FuncPlan:
     """One step per block of ``kb`` terms of the reduced axis; C holds partial sums meanwhile."""
-    run = con.run
     nkb = max(1, math.ceil(con.k / kb)) if con.k else 1
     small = int(np.prod(con.c.shape, dtype=np.int64)) <= SMALL
 
@@ -176,8 +237,8 @@ def kblock_plan(con: Contraction, kb: int) -> FuncPlan:
             Region(con.b.name, "read", con.b.box(None, {"k": (k0, k1)})),
             Region(con.c.name, "write", con.c.box(None, {})),
         )
-        ks = f"k = {k0}" if k1 - k0 == 1 else f"k = {k0}..{k1 - 1}"
-        caption = f"{con.c.name} += {con.a.name}[…, {ks}] · {con.b.name}[{ks}, …]  (block {n + 1}/{nkb})"
+        ks = f"k = {k0}" if k1 - k0 == 1 else f"k = {k0}..{k1 - 1}" if k1 > k0 else "no k (k = 0)"
+        caption = f"{con.c.name} += {_k_slice(con.a, ks)} · {_k_slice(con.b, ks)}  (block {n + 1}/{nkb})"
         tensors = {}
         if small:
             part = con.partial(k1)
@@ -185,12 +246,10 @@ def kblock_plan(con: Contraction, kb: int) -> FuncPlan:
             host.setflags(write=False)
             tensors["partial"] = host
             if host.size == 1:
-                a = np.asarray(run.host(con.a.name, (..., slice(0, k1)))).reshape(-1)
-                b = np.asarray(run.host(con.b.name, (..., slice(0, k1)))).reshape(-1)
-                caption = (f"{con.c.name} after {ks}: {fmt_sum_of_products(a, b)} = {fmt(host.reshape(-1)[0])}"
-                           if a.size == b.size else caption + f" → {fmt(host.reshape(-1)[0])}")
+                caption = f"{con.c.name} after {ks}: {_dot_text(con, (0,) * len(con.batch), 0, 0, 0, k1)} = " \
+                          f"{num(host.reshape(-1)[0])}"
             elif host.size:
-                caption += f" → {con.c_label((0,) * con.c.nbatch, 0, 0)} so far = {fmt(host.reshape(-1)[0])}"
+                caption += " → " + _running_text(con, host, k0, k1)
         return StepContent("kblock", caption, tensors, regions)
 
     def state(name: str, n: int):
@@ -221,6 +280,13 @@ def contraction_plan(con: Contraction, granularity: str, options: dict, stage_ca
     if granularity == "kblock":
         kb = options.get("kblock") or max(1, math.ceil(con.k / 32))
         return kblock_plan(con, kb)
+    if con.m and con.n and int(np.prod(con.batch, dtype=np.int64)):
+        bidx = (0,) * len(con.batch)
+        first = run.scalar(con.c.name, (0,) * len(con.c.shape))
+        dot = _dot_text(con, bidx, 0, 0) if con.k else "0 (an empty sum)"
+        one = int(np.prod(con.c.shape, dtype=np.int64)) == 1
+        stage_caption += f"{': ' if stage_caption else ''}{con.c_label(bidx, 0, 0)} = {dot} = {num(first)}" \
+            + ("" if one else ", …")
     stage = Stage("result", (con.c.name,), (con.a.name, con.b.name), stage_caption)
     return StagePlan(run, [stage])
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..numbers import fmt, fmt_index, fmt_shape
+from ..numbers import fmt_index, fmt_list, fmt_shape, num, term
 from ..plans import GridPlan, Stage, StagePlan, auto_tile
 from ..registry import Input, OpSpec, register
 from ..shapes import aligned, broadcast_shapes, stretched_axes
@@ -47,12 +47,22 @@ def _broadcast_regions(run, out_shape) -> tuple[Region, ...]:
     return tuple(regions)
 
 
-def _alignment_caption(sa, sb, out) -> str:
+def _nested(a) -> str:
+    """``[[10], [20]]``: a small N-d array written as nested lists."""
+    return fmt_list(a) if a.ndim == 1 else "[" + ", ".join(_nested(r) for r in a) + "]"
+
+
+def _alignment_caption(sa, sb, out, run=None) -> str:
+    """What broadcasting copies, with the copied operand's numbers when it is small (≤ 6 values)."""
     parts = []
     for name, s in (("A", sa), ("B", sb)):
         axes = stretched_axes(s, out)
         if axes:
-            parts.append(f"{name} {fmt_shape(s)} copied along axis {', '.join(str(a) for a in axes)}")
+            values = ""
+            if run is not None and _prod(s) <= 6:
+                a = run.host(name)
+                values = " = " + (num(a[()]) if not s else fmt_list(a) if len(s) == 1 else _nested(a))
+            parts.append(f"{name} {fmt_shape(s)}{values} copied along axis {', '.join(str(a) for a in axes)}")
     how = "; ".join(parts) if parts else "same shapes, nothing copied"
     return f"broadcast to {fmt_shape(out)}: {how}. Shapes aligned from the right:\n" + aligned(sa, sb)
 
@@ -80,30 +90,40 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
     def plan(run, granularity, options):
         sa, sb, out = run.shape("A"), run.shape("B"), run.shape("result")
         bregions = _broadcast_regions(run, out)
-        expand = Stage("broadcast", ("A_broadcast", "B_broadcast"), ("A", "B"), _alignment_caption(sa, sb, out))
+        expand = Stage("broadcast", ("A_broadcast", "B_broadcast"), ("A", "B"), _alignment_caption(sa, sb, out, run))
+        def formula(idx) -> str:
+            """``"result[0,1] = A[0,1] × B[1] = 2 × 20 = 40"``: one output element, from the two
+            elements broadcasting pairs there (three numbers indexed, nothing else copied)."""
+            ia, ib = _source_index(sa, idx), _source_index(sb, idx)
+            va, vb = run.scalar("A", ia), run.scalar("B", ib)
+            return (f"result{fmt_index(idx)} = A{fmt_index(ia)} {symbol} B{fmt_index(ib)} = "
+                    f"{term(va)} {symbol} {term(vb)} = {num(run.scalar('result', idx))}")
+
         if granularity == "stage":
-            final = Stage(word, ("result",), ("A_broadcast", "B_broadcast"),
-                          f"result = A {symbol} B, element by element {fmt_shape(out)}")
+            text = f"result = A {symbol} B, element by element {fmt_shape(out)}"
+            if _prod(out):
+                text += ": " + formula((0,) * len(out)) + (", …" if _prod(out) > 1 else "")
+            final = Stage(word, ("result",), ("A_broadcast", "B_broadcast"), text)
             p = StagePlan(run, [expand, final])
             return p
 
         def describe_element(n, box):
             idx = tuple(a for a, _ in box)
             ia, ib = _source_index(sa, idx), _source_index(sb, idx)
-            va, vb = run.scalar("A", ia), run.scalar("B", ib)
-            value = run.scalar("result", idx)
-            caption = (f"result{fmt_index(idx)} = A{fmt_index(ia)} {symbol} B{fmt_index(ib)} = "
-                       f"{fmt(va)} {symbol} {fmt(vb)} = {fmt(value)}")
             regions = (Region("A", "read", tuple((i, i + 1) for i in ia)),
                        Region("B", "read", tuple((i, i + 1) for i in ib)),
                        Region("A_broadcast", "read", box), Region("B_broadcast", "read", box)) + bregions
-            return StepContent("element", caption, {}, regions)
+            return StepContent("element", formula(idx), {}, regions)
 
         def describe_tile(n, box):
             regions = (Region("A", "read", _source_box(sa, box)), Region("B", "read", _source_box(sb, box)),
                        Region("A_broadcast", "read", box), Region("B_broadcast", "read", box)) + bregions
+            if all(b - a == 1 for a, b in box):
+                return StepContent("tile", formula(tuple(a for a, _ in box)), {}, regions)
             where = ", ".join(f"{a}:{b}" for a, b in box)
-            return StepContent("tile", f"result[{where}] = A {symbol} B on this block", {}, regions)
+            first = formula(tuple(a for a, _ in box)) if all(b > a for a, b in box) else ""
+            return StepContent("tile", f"result[{where}] = A {symbol} B on this block" + (f": {first}, …" if first
+                                                                                          else ""), {}, regions)
 
         if granularity == "element":
             grid = GridPlan(run, "result", (1,) * len(out), describe_element)

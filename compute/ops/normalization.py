@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
+from ..backend import to_host
 from ..errors import ParamError, ShapeError
-from ..numbers import fmt, fmt_shape
+from ..numbers import fmt_index, fmt_list, fmt_shape, num, term
 from ..plans import Stage, StagePlan
 from ..registry import Input, OpSpec, Param, register
 from ..shapes import aligned, normalize_axis
@@ -30,19 +31,54 @@ def _row(run, name, axis=-1, limit=6) -> str:
     """
     shape = run.shape(name)
     if not shape:
-        return fmt(run.scalar(name, ()))
+        return num(run.scalar(name, ()))
     if 0 in shape:
         return "[]"
     axis %= len(shape)
     index = tuple(slice(0, limit) if i == axis else 0 for i in range(len(shape)))
     a = run.host(name, index)
-    body = ", ".join(fmt(v) for v in a)
-    return "[" + body + (f", … ({shape[axis]})" if shape[axis] > limit else "") + "]"
+    body = ", ".join(num(v) for v in a)
+    return "[" + body + (f", … ({shape[axis]} values)" if shape[axis] > limit else "") + "]"
+
+
+def _line(run, name, axis=-1, limit=6, lead=None) -> np.ndarray:
+    """The first ``limit`` entries of the first line of ``name`` along ``axis`` (a host array);
+    ``lead`` fixes the other axes (default 0). Only those entries leave the device."""
+    shape = run.shape(name)
+    axis %= len(shape)
+    lead = [0] * len(shape) if lead is None else list(lead)
+    index = tuple(slice(0, limit) if i == axis else int(lead[i]) for i in range(len(shape)))
+    return np.asarray(run.host(name, index)).reshape(-1)
+
+
+def _line_name(shape, axis) -> str:
+    """What the first line along ``axis`` is called in a caption: ``"row 0"``, ``"column 0"``,
+    ``"X[0, :, 0]"``, or ``""`` for a vector (the line is X itself)."""
+    nd = len(shape)
+    axis %= nd
+    if nd == 1:
+        return ""
+    if nd == 2:
+        return "row 0" if axis == 1 else "column 0"
+    return "X[" + ", ".join(":" if i == axis else "0" for i in range(nd)) + "]"
+
+
+def _named(name: str, text: str) -> str:
+    """``"; row 0: text"`` (or ``": text"`` when the line has no name)."""
+    return f"; {name}: {text}" if name else f": {text}"
+
+
+def _mean_text(values: np.ndarray, count: int, square: bool = False) -> str:
+    """``"(1 + 2 + 3) / 3"`` or, with ``square``, ``"((−1)² + 0² + 1²) / 3"``: the first few terms of a
+    mean of ``count`` terms."""
+    each = (lambda v: f"{term(v)}²") if square else term
+    body = " + ".join(each(v) for v in values) + (f" + … ({count} terms)" if count > values.size else "")
+    return f"({body}) / {count}"
 
 
 def _first(run, name) -> str:
     shape = run.shape(name)
-    return fmt(run.scalar(name, (0,) * len(shape))) if 0 not in shape else "–"
+    return num(run.scalar(name, (0,) * len(shape))) if 0 not in shape else "–"
 
 
 def _positive(op, name, value, allow_zero=False):
@@ -96,13 +132,30 @@ def _softmax_compute(xp, inp, params):
 def _softmax_plan(run, granularity, options):
     ax = run.params["axis"]
     t = run.params["temperature"]
-    tx = f"/{fmt(t)}" if t != 1.0 else ""
+    tx = f"/{num(t)}" if t != 1.0 else ""
+    shape = run.shape("X")
+    where = _line_name(shape, ax)
+    n = shape[ax]
+    if n and _prod(shape):
+        # One line of X followed through the four stages: its max and sum are one reduction each
+        # over that line, on the device; only the first few entries of it reach the host.
+        first = tuple(slice(None) if i == ax % len(shape) else 0 for i in range(len(shape)))
+        top = run.tensor("X")[first].max()
+        top = top.item() if hasattr(top, "item") else float(top)
+        x, sh, e, r = (fmt_list(_line(run, k, ax)) if n <= 6 else _row(run, k, ax)
+                       for k in ("X", "shifted", "exp", "result"))
+        total = run.scalar("sum", tuple(0 for _ in shape))
+        exp_terms = " + ".join(term(v) for v in _line(run, "exp", ax)) + (f" + … ({n} terms)" if n > 6 else "")
+        shift = f"{x} − {term(top)}" if t == 1.0 else f"({x} − {term(top)}) / {num(t)}"
+        texts = (_named(where, f"{shift} = {sh}"), _named(where, f"exp({sh}) = {e}"),
+                 _named(where, f"{exp_terms} = {num(total)}"), _named(where, f"{e} / {num(total)} = {r}"))
+    else:
+        texts = ("",) * 4
     return StagePlan(run, [
-        Stage("shifted", ("shifted",), ("X",), f"shifted = x{tx} − max(x{tx}) along axis {ax}: "
-                                               f"{_row(run, 'X', ax)} → {_row(run, 'shifted', ax)}"),
-        Stage("exp", ("exp",), ("shifted",), f"exp(shifted) = {_row(run, 'exp', ax)} (all ≤ 1: no overflow)"),
-        Stage("sum", ("sum",), ("exp",), f"sum of exp along axis {ax} = {_first(run, 'sum')}"),
-        Stage("divide", ("result",), ("exp", "sum"), f"softmax = exp / sum = {_row(run, 'result', ax)} (sums to 1)"),
+        Stage("shifted", ("shifted",), ("X",), f"shifted = x{tx} − max(x{tx}) along axis {ax}{texts[0]}"),
+        Stage("exp", ("exp",), ("shifted",), f"exp(shifted), all ≤ 1: no overflow{texts[1]}"),
+        Stage("sum", ("sum",), ("exp",), f"sum of exp along axis {ax}{texts[2]}"),
+        Stage("divide", ("result",), ("exp", "sum"), f"softmax = exp / sum, each line sums to 1{texts[3]}"),
     ])
 
 
@@ -151,20 +204,48 @@ def _layernorm_compute(xp, inp, params):
     return {"mean": mean, "var": var, "normalized": normalized, "result": result}
 
 
+def _sample_parts(run):
+    """For LayerNorm / RMSNorm: (name of the first sample, its first few values, its size).
+
+    A sample is X over the normalized trailing axes; the caption follows the first one, read along
+    its last axis (a few entries, indexed on the device)."""
+    sx, ng = run.shape("X"), len(run.shape("gamma"))
+    nd = len(sx)
+    if ng == 1 and nd == 2:
+        name = "row 0"
+    elif nd == ng:
+        name = ""
+    else:
+        name = "sample X" + fmt_index((0,) * (nd - ng))
+    return name, _line(run, "X", -1), _prod(sx[nd - ng:])
+
+
 def _layernorm_plan(run, granularity, options):
     g = run.shape("gamma")
     axes = tuple(range(len(run.shape("X")) - len(g), len(run.shape("X"))))
     ax = str(axes[0]) if len(axes) == 1 else str(axes)
     has_beta = "beta" in run.inputs
+    eps = num(run.params["eps"])
+    texts = ("",) * 4
+    if _prod(run.shape("X")):
+        name, x, count = _sample_parts(run)
+        zero = (0,) * len(run.shape("X"))
+        mu, var = run.scalar("mean", zero), run.scalar("var", zero)
+        whole = count == x.size  # the values shown are the whole sample: every term can be written out
+        mean_f = f"μ = {_mean_text(x, count)} = {num(mu)}" if whole or len(g) == 1 else f"μ = {num(mu)}"
+        var_f = (f"σ² = {_mean_text(x - mu, count, square=True)} = {num(var)}" if whole or len(g) == 1
+                 else f"σ² = {num(var)}")
+        affine = f"{fmt_list(_line(run, 'gamma', -1))}·norm" + (f" + {fmt_list(_line(run, 'beta', -1))}"
+                                                                if has_beta else "")
+        texts = (_named(name, mean_f), _named(name, var_f),
+                 _named(name, f"(x − {term(mu)}) / √({num(var)} + {eps}) = {_row(run, 'normalized')}"),
+                 _named(name, f"{affine} = {_row(run, 'result')}"))
     return StagePlan(run, [
-        Stage("mean", ("mean",), ("X",), f"μ = mean over axis {ax} (each sample's own features): first μ = "
-                                         f"{_first(run, 'mean')}"),
-        Stage("var", ("var",), ("X", "mean"), f"σ² = mean((x − μ)²) over axis {ax} (biased): first σ² = "
-                                              f"{_first(run, 'var')}"),
-        Stage("normalized", ("normalized",), ("X", "mean", "var"),
-              f"norm = (x − μ) / √(σ² + {fmt(run.params['eps'])}) = {_row(run, 'normalized')}"),
+        Stage("mean", ("mean",), ("X",), f"μ = mean over axis {ax} (each sample's own features){texts[0]}"),
+        Stage("var", ("var",), ("X", "mean"), f"σ² = mean((x − μ)²) over axis {ax} (biased){texts[1]}"),
+        Stage("normalized", ("normalized",), ("X", "mean", "var"), f"norm = (x − μ) / √(σ² + {eps}){texts[2]}"),
         Stage("affine", ("result",), ("normalized", "gamma") + (("beta",) if has_beta else ()),
-              f"y = γ·norm{' + β' if has_beta else ''} = {_row(run, 'result')}"),
+              f"y = γ·norm{' + β' if has_beta else ''}{texts[3]}"),
     ])
 
 
@@ -196,12 +277,22 @@ def _rmsnorm_compute(xp, inp, params):
 
 
 def _rmsnorm_plan(run, granularity, options):
+    eps = num(run.params["eps"])
+    texts = ("",) * 4
+    if _prod(run.shape("X")):
+        name, x, count = _sample_parts(run)
+        zero = (0,) * len(run.shape("X"))
+        ms, rms = run.scalar("ms", zero), run.scalar("rms", zero)
+        whole = count == x.size or len(run.shape("gamma")) == 1
+        texts = (_named(name, f"{_mean_text(x, count, square=True) if whole else 'ms'} = {num(ms)}"),
+                 _named(name, f"√({num(ms)} + {eps}) = {num(rms)}"),
+                 _named(name, f"{_row(run, 'X')} / {num(rms)} = {_row(run, 'normalized')}"),
+                 _named(name, f"{fmt_list(_line(run, 'gamma', -1))}·norm = {_row(run, 'result')}"))
     return StagePlan(run, [
-        Stage("ms", ("ms",), ("X",), f"mean of squares over the trailing axes: first = {_first(run, 'ms')}"),
-        Stage("rms", ("rms",), ("ms",),
-              f"rms = √(ms + {fmt(run.params['eps'])}) = {_first(run, 'rms')} (no centering)"),
-        Stage("normalized", ("normalized",), ("X", "rms"), f"norm = x / rms = {_row(run, 'normalized')}"),
-        Stage("scale", ("result",), ("normalized", "gamma"), f"y = γ·norm = {_row(run, 'result')}"),
+        Stage("ms", ("ms",), ("X",), f"ms = mean of squares over the trailing axes{texts[0]}"),
+        Stage("rms", ("rms",), ("ms",), f"rms = √(ms + {eps}) (no centering){texts[1]}"),
+        Stage("normalized", ("normalized",), ("X", "rms"), f"norm = x / rms{texts[2]}"),
+        Stage("scale", ("result",), ("normalized", "gamma"), f"y = γ·norm{texts[3]}"),
     ])
 
 
@@ -282,25 +373,53 @@ def _batchnorm_compute(xp, inp, params):
     return out
 
 
+def _channel0(run, name, limit=6) -> tuple[np.ndarray, int]:
+    """The first ``limit`` values of channel 0 of ``name`` (N, C, …) over the batch and spatial
+    axes, and how many there are (a strided view, reshaped on the device: one channel at most)."""
+    a = run.tensor(name)
+    count = a.shape[0] * _prod(a.shape[2:])
+    # The first values in order: sample 0's own, then the next samples' (never a copy of the channel).
+    per = _prod(a.shape[2:])
+    rows = a[: max(1, math.ceil(limit / per)) if per else 1, 0]
+    line = rows.reshape(-1)[:limit] if per else rows.reshape(-1)
+    return np.asarray(to_host(line)), int(count)
+
+
 def _batchnorm_plan(run, granularity, options):
     train = run.params["training"]
     nd = len(run.shape("X"))
     axes = "axis 0" if nd == 2 else "axes (0" + "".join(f", {i}" for i in range(2, nd)) + ")"
     src = f"over the batch, {axes} (one value per channel)" if train else "from running_mean (inference)"
+    eps = num(run.params["eps"])
+    mean_t = var_t = norm_t = ""
+    if _prod(run.shape("X")):
+        x, count = _channel0(run, "X")
+        mu, var = run.scalar("mean", (0,)), run.scalar("var", (0,))
+        z, _ = _channel0(run, "normalized")
+        more = f", … ({count} values)" if count > z.size else ""
+        ch = "channel 0 (column 0)" if nd == 2 else "channel 0"
+        if train:
+            mean_t = f"; {ch}: μ = {_mean_text(x, count)} = {num(mu)}"
+            var_t = f"; {ch}: σ² = {_mean_text(x - mu, count, square=True)} = {num(var)}"
+        norm_t = (f"; {ch}: ([{fmt_list(x)[1:-1]}{more}] − {term(mu)}) / √({num(var)} + {eps}) = "
+                  f"[{fmt_list(z)[1:-1]}{more}]")
     stages = [
         Stage("mean", ("mean",), ("X",) if train else ("running_mean",), f"μ per channel {src}: "
-                                                                           f"{_row(run, 'mean')}"),
+                                                                           f"{_row(run, 'mean')}{mean_t}"),
         Stage("var", ("var",), ("X", "mean") if train else ("running_var",),
-              f"σ² per channel {'(biased, over the batch)' if train else 'from running_var'}: {_row(run, 'var')}"),
+              f"σ² per channel {'(biased, over the batch)' if train else 'from running_var'}: "
+              f"{_row(run, 'var')}{var_t}"),
         Stage("normalized", ("normalized",), ("X", "mean", "var"),
-              f"norm = (x − μ_c) / √(σ²_c + {fmt(run.params['eps'])}), each channel with its own μ, σ²"),
+              f"norm = (x − μ_c) / √(σ²_c + {eps}), each channel with its own μ, σ²{norm_t}"),
         Stage("affine", ("result",), ("normalized",) + tuple(n for n in ("gamma", "beta") if n in run.inputs),
-              "y = γ_c·norm + β_c" + f" = {_row(run, 'result', 1)} (first sample, every channel)"),
+              "y = γ_c·norm + β_c" + f"; sample 0, every channel: {_row(run, 'result', 1)}"),
     ]
     if "new_running_mean" in run.outputs:
+        m = num(run.params["momentum"])
         stages.append(Stage("running", ("new_running_mean", "new_running_var"), ("mean", "var"),
-                            f"running stats ← (1 − {fmt(run.params['momentum'])})·running + "
-                            f"{fmt(run.params['momentum'])}·batch (var unbiased)"))
+                            f"running stats ← (1 − {m})·running + {m}·batch (var unbiased): "
+                            f"running_mean {_row(run, 'new_running_mean')}, "
+                            f"running_var {_row(run, 'new_running_var')}"))
     return StagePlan(run, stages)
 
 

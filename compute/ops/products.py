@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
 
 from ..errors import ShapeError
-from ..numbers import fmt, fmt_shape
-from ..plans import ConcatPlan, GridPlan, Stage, StagePlan
+from ..numbers import fmt_list, fmt_shape, fmt_sum_of_products, num, term
+from ..plans import FULL, ConcatPlan, FuncPlan, GridPlan, Stage, StagePlan
 from ..registry import Input, OpSpec, Param, register
 from ..shapes import aligned, broadcast_shapes, normalize_axis
+from ..step import Region, StepContent
 from .contraction import Contraction, Layout, contraction_plan
 
 ALL = ("element", "tile", "kblock", "stage")
@@ -99,15 +101,22 @@ def _matmul_panel(a, b, out) -> None:
     np.matmul(a, b, out=out)
 
 
-def _matmul_progressive(inputs, params, granularity):
-    """The :class:`~compute.progressive.Panels` of a matmul: full-width row panels per batch entry.
+#: Multiply-adds ×2 of one call of a progressive matmul task (≈ 0.1–0.2 s on one core here).
+TASK_FLOPS = 8 * 10**9
 
-    Units are the rows of the output seen as (batch…·m, n). 1-D operands (a vector-matrix
-    product is one BLAS call, not worth panels) and empty outputs return None: computed eagerly.
-    float64 panels are bitwise the whole product's; for float32, OpenBLAS's sgemm rounds a row
-    panel in the last bit differently from the whole product (measured: ~3% of elements, ≤ 1 ulp).
+
+def _matmul_progressive(inputs, params, granularity):
+    """The :class:`~compute.progressive.Panels` of a matmul: independent tasks, run by a pool.
+
+    Rows of the output seen as (batch…·m, n) are the display rows. Batch entry 0's first row
+    band (the height of the plan's first tile row) is computed in column pieces, so the first
+    tile exists after about 1/256 of the work; every other row comes in full-width panels of
+    256 rows. 1-D operands (a vector-matrix product is one BLAS call, not worth panels) and
+    empty outputs return None: computed eagerly. float64 panels are bitwise the whole product's;
+    for float32, OpenBLAS's sgemm rounds a panel in the last bit differently from the whole
+    product (measured: ~3% of elements, ≤ 1 ulp).
     """
-    from ..progressive import Panels, row_panels
+    from ..progressive import BAND_PIECE_COLS, PANEL_ALIGN, Panels, row_panels
 
     A, B = inputs["A"], inputs["B"]
     if A.ndim < 2 or B.ndim < 2:
@@ -119,25 +128,91 @@ def _matmul_progressive(inputs, params, granularity):
     result = np.empty(out_shape, np.result_type(A, B))
     a_all = np.broadcast_to(A, batch + (m, k))
     b_all = np.broadcast_to(B, batch + (k, n))
-    panels = row_panels(m)
     nb = len(batch)
+    nbatch = _prod(batch)
+    shape = {"band": 0, "piece": n, "pieces": 0, "first": [], "rest": row_panels(m)}
+    tasks: list = []
 
-    def chunks():
+    def task(idx, r0, r1, c0, c1):
+        a, b, c = a_all[idx][r0:r1], b_all[idx][:, c0:c1], result[idx][r0:r1, c0:c1]
+        # A panel bigger than TASK_FLOPS is summed over blocks of k, the stop flag checked between
+        # them: cancel then waits for one block, not a whole panel (0.5–0.9 s for 256 rows of an
+        # 8192² product on one core). B is packed once per panel either way, so efficiency holds.
+        kb = k if 2 * (r1 - r0) * (c1 - c0) * k <= TASK_FLOPS else max(
+            256, -(-TASK_FLOPS // (2 * (r1 - r0) * (c1 - c0) * 256)) * 256)
+
+        def run(stop) -> bool:
+            _matmul_panel(a[:, :kb], b[:kb], c)
+            if kb >= k:
+                return True
+            tmp = np.empty_like(c)
+            for k0 in range(kb, k, kb):
+                if stop.is_set():
+                    return False
+                _matmul_panel(a[:, k0:k0 + kb], b[k0:k0 + kb], tmp)
+                np.add(c, tmp, out=c)
+            return True
+
+        return run
+
+    def bind(plan) -> None:
+        """Tasks shaped after the plan's tiles: batch entry 0's first band in column pieces."""
+        if isinstance(plan, GridPlan):
+            th, tw = plan.tile[nb], plan.tile[nb + 1]
+            band = min(m, -(-max(th, 1) // PANEL_ALIGN) * PANEL_ALIGN)
+            piece = max(tw, BAND_PIECE_COLS)
+            if n > piece and band < m * nbatch:
+                shape["band"], shape["piece"] = band, piece
+                shape["pieces"] = -(-n // piece)
+                shape["first"] = row_panels(m, start=band)
+        first_idx = (0,) * nb
+        for p in range(shape["pieces"]):
+            tasks.append(task(first_idx, 0, shape["band"], p * shape["piece"], min(n, (p + 1) * shape["piece"])))
         for bi, idx in enumerate(np.ndindex(*batch)):
-            a, b, c = a_all[idx], b_all[idx], result[idx]
-            for r0, r1 in panels:
-                _matmul_panel(a[r0:r1], b, c[r0:r1])
-                yield bi * m + r1
+            rows = shape["first"] if bi == 0 and shape["pieces"] else shape["rest"]
+            tasks.extend(task(idx, r0, r1, 0, n) for r0, r1 in rows)
+        panels.total = len(tasks)
+
+    def units_before(bi: int) -> int:
+        """Tasks before batch entry ``bi``'s full-width panels."""
+        if bi == 0:
+            return shape["pieces"]
+        return shape["pieces"] + len(shape["first"] if shape["pieces"] else shape["rest"]) + (bi - 1) * len(
+            shape["rest"])
+
+    def panel_count(bi: int, r1: int) -> int:
+        """Full-width panels of entry ``bi`` needed to have rows below ``r1``."""
+        rows = shape["first"] if bi == 0 and shape["pieces"] else shape["rest"]
+        return bisect.bisect_left([b for _a, b in rows], r1) + 1 if rows and r1 > rows[0][0] else 0
 
     def need(plan, step: int) -> int:
         if not isinstance(plan, GridPlan):  # k-blocks and the stage reveal the whole output at once
-            return total
+            return panels.total
         box = plan.box(step)
-        lin = int(np.ravel_multi_index(tuple(a for a, _ in box[:nb]), batch)) if nb else 0
-        return lin * m + box[nb][1]
+        bi = int(np.ravel_multi_index(tuple(a for a, _ in box[:nb]), batch)) if nb else 0
+        r1, c1 = box[nb][1], box[nb + 1][1]
+        if bi == 0 and shape["pieces"] and r1 <= shape["band"]:
+            return -(-c1 // shape["piece"])
+        return units_before(bi) + panel_count(bi, r1)
 
-    total = _prod(batch) * m
-    return Panels({"result": result}, total, chunks(), need)
+    def final(front: int) -> tuple:
+        """The staircase at ``front`` tasks: the band's pieces so far, then whole rows."""
+        pieces = shape["pieces"]
+        if front <= pieces:
+            return ((shape["band"], min(n, front * shape["piece"])),) if front else ((0, None),)
+        done = front - pieces
+        first = shape["first"] if pieces else shape["rest"]
+        if done <= len(first):
+            rows = first[done - 1][1] if done else shape["band"]
+            return ((rows, None),)
+        done -= len(first)
+        entries, extra = divmod(done, len(shape["rest"])) if shape["rest"] else (0, 0)
+        rows = (1 + entries) * m + (shape["rest"][extra - 1][1] if extra else 0)
+        return ((rows, None),)
+
+    panels = Panels({"result": result}, nbatch * len(shape["rest"]), None, need, tasks=tasks, bind=bind,
+                    rows=nbatch * m, final=final)
+    return panels
 
 
 register(OpSpec(
@@ -179,24 +254,62 @@ def _dot_contraction(run) -> Contraction:
     return Contraction(run, la, lb, lc, batch, 1, k, 1, a[..., None, :], b[..., :, None])
 
 
+def _dot_products_text(run) -> str:
+    """``"= [1×4, 2×5, 3×6] = [4, 10, 18]"`` for one short pair of vectors, else ``""``.
+
+    Only the first few entries are indexed: a caption never copies a large operand."""
+    sa, sb = run.shape("a"), run.shape("b")
+    if sa != sb or _prod(sa) > 8:
+        return ""
+    a, b, p = run.host("a").reshape(-1), run.host("b").reshape(-1), run.host("products").reshape(-1)
+    return " = [" + ", ".join(f"{term(x)}×{term(y)}" for x, y in zip(a, b)) + "] = " + fmt_list(p, limit=8)
+
+
+def _with_products(run, inner):
+    """The k-block steps of a dot product, each also writing the products of its block of k: the
+    products appear term by term as the sum takes them in, never all at the first step."""
+    kb = inner.options["kblock"]
+    k = run.shape("products")[-1]
+    lead = tuple((0, s) for s in run.shape("products")[:-1])
+
+    def step(n):
+        c = inner.step(n)
+        box = lead + ((min(k, n * kb), min(k, (n + 1) * kb)),)
+        return StepContent(c.stage, c.caption, c.tensors, c.regions + (Region("products", "write", box),))
+
+    def state(name, n):
+        if name != "products":
+            return inner.tensor_at(name, n)
+        if n >= len(inner) - 1:
+            return FULL
+        xp = run.xp
+        return xp.where(xp.arange(k) < min(k, (n + 1) * kb), run.tensor("products"), xp.nan)
+
+    plan = FuncPlan(len(inner), step, state, inner.writes + ("products",))
+    plan.options = inner.options
+    return plan
+
+
 def _dot_plan(run, granularity, options):
     con = _dot_contraction(run)
+    products = _dot_products_text(run)
     if granularity == "stage":
-        cap = "products = a ⊙ b"
-        small = _prod(run.shape("a")) <= 8 and run.shape("a") == run.shape("b")
-        a, b = (run.host("a").reshape(-1), run.host("b").reshape(-1)) if small else ((), ())
-        if small:
-            cap += " = [" + ", ".join(f"{fmt(x)}×{fmt(y)}" for x, y in zip(a, b)) + "]"
         r = run.host("result")
-        total = "result = Σ products" + (f" = {fmt(r.reshape(-1)[0])}" if r.size == 1 else "")
-        return StagePlan(run, [Stage("products", ("products",), ("a", "b"), cap, ("products",)),
+        total = "result = Σ products"
+        if r.size == 1:
+            ps = run.shape("products")
+            p = run.host("products", (0,) * (len(ps) - 1) + (slice(0, 6),)).reshape(-1)  # a few terms only
+            total += " = " + " + ".join(term(v) for v in p) + (f" + … ({ps[-1]} terms)" if ps[-1] > 6 else "")
+            total += f" = {num(r.reshape(-1)[0])}"
+        return StagePlan(run, [Stage("products", ("products",), ("a", "b"), "products = a ⊙ b" + products,
+                                     ("products",)),
                                Stage("sum", ("result",), ("products",), total)])
     plan = contraction_plan(con, granularity, options, "")
     if granularity == "kblock":  # one step per term: the caption walks through the products
-        return plan
+        return _with_products(run, plan)
     # Element and tile steps show the products whole first, then each output's sum.
-    first = StagePlan(run, [Stage("products", ("products",), ("a", "b"), "products = a ⊙ b (each pair multiplied)",
-                                  ("products",))])
+    first = StagePlan(run, [Stage("products", ("products",), ("a", "b"),
+                                  "products = a ⊙ b (each pair multiplied)" + products, ("products",))])
     out = ConcatPlan([first, plan])
     out.options = getattr(plan, "options", {})
     return out
@@ -255,11 +368,24 @@ def _cosine_plan(run, granularity, options):
     r = run.host("result")
     d, na, nb = run.host("dot"), run.host("norm_a"), run.host("norm_b")
     one = r.size == 1
-    v = (lambda x: " = " + fmt(x.reshape(-1)[0])) if one else (lambda x: "")
+    v = (lambda x: " = " + num(x.reshape(-1)[0])) if one else (lambda x: "")
+    dot_terms = norm_a = norm_b = ""
+    if one and len(run.shape("a")) == 1 and run.shape("a") == run.shape("b"):
+        # One pair of plain vectors: every term written out (the first few of a long vector).
+        k = run.shape("a")[0]
+        a, b = run.host("a", slice(0, 6)), run.host("b", slice(0, 6))
+        more = f" + … ({k} terms)" if k > 6 else ""
+        dot_terms = " = " + fmt_sum_of_products(a, b) + more
+        norm_a = " = √(" + " + ".join(f"{term(x)}²" for x in a) + more + ")"
+        norm_b = " = √(" + " + ".join(f"{term(x)}²" for x in b) + more + ")"
+    ratio = ""
+    if one:
+        ratio = f" = {term(d.reshape(-1)[0])} / ({num(na.reshape(-1)[0])} × {num(nb.reshape(-1)[0])})"
     stages = [
-        Stage("dot", ("dot",), ("a", "b"), "a·b = Σ a_k b_k" + v(d)),
-        Stage("norms", ("norm_a", "norm_b"), ("a", "b"), f"‖a‖ = √Σ a_k²{v(na)}   ‖b‖ = √Σ b_k²{v(nb)}"),
-        Stage("result", ("result",), ("dot", "norm_a", "norm_b"), "cos θ = a·b / (‖a‖ ‖b‖)" + v(r)
+        Stage("dot", ("dot",), ("a", "b"), "a·b = Σ a_k b_k" + dot_terms + v(d)),
+        Stage("norms", ("norm_a", "norm_b"), ("a", "b"),
+              f"‖a‖ = √Σ a_k²{norm_a}{v(na)}   ‖b‖ = √Σ b_k²{norm_b}{v(nb)}"),
+        Stage("result", ("result",), ("dot", "norm_a", "norm_b"), "cos θ = a·b / (‖a‖ ‖b‖)" + ratio + v(r)
               + (" (a zero vector gives 0)" if one and float(na.reshape(-1)[0] * nb.reshape(-1)[0]) == 0 else "")),
     ]
     return StagePlan(run, stages)
@@ -307,7 +433,7 @@ def _matvec_plan(run, granularity, options):
     con = Contraction(run, Layout("A", tuple(A.shape), A.ndim - 2, ("r", "k")),
                       Layout("x", tuple(x.shape), x.ndim - 1, ("k",)),
                       Layout("result", out, len(batch), ("r",)), batch, A.shape[-2], A.shape[-1], 1, A, x[..., None])
-    return contraction_plan(con, granularity, options, f"y = A x: each y[i] = A[i, :] · x  ({fmt_shape(out)})")
+    return contraction_plan(con, granularity, options, f"y = A x {fmt_shape(out)}: each y[i] = A[i, :] · x")
 
 
 def _matvec_example():
@@ -360,6 +486,10 @@ register(OpSpec(
 ))
 
 
+def _index(idx) -> str:
+    return "[" + ",".join(str(i) for i in idx) + "]" if idx else ""
+
+
 # --- linear -------------------------------------------------------------------------------------
 def _linear_shapes(shapes):
     sx, sw = shapes["X"], shapes["W"]
@@ -397,8 +527,14 @@ def _linear_plan(run, granularity, options):
                       X[None, :] if x1 else X, W.T)
     main = contraction_plan(con, granularity, options, f"XWᵀ = X {fmt_shape(X.shape)} @ Wᵀ {fmt_shape(W.shape[::-1])}")
     has_b = "b" in run.inputs
-    bias = Stage("bias", ("result",), ("XW", "b") if has_b else ("XW",),
-                 "result = XWᵀ + b (b added to every row)" if has_b else "result = XWᵀ (no bias)")
+    words = "result = XWᵀ + b (b added to every row)" if has_b else "result = XWᵀ (no bias)"
+    if _prod(out) and has_b:
+        first = (0,) * len(out)
+        b0 = run.scalar("b", (0,) * len(run.shape("b")))
+        xw = term(run.scalar("XW", first))
+        words += (f": result{_index(first)} = XW{_index(first)} + b[0] = {xw} + {term(b0)} = "
+                  f"{num(run.scalar('result', first))}" + (", …" if _prod(out) > 1 else ""))
+    bias = Stage("bias", ("result",), ("XW", "b") if has_b else ("XW",), words)
     plan = ConcatPlan([main, StagePlan(run, [bias])])
     plan.options = getattr(main, "options", {})
     return plan

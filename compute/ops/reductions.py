@@ -8,13 +8,15 @@ holding its running value (``kblock``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import to_host
 from ..errors import ParamError, ShapeError
-from ..numbers import fmt, fmt_index, fmt_shape, fmt_terms
+from ..numbers import fmt_index, fmt_list, fmt_shape, fmt_terms, num, term
 from ..plans import FULL, ConcatPlan, FuncPlan, GridPlan, Stage, StagePlan, auto_tile
 from ..registry import Input, OpSpec, Param, register
 from ..shapes import normalize_axis
@@ -64,24 +66,58 @@ class Reducer:
             t = self.make_terms(np, values)
             return np.cumsum(t) if self.combine == "sum" else np.maximum.accumulate(t)
 
-    def formula(self, values: np.ndarray, result: float, label: str) -> str:
-        v = values.ravel()
-        if not v.size:
-            return f"{label} = {fmt(result)} (no terms: an empty {'maximum' if self.combine == 'max' else 'sum'})"
+    def formula(self, values: np.ndarray, result: float, label: str, count: int | None = None) -> str:
+        """``"sum[0] = 1 + 4 = 5"``: one output from its terms. ``values`` may be the first few
+        entries of a longer line of ``count`` terms; the formula then says how many there are."""
+        v = values.ravel()[:6]
+        count = values.size if count is None else int(count)
+        if not count:
+            return f"{label} = {num(result)} (no terms: an empty {'maximum' if self.combine == 'max' else 'sum'})"
         if self.combine == "max":
-            inner = ", ".join(fmt(x) for x in v[:6]) + (f", … ({v.size} values)" if v.size > 6 else "")
-            f = f"max(|{inner}|)" if self.terms == "abs" else f"max({inner})"
-            return f"{label} = {f} = {fmt(result)}"
+            each = (lambda x: f"|{num(x)}|") if self.terms == "abs" else num
+            inner = ", ".join(each(x) for x in v) + (f", … ({count} values)" if count > v.size else "")
+            return f"{label} = max({inner}) = {num(result)}"
+        more = f" + … ({count} terms)" if count > v.size else ""
         if self.terms == "square":
-            sq = " + ".join(f"{fmt(x)}²" for x in v[:6]) + (f" + … ({v.size} terms)" if v.size > 6 else "")
-            return f"{label} = √({sq}) = {fmt(result)}"
+            return f"{label} = √({' + '.join(f'{term(x)}²' for x in v)}{more}) = {num(result)}"
         if self.terms == "abs":
-            body = " + ".join(f"|{fmt(x)}|" for x in v[:6]) + (f" + … ({v.size} terms)" if v.size > 6 else "")
+            body = " + ".join(f"|{num(x)}|" for x in v) + more
         else:
-            body = fmt_terms(v)
+            body = fmt_terms(v) + more
         if self.finish == "mean":
-            return f"{label} = ({body}) / {v.size} = {fmt(result)}"
-        return f"{label} = {body} = {fmt(result)}"
+            return f"{label} = ({body}) / {count} = {num(result)}"
+        return f"{label} = {body} = {num(result)}"
+
+    def running_formula(self, before: float | None, values: np.ndarray, count: int, result: float, label: str,
+                        total: int) -> str:
+        """One k-block folded into one output: ``"sum[0] so far = 1 + 4 = 5"``.
+
+        ``before`` is the combined value of the terms folded in earlier (None for the first
+        block), ``values`` the raw x of this block (only a few entries: the caption shortens),
+        ``count`` the number of terms in the block, ``result`` the output so far and ``total`` the
+        number of terms of the whole reduction (a mean divides by it from the first block on)."""
+        v = values.ravel()[:6]
+        if not count and before is None:
+            return f"{label} so far = {num(result)} (no terms)"
+        more = f" {'+' if self.combine == 'sum' else ','} … ({count} terms)" if count > v.size else ""
+        if self.terms == "square":
+            parts = [f"{term(x)}²" for x in v]
+        elif self.terms == "abs":
+            parts = [f"|{num(x)}|" for x in v]
+        else:
+            parts = [term(x) for x in v]
+        if before is not None:
+            parts.insert(0, term(before))
+        elif len(parts) == 1 and not more and self.terms == "plain" and not self.finish:
+            return f"{label} so far = {num(result)}"  # one plain term: "= 1 = 1" says nothing
+        if self.combine == "max":
+            return f"{label} so far = max({', '.join(parts)}{more}) = {num(result)}"
+        body = " + ".join(parts) + more
+        if self.finish == "mean":
+            return f"{label} so far = ({body}) / {total} = {num(result)}"
+        if self.finish == "sqrt":
+            return f"{label} so far = √({body}) = {num(result)}"
+        return f"{label} so far = {body} = {num(result)}"
 
 
 def _reduced_shape(shape, axis, keepdims) -> tuple[int, ...]:
@@ -160,6 +196,19 @@ class Geometry:
         return moved.reshape(tuple(self.shape[i] for i in self.kept) + (self.r,))
 
 
+def _also_written(names, box) -> tuple[Region, ...]:
+    """``write`` regions of the outputs revealed with the result (mean's sum), over ``box``."""
+    return tuple(Region(n, "write", tuple(box)) for n in names)
+
+
+def line_formula(run, geo: Geometry, reducer: Reducer, label: str, idx, result: str = "result") -> str:
+    """The formula of output ``idx`` of ``result``: its line of X is indexed on the device and only
+    its first few entries reach the host (a caption never copies a long line)."""
+    line = run.tensor("X")[geo.x_index(idx)].reshape(-1)
+    values = np.asarray(to_host(line[:6]))
+    return reducer.formula(values, run.scalar(result, idx), f"{label}{fmt_index(idx)}", geo.r)
+
+
 def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
     """Steps of a reduction of run input ``X`` into ``result`` (see the module docstring)."""
     xp = run.xp
@@ -167,10 +216,18 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
     geo = Geometry(x.shape, run.params["axis"], run.params["keepdims"])
     out = geo.out_shape
     reduce_region = Region("X", "reduce", geo.x_box(tuple((0, s) for s in out)))
+    also = tuple(n for n in ("sum",) if n in run.outputs)  # mean's sum is revealed with its result
+
+    def first_formula(idx) -> str:
+        return line_formula(run, geo, reducer, label, idx)
+
+    many = _prod(out) > 1
     if granularity == "stage":
-        return StagePlan(run, [Stage(label, ("result",), ("X",),
-                                     f"{label} of X {fmt_shape(x.shape)} over axis {_axes_text(geo.axes)} "
-                                     f"({geo.r} terms each) → {fmt_shape(out)}")])
+        text = (f"{label} of X {fmt_shape(x.shape)} over axis {_axes_text(geo.axes)} ({geo.r} terms each) → "
+                f"{fmt_shape(out)}")
+        if _prod(out):
+            text += ": " + first_formula((0,) * len(out)) + (", …" if many else "")
+        return StagePlan(run, [Stage(label, ("result",) + also, ("X",), text)])
     if granularity == "element":
         def describe(n, box):
             idx = tuple(a for a, _ in box)
@@ -178,20 +235,24 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
             running = reducer.running(values)
             running.setflags(write=False)
             caption = reducer.formula(values, run.scalar("result", idx), f"{label}{fmt_index(idx)}")
-            regions = (Region("X", "read", geo.x_box(box)), reduce_region)
+            regions = (Region("X", "read", geo.x_box(box)), reduce_region) + _also_written(also, box)
             return StepContent("element", caption, {"values": values, "running": running}, regions)
 
-        return GridPlan(run, "result", (1,) * len(out), describe)
+        return GridPlan(run, "result", (1,) * len(out), describe, also_writes=also)
     if granularity == "tile":
         t = options.get("tile") or auto_tile(out[-2:] if len(out) >= 2 else (1,) + tuple(out or (1,)), 256)
         tile = ((1,) * max(0, len(out) - 2) + tuple(t[-min(2, len(out)):])) if out else ()
 
         def describe_tile(n, box):
+            regions = (Region("X", "read", geo.x_box(box)), reduce_region) + _also_written(also, box)
+            first = tuple(a for a, _ in box)
+            if all(b - a == 1 for a, b in box):  # a tile of one output: its whole formula
+                return StepContent("tile", first_formula(first), {}, regions)
             where = ", ".join(f"{a}:{b}" for a, b in box)
-            return StepContent("tile", f"{label}[{where}]: {geo.r} terms each, reduced at once",
-                               {}, (Region("X", "read", geo.x_box(box)), reduce_region))
+            return StepContent("tile", f"{label}[{where}]: {geo.r} terms each, reduced at once: "
+                               f"{first_formula(first)}, …", {}, regions)
 
-        g = GridPlan(run, "result", tile, describe_tile)
+        g = GridPlan(run, "result", tile, describe_tile, also_writes=also)
         g.options = {"tile": tuple(t)}
         return g
     # kblock: blocks of the flattened reduced terms, every output holding its running value.
@@ -214,12 +275,24 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
             r = xp.sqrt(r)
         return r.reshape(out)
 
+    def running(k0, k1, value) -> str:
+        """How output 0's running value takes in terms k0..k1−1 (one line of X, indexed on the device)."""
+        idx0 = (0,) * len(out)
+        line = x[geo.x_index(idx0)].reshape(-1)
+        values = np.asarray(to_host(line[k0:min(k1, k0 + 6)]))
+        before = None
+        if k0:
+            t = reducer.make_terms(xp, line[:k0])
+            before = t.max() if reducer.combine == "max" else t.sum()
+            before = before.item() if hasattr(before, "item") else float(before)
+        return reducer.running_formula(before, values, k1 - k0, value, f"{label}{fmt_index(idx0)}", geo.r)
+
     def step(n):
         k0, k1 = n * kb, min(geo.r, (n + 1) * kb)
         first = geo.axes[0] if geo.axes else 0
         red = (min(k0, k1) // inner, min(geo.shape[first] if geo.axes else 1, -(-k1 // inner)))
-        regions = (Region("X", "read", geo.x_box(tuple((0, s) for s in out), red)), reduce_region,
-                   Region("result", "write", tuple((0, s) for s in out)))
+        regions = (Region("X", "read", geo.x_box(tuple((0, s) for s in out), red)), reduce_region) + tuple(
+            Region(a, "write", tuple((0, s) for s in out)) for a in ("result",) + also)
         if geo.r:
             terms = f"term {k0}" if k1 - k0 == 1 else f"terms {k0}..{k1 - 1}"
             caption = f"{label}: {terms} of {geo.r} folded in (block {n + 1}/{nkb})"
@@ -232,15 +305,20 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
             host.setflags(write=False)
             tensors["partial"] = host
             if host.size:  # an empty output has no first element to quote
-                caption += f" → {label}{fmt_index((0,) * len(out))} so far = {fmt(host.reshape(-1)[0])}"
+                caption += " → " + running(k0, k1, host.reshape(-1)[0])
             else:
                 caption += f" → {label} is empty {fmt_shape(out)}"
         return StepContent("kblock", caption, tensors, regions)
 
     def state(name, n):
-        return FULL if n >= nkb - 1 else partial(min(geo.r, (n + 1) * kb))
+        if n >= nkb - 1:
+            return FULL
+        k1 = min(geo.r, (n + 1) * kb)
+        if name == "sum":  # mean's sum so far: the running mean times the count
+            return partial(k1) * geo.r
+        return partial(k1)
 
-    plan = FuncPlan(nkb, step, state, ("result",))
+    plan = FuncPlan(nkb, step, state, ("result",) + also)
     plan.options = {"kblock": kb}
     return plan
 
@@ -288,11 +366,27 @@ def make_reduction(name, reducer: Reducer, doc, order, extra_outputs=(), empty_o
         pre = []
         if name == "norm":
             what = {"abs": "|x|", "square": "x²"}[red.terms]
-            pre.append(Stage("terms", ("terms",), ("X",), f"terms = {what} for every entry of X"))
+            shown = ""
+            if 0 < _prod(run.shape("X")) <= 6:
+                xs = run.host("X").reshape(-1)
+                each = (lambda v: f"{term(v)}²") if red.terms == "square" else (lambda v: f"|{num(v)}|")
+                shown = " = [" + ", ".join(each(v) for v in xs) + "] = " + fmt_list(run.host("terms"))
+            pre.append(Stage("terms", ("terms",), ("X",), f"terms = {what} for every entry of X{shown}"))
         if name == "mean" and granularity == "stage":
-            main = StagePlan(run, [Stage("sum", ("sum",), ("X",), f"sum over axis {_axes_text(run.params['axis'])}"),
-                                   Stage("mean", ("result",), ("sum",),
-                                         f"mean = sum / {Geometry(run.shape('X'), run.params['axis'], False).r}")])
+            r = Geometry(run.shape("X"), run.params["axis"], False).r
+            out = run.shape("result")
+            sum_text = mean_text = ""
+            if _prod(out):
+                idx = (0,) * len(out)
+                more = ", …" if _prod(out) > 1 else ""
+                plain = Reducer("plain", "sum")
+                geo = Geometry(run.shape("X"), run.params["axis"], run.params["keepdims"])
+                sum_text = ": " + line_formula(run, geo, plain, "sum", idx, "sum") + more
+                mean_text = f": mean{fmt_index(idx)} = {term(run.scalar('sum', idx))} / {r} = " \
+                            f"{num(run.scalar('result', idx))}{more}"
+            main = StagePlan(run, [Stage("sum", ("sum",), ("X",), f"sum over axis {_axes_text(run.params['axis'])}"
+                                         + sum_text),
+                                   Stage("mean", ("result",), ("sum",), f"mean = sum / {r}" + mean_text)])
         if not pre:
             return main
         p = ConcatPlan([StagePlan(run, pre), main])
@@ -351,6 +445,45 @@ def _cumsum_compute(xp, inp, params):
                                 else params["axis"])}
 
 
+#: Lines of a cumsum whose new cells a caption writes out; a bigger tensor says how many lines it has.
+CUMSUM_LINES = 4
+
+
+def _cumsum_cell(run, at, k: int, flat: bool) -> str:
+    """``"result[1,2] = result[1,1] + X[1,2] = 7 + 2 = 9"``: how one cell of a cumsum is made.
+
+    ``at(k)`` is the cell's index at position ``k`` of its line; a flattened cumsum reads X in C
+    order. Three numbers are indexed on the device, nothing more."""
+    xshape = run.shape("X")
+    x_index = tuple(int(i) for i in np.unravel_index(k, xshape)) if flat else at(k)
+    x_value = run.scalar("X", x_index) if xshape else run.scalar("X", ())
+    val = run.scalar("result", at(k))
+    if k == 0:
+        return f"result{fmt_index(at(0))} = X{fmt_index(x_index)} = {num(val)}"
+    prev = run.scalar("result", at(k - 1))
+    return (f"result{fmt_index(at(k))} = result{fmt_index(at(k - 1))} + X{fmt_index(x_index)} = "
+            f"{term(prev)} + {term(x_value)} = {num(val)}")
+
+
+def _cumsum_block(run, at, k0: int, k1: int, flat: bool) -> str:
+    """``"result[0,7] = result[0,3] + X[0,4] + … + X[0,7] = 10 + 5 + 6 + 7 + 8 = 36"``: the last cell
+    of a block of positions, from the running sum before the block (at most a few X read)."""
+    xshape = run.shape("X")
+    idx = (lambda k: tuple(int(i) for i in np.unravel_index(k, xshape))) if flat else at
+    ks = list(range(k0, k1))
+    shown = ks if len(ks) <= 4 else ks[:2] + ks[-1:]
+    names = [f"X{fmt_index(idx(k))}" for k in shown]
+    values = [term(run.scalar("X", idx(k))) for k in shown]
+    if len(ks) > 4:
+        names.insert(2, "…")
+        values.insert(2, "…")
+    if k0:
+        names.insert(0, f"result{fmt_index(at(k0 - 1))}")
+        values.insert(0, term(run.scalar("result", at(k0 - 1))))
+    return (f"result{fmt_index(at(k1 - 1))} = {' + '.join(names)} = {' + '.join(values)} = "
+            f"{num(run.scalar('result', at(k1 - 1)))}")
+
+
 def _cumsum_plan(run, granularity, options):
     xp = run.xp
     axis = run.params["axis"]
@@ -361,8 +494,16 @@ def _cumsum_plan(run, granularity, options):
         # An empty result (any axis of length 0) has no position to walk: one step shows it.
         where = "(flattened)" if axis is None else ax
         empty = f" — X {fmt_shape(run.shape('X'))} is empty, so is the result" if _prod(out) == 0 else ""
+        example = ""
+        if not empty:
+            def at(k):
+                r = [0] * len(out)
+                r[ax] = k
+                return tuple(r)
+
+            example = ": " + _cumsum_block(run, at, 0, length, axis is None)
         return StagePlan(run, [Stage("cumsum", ("result",), ("X",),
-                                     f"result[k] = X[0] + … + X[k] along axis {where}{empty}")])
+                                     f"result[k] = X[0] + … + X[k] along axis {where}{empty}{example}")])
     if granularity == "element":
         block = 1
     else:
@@ -384,22 +525,27 @@ def _cumsum_plan(run, granularity, options):
         regions = (Region("result", "write", tuple(box_w)),)
         if xread is not None:
             regions += (Region("X", "read", tuple(xread)),)
-        first = [0] * len(out)
-        first[ax] = k1 - 1
-        # Only the two numbers the caption names leave the device, never the whole line.
-        x_index = tuple(int(i) for i in np.unravel_index(k1 - 1, xshape)) if axis is None else tuple(first)
-        x_value = run.scalar("X", x_index) if xshape else run.scalar("X", ())
-        val = run.scalar("result", tuple(first))
-        if k1 - 1 == 0:
-            caption = f"result{fmt_index(first)} = X[0] = {fmt(val)}"
-        elif block == 1:
-            prev = list(first)
-            prev[ax] -= 1
-            caption = (f"result{fmt_index(first)} = result{fmt_index(prev)} + X{fmt_index(first)} = "
-                       f"{fmt(run.scalar('result', tuple(prev)))} + {fmt(x_value)} = {fmt(val)}")
-        else:
-            caption = (f"positions {k0}..{k1 - 1} along axis {ax}: running sums → "
-                       f"result{fmt_index(first)} = {fmt(val)}")
+        # Every line along the axis gets one new running sum per position; the caption explains
+        # each cell this step writes (the first few lines of a big tensor), indexing single numbers.
+        rest_shape = [s for i, s in enumerate(out) if i != ax] if axis is not None else []
+        nlines = _prod(rest_shape)
+        parts = []
+        shown = CUMSUM_LINES if block == 1 else 1  # a block's caption is longer: one line of it
+        for rest in itertools.islice(np.ndindex(*rest_shape), shown):
+            def at(k, rest=rest):
+                r = list(rest)
+                r.insert(ax, k)
+                return tuple(r)
+
+            if block == 1:
+                parts.append(_cumsum_cell(run, at, k0, axis is None))
+            else:
+                parts.append(_cumsum_block(run, at, k0, k1, axis is None))
+        caption = "; ".join(parts)
+        if block > 1:
+            caption = f"positions {k0}..{k1 - 1} along axis {ax}: running sums → {caption}"
+        if nlines > shown:
+            caption += f"; … ({nlines} lines)"
         return StepContent("element" if block == 1 else granularity, caption, {}, regions)
 
     def state(name, n):

@@ -20,6 +20,15 @@ class ShapeControls:
     the host calls :meth:`_sync_controls` after every change so they show the tensor as it is.
     """
 
+    @property
+    def fill_seed(self) -> int:
+        """The seed random fills use (the seed box's value)."""
+        return self._seed.value()
+
+    def set_fill_seed(self, seed: int) -> None:
+        """Start the seed box at ``seed`` (each input of an operation gets its own)."""
+        self._seed.setValue(int(seed))
+
     def _build_controls(self) -> tuple[QHBoxLayout, QWidget]:
         """The controls row and the slice selectors' host widget; needs the host's ``_fill_menu``."""
         self._fill_button = QToolButton()

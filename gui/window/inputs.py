@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from opscope.compute.document import placeholder_input
+from opscope.compute.fills import input_seed
 from opscope.gui.editor import MAX_ELEMENTS, MatrixEditor
 from opscope.gui.editor.file_drop import dropped_tensor_file
 from PySide6.QtCore import Signal
@@ -220,6 +221,8 @@ class InputsPanel(QWidget):
                 ed = MatrixEditor(inp.name, None, document=document, history=self._history)
             else:
                 ed = MatrixEditor(inp.name, np.array(a, copy=True))
+            if isinstance(ed, MatrixEditor):  # one seed per input: random A and B must differ (A @ B ≠ A @ A)
+                ed.set_fill_seed(input_seed(len(self._editors)))
             if inp.optional:
                 use = QCheckBox(f"use {inp.name}")
                 use.setChecked(given)
