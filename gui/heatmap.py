@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from opscope.compute.numbers import fmt, fmt_shape
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import (
     QFrame,
     QGraphicsObject,
@@ -46,11 +46,17 @@ LABEL_CELL_LIMIT = 16 * 16
 #: Smallest label font (pixels) worth drawing; below it the numbers would only be noise.
 MIN_LABEL_PX = 11
 #: Cells never grow beyond this many pixels when a whole slice is shown.
-MAX_CELL_PX = 120
+MAX_CELL_PX = 320
 #: Slices more elongated than this get rectangular cells instead of a hairline.
 ASPECT_LOCK_RATIO = 8
 #: Largest label font (pixels): big enough for the back of a lecture hall.
-MAX_LABEL_PX = 36
+MAX_LABEL_PX = 72
+#: Font size of cell numbers as a share of the cell height (digits are ~0.73 of the font size).
+LABEL_HEIGHT_SHARE = 0.62
+#: Cell borders are drawn up to this many cells a side (beyond, they would only grey the picture).
+GRID_LINE_LIMIT = 64
+GRID_COLOR = QColor(0, 0, 0, 45)
+FRAME_COLOR = QColor(0, 0, 0, 110)
 
 TITLE_SIZE = "15pt"
 AXIS_FONT = QFont()
@@ -159,8 +165,9 @@ class CellLayer(QGraphicsObject):
         self._image_bounds = QRectF()
         self._regions: list[tuple[str, QRectF]] = []
         self._labels: tuple[float, float, float, float, list[list[str]], list[list[QColor]]] | None = None
-        self._font = QFont()
-        self._font.setBold(True)
+        self._font = label_font()
+        #: What the last paint drew (see :meth:`drawn`): measured there, not predicted.
+        self._drawn = {"cell_px": (0.0, 0.0), "font_px": 0.0, "numbers": False}
         self.setZValue(10)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
@@ -182,6 +189,12 @@ class CellLayer(QGraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
         return self._bounds
 
+    def drawn(self) -> dict:
+        """What the last paint drew: ``cell_px`` (w, h) of one cell on screen, ``font_px`` (the
+        height of the digit "0" in the font the numbers were drawn with; 0 when none were) and
+        ``numbers`` (whether any number was drawn)."""
+        return dict(self._drawn)
+
     def paint(self, painter: QPainter, option, widget=None) -> None:
         t = painter.transform()
         painter.save()
@@ -199,6 +212,8 @@ class CellLayer(QGraphicsObject):
                 # every cell would only falsify the colours.
                 if k == kind and not (kind == "write" and scene_r.contains(whole)):
                     painter.fillRect(r, brush)
+        self._drawn = {"cell_px": (abs(t.m11()), abs(t.m22())), "font_px": 0.0, "numbers": False}
+        self._paint_grid(painter, t)
         if self._labels is not None:
             self._paint_labels(painter, t)
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -213,20 +228,40 @@ class CellLayer(QGraphicsObject):
                     painter.drawRect(r.adjusted(inset, inset, -inset, -inset))
         painter.restore()
 
+    def _paint_grid(self, painter: QPainter, t) -> None:
+        """Hairlines between cells and a frame round the matrix: a zero cell (white in the diverging
+        map) stays a cell, not a hole in the background."""
+        r = t.mapRect(self._image_bounds)
+        if r.isEmpty():
+            return
+        cells_x = max(1, round(self._image_bounds.width()))
+        cells_y = max(1, round(self._image_bounds.height()))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if cells_x <= GRID_LINE_LIMIT and cells_y <= GRID_LINE_LIMIT and r.width() / cells_x >= 6:
+            painter.setPen(QPen(GRID_COLOR, 1.0))
+            for k in range(1, cells_x):
+                x = round(r.x() + r.width() * k / cells_x)
+                painter.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+            for k in range(1, cells_y):
+                y = round(r.y() + r.height() * k / cells_y)
+                painter.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+        painter.setPen(QPen(FRAME_COLOR, 1.5))
+        painter.drawRect(r)
+
     def _paint_labels(self, painter: QPainter, t) -> None:
         x0, y0, cw, ch, variants, colours = self._labels
         px_w = abs(t.m11()) * cw
         px_h = abs(t.m22()) * ch
-        for texts in variants:  # most digits first; fewer digits when the cells are too small for them
-            longest = max((len(s) for row in texts for s in row), default=1) or 1
-            size = min(px_h * 0.42, px_w * 0.9 / (0.62 * longest), MAX_LABEL_PX)
-            if size >= MIN_LABEL_PX:
-                break
-        else:
+        # 3 significant digits first; 2 when the cells are too small for them.
+        chosen = next(((texts, size) for texts, ratio in variants
+                       if (size := label_font_px(px_w, px_h, ratio)) >= MIN_LABEL_PX), None)
+        if chosen is None:
             return
+        texts, size = chosen
         self._font.setPixelSize(int(size))
         painter.setFont(self._font)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        drawn = False
         for i, row in enumerate(texts):
             for j, text in enumerate(row):
                 if not text:
@@ -235,6 +270,40 @@ class CellLayer(QGraphicsObject):
                 painter.setPen(colours[i][j])
                 painter.drawText(QRectF(c.x() - px_w / 2, c.y() - px_h / 2, px_w, px_h),
                                  Qt.AlignmentFlag.AlignCenter, text)
+                drawn = True
+        if drawn:
+            digit = QFontMetricsF(self._font).tightBoundingRect("0").height()
+            self._drawn.update(font_px=float(digit), numbers=True)
+
+
+def label_font() -> QFont:
+    """The font cell numbers are drawn in: bold and condensed (more digits fit a cell's width)."""
+    font = QFont("DejaVu Sans")
+    font.setStretch(QFont.Stretch.Condensed)
+    font.setBold(True)
+    return font
+
+
+_REF_PX = 100
+_REF_METRICS: list[QFontMetricsF] = []
+
+
+def text_ratio(texts) -> float:
+    """Width of the widest of ``texts`` per pixel of font size, in :func:`label_font`."""
+    if not _REF_METRICS:
+        font = label_font()
+        font.setPixelSize(_REF_PX)
+        _REF_METRICS.append(QFontMetricsF(font))
+    metrics = _REF_METRICS[0]
+    longest = sorted({s for s in texts if s}, key=len, reverse=True)[:4]
+    return max((metrics.horizontalAdvance(s) for s in longest), default=metrics.horizontalAdvance("0")) / _REF_PX
+
+
+def label_font_px(cell_w: float, cell_h: float, ratio: float) -> float:
+    """The font size (px) for numbers in cells of ``cell_w`` × ``cell_h`` pixels whose widest text
+    is ``ratio`` font sizes wide: digits about half the cell's height, the text within 88 % of its
+    width, at most :data:`MAX_LABEL_PX`."""
+    return min(cell_h * LABEL_HEIGHT_SHARE, cell_w * 0.88 / max(ratio, 0.3), MAX_LABEL_PX)
 
 
 class HeatmapView(QFrame):
@@ -295,7 +364,8 @@ class HeatmapView(QFrame):
         # Ignored width: a long title is clipped instead of forcing the whole board wider
         # (pyqtgraph's own title item sets its text width as the plot's minimum width).
         self._title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self._title.setStyleSheet(f"font-size: {TITLE_SIZE}; color: #111;")
+        # No colour of its own: the title follows the palette (the canvas gives its board one).
+        self._title.setStyleSheet(f"font-size: {TITLE_SIZE};")
         self._title_font = QFont(self._title.font())
         self._title_font.setPointSizeF(float(TITLE_SIZE.rstrip("pt")))
         outer.addWidget(self._title, 0)
@@ -335,7 +405,7 @@ class HeatmapView(QFrame):
         lead_layout.setContentsMargins(4, 0, 4, 0)
         lead_layout.setSpacing(6)
         self._lead_caption = QLabel("slice")
-        self._lead_caption.setStyleSheet("font-size: 12pt; color: #333;")
+        self._lead_caption.setStyleSheet("font-size: 12pt;")
         self._lead_caption.setMinimumWidth(1)  # clipped, never widening a narrow view
         lead_layout.addWidget(self._lead_caption)
         self._spins: list[QSpinBox] = []
@@ -357,6 +427,7 @@ class HeatmapView(QFrame):
         self._range_timer.timeout.connect(self._emit_visible_box)
         self._auto_fit = True
         self._cell_cap = float(MAX_CELL_PX)
+        self._cell_aspect = 1.0
         self._vb.sigRangeChangedManually.connect(self._on_manual_range)
         self._vb.sigResized.connect(self._on_vb_resized)
 
@@ -427,6 +498,7 @@ class HeatmapView(QFrame):
         self._raw = np.full((math.ceil(th / fy), math.ceil(tw / fx)), np.nan)
         self._data = as_2d(self._raw)
         self._render(quantized=None)
+        self._cell_aspect = 1.0  # a pooled view may come from a flow page with wide cells
         self._setup_axes(h, w)
         self.reset_zoom()
         self._update_title()
@@ -554,6 +626,12 @@ class HeatmapView(QFrame):
         self._regions = tuple(r for r in regions if getattr(r, "tensor", self.name) == self.name)
         self._apply_regions()
 
+    def drawn(self) -> dict:
+        """What the last paint of this view drew (see :meth:`CellLayer.drawn`): cell size on
+        screen, digit height of the numbers and whether any were drawn. Paint first (``grab()``)
+        for a current answer."""
+        return self._layer.drawn()
+
     def region_rects(self) -> list[tuple[str, QRectF]]:
         """(kind, rect in scene units) of the regions drawn now (for tests)."""
         return list(self._region_rects)
@@ -603,8 +681,11 @@ class HeatmapView(QFrame):
             return None
         q = self._quantized
         values = img.tolist()
-        variants = [[[label_text(v, d, dec) for v in row] for row in values]
-                    for d, dec in ((3, None), (2, None), (2, 2), (1, 1))]
+        # Significant digits only, never fixed decimals: 0.04 must not become "0" (issue 9).
+        variants = []
+        for d in (3, 2):
+            texts = [[label_text(v, d) for v in row] for row in values]
+            variants.append((texts, text_ratio(s for row in texts for s in row)))
         colours = [[cm.text_color_for_rgba(self._lut[int(k)]) for k in row] for row in q.tolist()]
         r = self._image_rect
         return (r.x(), r.y(), 1.0, 1.0, variants, colours)
@@ -644,7 +725,7 @@ class HeatmapView(QFrame):
         left.count, top.count = h, w
         # Square cells read as a matrix; a very elongated slice (a long vector, a 16×1024 panel)
         # would be a hairline, so its cells may stretch instead.
-        self._vb.setAspectLocked(max(h, w) <= ASPECT_LOCK_RATIO * min(h, w))
+        self._vb.setAspectLocked(max(h, w) <= ASPECT_LOCK_RATIO * min(h, w), ratio=self._cell_aspect)
 
     def reset_zoom(self) -> None:
         """Show the whole slice again (cells no bigger than :data:`MAX_CELL_PX`)."""
@@ -665,9 +746,10 @@ class HeatmapView(QFrame):
         if px_w > 0 and px_h > 0:
             cap = self._cell_cap
             if self._vb.state["aspectLocked"]:
-                scale = min(px_w / cw, px_h / ch)
-                if scale > cap:
-                    cw, ch = px_w / cap, px_h / cap
+                # Cells of cell_aspect : 1 (wider than tall where numbers need the width).
+                a = self._cell_aspect
+                sy = min(px_w / (cw * a), px_h / ch, cap)
+                cw, ch = px_w / (sy * a), px_h / sy
             else:
                 cw = max(cw, px_w / cap)
                 ch = max(ch, px_h / cap)
@@ -682,16 +764,29 @@ class HeatmapView(QFrame):
         rect = self._vb.rect()
         if rect.width() <= 1 or rect.height() <= 1:
             return None
-        return min(rect.width() / (max(w, 1) * 1.04), rect.height() / (max(h, 1) * 1.04))
+        a = self._cell_aspect
+        return min(rect.width() / (max(w, 1) * 1.04 * a), rect.height() / (max(h, 1) * 1.04))
 
-    def set_cell_cap(self, px: float) -> None:
-        """Never draw cells bigger than ``px`` when showing the whole slice (the canvas gives
-        neighbouring views one size, so their rows and columns line up)."""
+    def set_cell_cap(self, px: float, aspect: float | None = None) -> None:
+        """Never draw cells taller than ``px`` when showing the whole slice (the canvas gives
+        neighbouring views one size, so their rows and columns line up). ``aspect`` (width over
+        height of a cell, default: unchanged) lets cells be wider than tall, where their numbers
+        need the width."""
         px = max(4.0, min(float(px), MAX_CELL_PX))
-        if abs(px - self._cell_cap) > 0.25:
+        changed = abs(px - self._cell_cap) > 0.25
+        if aspect is not None and abs(float(aspect) - self._cell_aspect) > 1e-3:
+            self._cell_aspect = max(0.2, float(aspect))
+            if self._vb.state["aspectLocked"]:
+                self._vb.setAspectLocked(True, ratio=self._cell_aspect)
+            changed = True
+        if changed:
             self._cell_cap = px
             if self._auto_fit:
                 self._fit_range()
+
+    def cell_aspect(self) -> float:
+        """Width over height of a cell when the aspect is locked (1: square)."""
+        return self._cell_aspect
 
     def _on_vb_resized(self, *_args) -> None:
         if self._auto_fit:
@@ -708,7 +803,11 @@ class HeatmapView(QFrame):
         if self._title_override is not None:
             full = self._title_override
         else:
-            full = f"{short} <span style='color:#666'>{fmt_shape(self._shape)}</span>"
+            # The shape of the picture: Kᵀ of a (4, 3) K is drawn, and titled, (3, 4).
+            shown = self._shape
+            if self.transpose and len(shown) >= 2:
+                shown = shown[:-2] + (shown[-1], shown[-2])
+            full = f"{short} <span style='color:#666'>{fmt_shape(shown)}</span>"
             if self._data.size == 0:
                 full += " <i>(empty)</i>"
             extra = ""

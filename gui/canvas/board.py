@@ -33,6 +33,8 @@ class ViewSpec:
     ``key`` names the view (``canvas.displayed(key)``); ``tensor`` is the timeline tensor (or, with
     ``source="step"``, the step tensor) it shows; ``shape``/``levels`` are given for step tensors,
     which the timeline does not describe; ``lead_names`` label the leading-axis spin boxes.
+    ``lead``, when given, fixes the view on that slice of the leading axes (a small multiple: one
+    head or one batch element, no selector).
     """
 
     key: str
@@ -45,6 +47,7 @@ class ViewSpec:
     shape: tuple[int, ...] | None = None
     levels: tuple[float, float] | None = None
     lead_names: tuple[str, ...] = ()
+    lead: tuple[int, ...] = ()
 
 
 class NoteLabel(QLabel):
@@ -134,6 +137,11 @@ class Board:
         self.frame_hooks: list[Callable] = []
         self.region_hooks: list[Callable] = []
         self.links: list[tuple[str, ...]] = []
+        #: Keys of views placed by a flow panel (:mod:`gui.canvas.flow`), which sizes their cells.
+        self.flow_keys: set[str] = set()
+        self.flows: list = []
+        #: ``(width, height) -> digit px`` flow pages are sized for (None: gui.canvas.flow.digit_target).
+        self.digit_px = None
         self._rows: dict[int, float] = {}
         self._cols: dict[int, float] = {}
 

@@ -19,15 +19,17 @@ import functools
 import logging
 
 import numpy as np
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from ..heatmap import HeatmapView
-from . import layouts
+from . import flow, layouts
 from .board import Board, ViewSpec
 from .frame import Frame, Snapshot, ViewEntry, prepare
 from .pool import shared_pool
+from .report import views_report
+from .slices import onto_slice
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 SMALL_SIDE = 16
 #: Largest array a view receives per frame: bigger slices are block-reduced in the worker.
 DEFAULT_MAX_SHAPE = (512, 512)
+#: How much one zoom key press (or one Ctrl+wheel notch) zooms.
+ZOOM_STEP = 1.25
 
 
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
@@ -74,6 +78,8 @@ class OperationCanvas(QWidget):
         super().__init__(parent)
         self.op_name = op_name
         self.max_shape = DEFAULT_MAX_SHAPE
+        #: Split a long chain of stages into pages whose numbers stay readable (flow layouts).
+        self.paging = True
         self._tl = None
         self._index = -1
         self._snapshot = Snapshot()
@@ -87,10 +93,17 @@ class OperationCanvas(QWidget):
         self._equalize_timer.timeout.connect(self.equalize_cells)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(4, 4, 4, 4)
+        # A white board with dark text whatever the desktop theme: the views' titles and captions
+        # take their colour from this palette, so a dark theme never leaves them light on white.
         pal = self.palette()
         pal.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+            pal.setColor(role, QColor(17, 17, 17))
+        pal.setColor(QPalette.ColorRole.Base, QColor(255, 255, 255))
+        pal.setColor(QPalette.ColorRole.Button, QColor(240, 240, 240))
         self.setPalette(pal)
         self.setAutoFillBackground(True)
+        self._install_zoom_keys()
         shared_pool().prewarm()
 
     # --- public API ----------------------------------------------------------------------------
@@ -158,6 +171,8 @@ class OperationCanvas(QWidget):
             kind = ""
             if step is not None and spec.source == "tensor":
                 regions = step.regions_of(spec.tensor)
+                if spec.lead:
+                    regions = onto_slice(regions, spec.lead)
                 kinds = {r.kind for r in regions}
                 kind = "write" if "write" in kinds else "read" if "read" in kinds else ""
             elif step is not None and spec.tensor in step.tensors:
@@ -178,9 +193,78 @@ class OperationCanvas(QWidget):
 
     def displayed(self, name: str) -> np.ndarray:
         """What the view of ``name`` shows now, in the tensor's orientation: the full tensor (or its
-        lead slice, or its zoom box) at full resolution, or the block-reduced array of a big one.
-        NaN marks elements not yet written."""
+        lead slice, or its zoom box) at full resolution, or the block-reduced array of a big one;
+        a tensor drawn as small multiples is stacked back whole. NaN marks elements not yet written."""
+        board = self._board
+        if board is not None and name not in board.views:
+            tiles = [(spec.lead, board.views[k]) for k, spec in board.specs.items()
+                     if spec.tensor == name and spec.lead and spec.source == "tensor"]
+            if tiles:
+                shape = tuple(self._tl.shape(name))
+                slices = [np.asarray(v.data()) for _lead, v in sorted(tiles, key=lambda t: t[0])]
+                return np.stack(slices).reshape(shape[:-2] + slices[0].shape)
         return self.view(name).data()
+
+    def views_of(self, tensor: str) -> list[HeatmapView]:
+        """Every view of ``tensor``: its small multiples in order, or its one view."""
+        board = self._board
+        if board is None:
+            return []
+        tiles = sorted(((spec.lead, board.views[k]) for k, spec in board.specs.items()
+                        if spec.tensor == tensor and spec.source == "tensor"), key=lambda t: t[0])
+        return [v for _lead, v in tiles]
+
+    def flow_panels(self) -> list:
+        """The flow panels of the board (:mod:`gui.canvas.flow`): pages of stages, sized to the canvas."""
+        return list(self._board.flows) if self._board is not None else []
+
+    # --- zoom ------------------------------------------------------------------------------------
+    def _install_zoom_keys(self) -> None:
+        """Ctrl+= / Ctrl++ zoom in, Ctrl+− zoom out, Ctrl+0 fits every view to its space again
+        (the wheel already zooms a view under the mouse; a double click fits it)."""
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for keys, slot in ((("Ctrl+=", "Ctrl++"), self.zoom_in), (("Ctrl+-",), self.zoom_out),
+                           (("Ctrl+0",), self.fit_to_window)):
+            for key in keys:
+                sc = QShortcut(QKeySequence(key), self)
+                sc.setContext(ctx)
+                sc.activated.connect(slot)
+
+    def zoom_in(self) -> None:
+        """Zoom every visible view in by a quarter, about its centre."""
+        self._zoom(1 / ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        """Zoom every visible view out by a quarter, about its centre."""
+        self._zoom(ZOOM_STEP)
+
+    def fit_to_window(self) -> None:
+        """Every view shows its whole slice again, cells sized to the space (undoes any zoom)."""
+        for view in self.views.values():
+            view.reset_zoom()
+
+    def _zoom(self, factor: float) -> None:
+        for view in self.views.values():
+            if view.isVisible():
+                vb = view.view_box()
+                vb.scaleBy((factor, factor))
+                view._on_manual_range()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt API
+        # Ctrl+wheel over the canvas margins zooms every view (over a view, pyqtgraph zooms that one).
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self._zoom(1 / ZOOM_STEP if event.angleDelta().y() > 0 else ZOOM_STEP)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def layout_report(self) -> list[dict]:
+        """One dict per visible view, measured from what it just drew (see
+        :func:`gui.canvas.report.views_report`): tensor, lead, shape, cell_px, font_px, numbers."""
+        board = self._board
+        if board is None:
+            return []
+        return views_report((spec.tensor, spec.lead, board.views[key]) for key, spec in board.specs.items())
 
     # --- one cell size for small views ------------------------------------------------------------
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
@@ -200,7 +284,8 @@ class OperationCanvas(QWidget):
             return
         # Step strips (products, running sums) are short by design: they keep their own size.
         small = [v for k, v in board.views.items()
-                 if board.specs[k].source == "tensor" and v.isVisible() and max(v.slice_shape()) <= SMALL_SIDE]
+                 if board.specs[k].source == "tensor" and k not in board.flow_keys and v.isVisible()
+                 and max(v.slice_shape()) <= SMALL_SIDE]
         sizes = [px for px in (v.natural_cell_px() for v in small) if px is not None]
         if not sizes:
             return
@@ -229,7 +314,13 @@ class OperationCanvas(QWidget):
             self._pool[spec.key] = view
             self._pool_flags[spec.key] = flags
         tl = self._tl
-        if spec.source == "tensor":
+        if spec.source == "tensor" and spec.lead:
+            # A small multiple: a 2-D view of one fixed slice, without a selector of its own.
+            full = tuple(tl.shape(spec.tensor))
+            shape = full[-2:]
+            levels = tl.levels[spec.tensor]
+            view.set_value_source(functools.partial(self._value_at_slice, spec.tensor, tuple(spec.lead)))
+        elif spec.source == "tensor":
             shape = tuple(tl.shape(spec.tensor))
             levels = tl.levels[spec.tensor]
             view.set_value_source(functools.partial(self._value_at, spec.tensor))
@@ -239,6 +330,11 @@ class OperationCanvas(QWidget):
             view.set_value_source(None)
         view.set_tensor(spec.tensor, shape, levels, title=spec.title, lead_names=spec.lead_names,
                         max_shape=self.max_shape)
+        if spec.lead:
+            self._entries[spec.key] = ViewEntry(key=spec.key, tensor=spec.tensor, source=spec.source, shape=full,
+                                                lead=tuple(spec.lead), max_shape=tuple(self.max_shape),
+                                                levels=view.levels(), follow=False)
+            return view
         self._entries[spec.key] = ViewEntry(key=spec.key, tensor=spec.tensor, source=spec.source, shape=shape,
                                             lead=view.lead(), max_shape=tuple(self.max_shape),
                                             levels=view.levels(), follow=True)
@@ -247,6 +343,7 @@ class OperationCanvas(QWidget):
     def _rebuild(self, tl) -> None:
         self._entries = {}
         board = Board(tl, self._obtain)
+        board.digit_px = self._digit_target
         try:
             layouts.build(board)
         except Exception:  # noqa: BLE001 - an unexpected shape must not leave the canvas blank
@@ -280,7 +377,7 @@ class OperationCanvas(QWidget):
         """Link the slice selectors of views whose leading axes are the same (one batch for all)."""
         groups: dict[tuple, list[str]] = {}
         for key, spec in board.specs.items():
-            if spec.source != "tensor":
+            if spec.source != "tensor" or spec.lead:
                 continue
             shape = tuple(board.tl.shape(spec.tensor))
             if len(shape) > 2:
@@ -291,6 +388,13 @@ class OperationCanvas(QWidget):
             if len(keys) > 1:
                 board.links.append(tuple(keys))
 
+    def _digit_target(self, width: float, height: float) -> float:
+        """Digit height flow pages are sized for: :func:`flow.digit_target`, or 0 (one page, however
+        small its numbers) when :attr:`paging` is off."""
+        # Sized by the canvas (what presentation mode leaves it), not by the panel inside it.
+        w, h = (self.width(), self.height()) if self.width() > 1 else (width, height)
+        return flow.digit_target(w, h) if self.paging else 0.0
+
     def _publish(self) -> None:
         tl = self._tl
         self._snapshot = Snapshot(tl, tl.run_id if tl is not None else 0, tuple(self._entries.values()))
@@ -298,6 +402,10 @@ class OperationCanvas(QWidget):
     def _value_at(self, name: str, index: tuple[int, ...]) -> float:
         """Full-precision value for the hover read-out, asked of the timeline (never recomputed)."""
         return self._tl.value_at(name, max(0, self._index), index)
+
+    def _value_at_slice(self, name: str, lead: tuple[int, ...], index: tuple[int, ...]) -> float:
+        """The hover read-out of a small multiple (``index`` within its slice ``lead``)."""
+        return self._tl.value_at(name, max(0, self._index), tuple(lead) + tuple(index))
 
     def _refresh(self) -> None:
         if self._tl is not None and self._index >= 0:

@@ -13,6 +13,7 @@ import math
 from opscope.compute import Region
 from opscope.compute.numbers import fmt_shape
 
+from . import flow
 from .board import Board, cell_weight, display_shape
 from .geometry import GeometryView
 
@@ -115,7 +116,21 @@ def _strips(board: Board, row: int, col: int, a: str, b: str) -> None:
 def layout_products(board: Board) -> None:
     tl = board.tl
     op = tl.op
-    if op == "matmul":
+    if op == "matmul" and max(len(board.shape(n)) for n in ("A", "B", "result")) > 2:
+        # A batch: every slice at once (small multiples) while they fit, the batch rule beside.
+        sa, sb = board.shape("A"), board.shape("B")
+        f = flow.FlowBuilder(board, board.digit_px)
+        f.piece("A", lead_names=("batch",))
+        f.piece("B", transpose=len(sb) == 1, lead_names=("batch",))
+        f.piece("result", transpose=len(sb) == 1 and len(sa) >= 2, lead_names=("batch",))
+        f.stage("result", left=("A",), top="B")
+        f.finish(0, 0, 1, 2)
+        note = batch_note(tl, "A", "B", "result", min(2, len(sa)), min(2, len(sb)),
+                          (len(sa) >= 2) + (len(sb) >= 2))
+        board.note("C = A @ B\nC[i, j] = Σₖ A[i, k]·B[k, j]" + (f"\n\n{note}" if note else ""), 1, 0)
+        board.weight(rows={0: 20.0, 1: 12.0})
+        _strips(board, 1, 1, "A", "B")
+    elif op == "matmul":
         sa, sb = board.shape("A"), board.shape("B")
         board.heat("A", 1, 0, lead_names=("batch",))
         board.heat("B", 0, 1, transpose=len(sb) == 1, lead_names=("batch",))
@@ -263,18 +278,16 @@ def layout_pipeline(board: Board) -> None:
     # as rows, so the statistics stand as a column beside them.
     column_stats = tl.op == "batchnorm" and nd >= 3
     lead_names = ("sample",) if tl.op == "batchnorm" else ()
-    col = 0
-    for i, name in enumerate(chain):
-        if i:
-            board.sign("→", 0, col)
-            col += 1
-        board.heat(name, 0, col, transpose=column_stats and name in ("mean", "var"), lead_names=lead_names)
-        col += 1
+    f = flow.FlowBuilder(board, board.digit_px)
+    for name in chain:
+        f.piece(name, transpose=column_stats and name in ("mean", "var"), lead_names=lead_names)
     extras = [n for n in tl.tensor_names if n not in chain]
-    if extras:
-        items = [(n, {"colorbar": False}) for n in extras]
-        board.hrow(1, items, colspan=col)
-        board.weight(rows={1: 2.0})
+    for name in extras:
+        f.piece(name, colorbar=False)
+    for i, name in enumerate(chain[1:], start=1):
+        left = (chain[i - 1],) if i < len(chain) - 1 else (chain[i - 1], *extras)
+        f.stage(name, left=left, sign="→")
+    f.finish(0, 0)
 
 
 # --- attention ------------------------------------------------------------------------------------
@@ -282,59 +295,75 @@ def layout_attention(board: Board) -> None:
     tl = board.tl
     lead = {"lead_names": ("batch", "head")}
     scale = float(tl.params.get("scale") or 1.0)
-    board.heat("Q", 1, 0, **lead)
-    board.heat("K", 0, 1, transpose=True, **lead)
-    board.heat("scores", 1, 1, **lead)
-    board.sign("→", 1, 2)
-    board.heat("scaled", 1, 3, title=f"<b>scaled</b> = scores × {scale:.3g}", **lead)
-    board.sign("→", 1, 4)
-    board.heat("masked", 1, 5, **lead)
-    if board.has("mask"):
-        board.heat("mask", 0, 5, colorbar=False, **lead)
-    board.sign("→", 1, 6)
-    board.heat("weights", 1, 7, title="<b>weights</b> = softmax", **lead)
-    board.heat("V", 0, 8, **lead)
-    board.heat("result", 1, 8, **lead)
-    mask = tl.params.get("mask")
-    text = "result = softmax(Q Kᵀ · s + mask) V\n" + f"s = {scale:.4g}"
-    board.note(text + (f", mask: {mask}" if mask is not None else ""), 0, 2, 1, 3 if board.has("mask") else 5)
+    f = flow.FlowBuilder(board, board.digit_px)
+    f.piece("Q", **lead)
+    f.piece("K", transpose=True, **lead)
+    for name in ("scores", "scaled", "mask", "masked", "weights", "V", "result"):
+        f.piece(name, title={"scaled": f"<b>scaled</b> = scores × {scale:.3g}",
+                             "weights": "<b>weights</b> = softmax"}.get(name), colorbar=name != "mask", **lead)
+    f.stage("scores", left=("Q",), top="K")
+    f.stage("scaled", left=("scores",), sign="×s\n→")
+    f.stage("masked", left=("scaled",), top="mask", sign="mask\n→")
+    f.stage("weights", left=("masked",), sign="softmax\n→")
+    f.stage("result", left=("weights",), top="V", sign="@V\n→")
+    f.finish(0, 0)
 
 
 def layout_mha(board: Board) -> None:
     tl = board.tl
     h = int(tl.params.get("num_heads", 1))
-    srcs = [n for n in ("X", "query", "key", "value") if board.has(n)]
-    weights = [n for n in ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v") if board.has(n)]
-    board.hrow(0, [(n, {"colorbar": False, "lead_names": ("batch",)}) for n in srcs + weights], colspan=1)
     batch = {"lead_names": ("batch",)}
-    board.hrow(1, [("Q", dict(batch)), ("K", dict(batch)), ("V", dict(batch))], colspan=1)
     heads = {"lead_names": ("batch", "head")}
-    board.hrow(2, [("scores", dict(heads)), ("sign", "→"), ("weights", dict(heads)), ("sign", "→"),
-                   ("heads", dict(heads)), ("sign", "→"), ("concat", dict(batch)), ("sign", "@"),
-                   ("W_o", {"colorbar": False}), ("sign", "="), ("result", dict(batch))], colspan=1)
-    board.link("scores", "weights", "heads")
-    if board.has("mask"):
-        board.hrow(3, [("mask", {"colorbar": False})])
+    f = flow.FlowBuilder(board, board.digit_px)
+    for n in ("X", "query", "key", "value"):
+        f.piece(n, colorbar=False, **batch)
+    for n in ("W_q", "b_q", "W_k", "b_k", "W_v", "b_v"):
+        f.piece(n, colorbar=False)
+    for n in ("Q", "K", "V"):
+        f.piece(n, **batch)
+    for n in ("scores", "weights", "heads"):
+        f.piece(n, **heads)
+    f.piece("concat", **batch)
+    f.piece("W_o", colorbar=False)
+    f.piece("result", **batch)
+    src = {"Q": "query", "K": "key", "V": "value"}
+    for n in ("Q", "K", "V"):
+        x = src[n] if board.has(src[n]) else "X"
+        f.stage(n, left=(x,), top=f"W_{n.lower()}")
+    f.stage("scores", left=("Q", "K"), sign="Q Kᵀ\n→")
+    f.stage("weights", left=("scores",), sign="softmax\n→")
+    f.stage("heads", left=("weights", "V"), sign="@V\n→")
+    f.stage("concat", left=("heads",), sign="concat\n→")
+    f.stage("result", left=("concat",), top="W_o", sign="@W_o\n→")
+    panel = f.finish(0, 0)
     d = tl.shape("Q")[-1]
     dh = d // h if h else d
+    note = board.note(f"{h} heads × {dh} columns: head j uses columns {dh}·j … {dh}·j+{dh - 1} of Q, K, V", 1, 0)
+    note.setMaximumHeight(60)
+    board.weight(rows={0: 20.0, 1: 0.0})
 
     def head_columns(frame):
         step = frame.step
         if step is None or h <= 1:
             return {}
-        lead = frame.leads.get("scores", ())
-        head = int(lead[-1]) if lead else 0
-        cols = (head * dh, (head + 1) * dh)
+        written = [r for r in step.regions if r.kind == "write" and r.tensor in ("scores", "weights", "heads")]
+        if not written or len(written[0].box) < 3:
+            return {}
+        a, b = written[0].box[-3]
+        if b - a != 1:
+            return {}  # every head at once: each head's own view is framed, no columns to single out
+        cols = (a * dh, (a + 1) * dh)
         out = {}
-        targets = {"scores": ("Q", "K"), "weights": (), "heads": ("V",), "concat": ("concat",)}.get(step.stage, ())
+        targets = {"scores": ("Q", "K"), "heads": ("V",)}.get(step.stage, ())
         for name in targets:
+            if name not in panel.views:
+                continue
             shape = tl.shape(name)
             box = tuple((0, s) for s in shape[:-1]) + (cols,)
             out[name] = [Region(name, "read", box)]
         return out
 
     board.on_regions(head_columns)
-    board.note(f"{h} heads × {dh} columns: head j uses columns {dh}·j … {dh}·j+{dh - 1} of Q, K, V", 4, 0)
 
 
 # --- fallback -------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def test_matmul_element_step_shows_products_strip(qtbot):
     np.testing.assert_array_equal(c.displayed("step:running"), [5, 19])
     assert "A[0, :]" in c.view("step:products")._titles[0] and "B[:, 0]" in c.view("step:products")._titles[0]
     labels = c.view("step:products")._layer._labels
-    assert labels is not None and labels[4][0] == [["5", "14"]]
+    assert labels is not None and labels[4][0][0] == [["5", "14"]]
     # result: C[0,0] written, the rest not yet (NaN = grey)
     shown = c.displayed("result")
     assert shown[0, 0] == 19 and np.isnan(shown[1, 1])
@@ -141,28 +141,28 @@ def test_prepare_frame_in_a_thread_and_big_tensors_reduced(qtbot):
     assert c.displayed("result").shape == shown.shape
 
 
-def test_batched_matmul_follows_the_batch_in_play(qtbot):
+def test_batched_matmul_shows_every_batch_and_frames_the_one_in_play(qtbot):
     A = np.arange(24.0).reshape(3, 2, 4)
     B = np.arange(8.0).reshape(1, 4, 2)
     tl = compute.stream_op("matmul", {"A": A, "B": B}, granularity="element")
-    c = _canvas(qtbot, "matmul")
+    c = _canvas(qtbot, "matmul", (1600, 800))
     c.set_timeline(tl)
     last = len(tl) - 1
     c.show_step(last)
-    assert c.view("result").lead() == (2,) and c.view("A").lead() == (2,)
-    assert c.view("B").lead() == (0,)  # B's single batch is reused for every batch
-    np.testing.assert_array_equal(c.displayed("result"), (A @ B)[2])
-    assert c.view("result").active() == "write"
-    # the user picks batch 0: the views stay there while playing on
-    c.view("result")._spins[0].setValue(0)
-    c.show_step(last)
-    assert c.view("result").lead() == (0,) and c.view("A").lead() == (0,)
-    np.testing.assert_array_equal(c.displayed("result"), (A @ B)[0])
+    assert [v.name for v in c.views_of("result")] == ["result"] * 3  # one view per batch element
+    np.testing.assert_array_equal(c.displayed("result"), A @ B)  # the whole (3, 2, 2) result at once
+    np.testing.assert_array_equal(c.view("result[0]").data(), (A @ B)[0])
+    assert [c.view(f"result[{b}]").active() for b in range(3)] == ["", "", "write"]
+    assert c.view("A[2]").active() == "read" and c.view("A[0]").active() == ""
+    c.show_step(0)
+    assert [c.view(f"result[{b}]").active() for b in range(3)] == ["write", "", ""]
+    assert c.view("result[0]").region_rects()  # the element written, drawn on its own slice
 
 
 def test_views_with_the_same_batch_axes_follow_together(qtbot):
     rng = np.random.default_rng(2)
-    q, k, v = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 6, 4)), rng.standard_normal((2, 3, 6, 2))
+    q, k, v = rng.standard_normal((3, 3, 5, 4)), rng.standard_normal((3, 3, 6, 4)), rng.standard_normal((3, 3, 6, 2))
+    # 9 slices: more than fit as small multiples, so one view each with a selector, linked.
     tl = compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="tile", mask="causal")
     c = _canvas(qtbot, "attention", (1280, 720))
     c.set_timeline(tl)
@@ -171,6 +171,19 @@ def test_views_with_the_same_batch_axes_follow_together(qtbot):
     for name in ("Q", "K", "V", "scores", "weights", "result"):
         assert c.view(name).lead() == (1, 2), name
     np.testing.assert_array_equal(c.displayed("Q"), q[1, 2])
+
+
+def test_few_batch_slices_are_small_multiples(qtbot):
+    rng = np.random.default_rng(2)
+    q, k, v = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 6, 4)), rng.standard_normal((2, 3, 6, 2))
+    tl = compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="tile", mask="causal")
+    c = _canvas(qtbot, "attention", (1280, 720))
+    c.set_timeline(tl)
+    n = next(i for i in range(len(tl)) if tl[i].regions_of("scores", "write")[0].box[:2] == ((1, 2), (2, 3)))
+    c.show_step(n)
+    assert len(c.views_of("scores")) == 6
+    assert c.view("scores[1,2]").active() == "write" and c.view("scores[0,0]").active() == ""
+    np.testing.assert_array_equal(c.displayed("Q"), q)
 
 
 ODD = [("matmul", {"A": np.arange(3.0), "B": np.arange(6.0).reshape(3, 2)}, {}),
@@ -201,22 +214,25 @@ def test_odd_shapes_every_granularity(qtbot, op, inputs, params):
             c.show_step(n)
         c.show_step(len(tl) - 1)
         c.grab()
-        lead = c.view("result").lead()
+        lead = c.view("result").lead() if "result" in c.views else ()  # small multiples: all of it
         np.testing.assert_allclose(c.displayed("result"), expected[lead] if lead else expected, equal_nan=True)
 
 
-def test_mha_head_selector_moves_every_head_view(qtbot):
+def test_mha_shows_every_head_at_once(qtbot):
     spec = compute.get_spec("mha")
     tl = compute.stream_op("mha", spec.example())
+    heads = tl.shape("weights")[0]
     c = _canvas(qtbot, "mha", (1280, 720))
     c.set_timeline(tl)
     c.show_step(len(tl) - 1)
-    c.view("weights")._spins[0].setValue(1)
-    assert c.view("scores").lead() == (1,) and c.view("heads").lead() == (1,)
-    np.testing.assert_allclose(c.displayed("weights"), tl.result()["weights"][1])
-    c.show_step(1)  # the scores stage marks the columns of head 1 in Q and K
-    rects = c.view("Q").region_rects()
-    assert any(k == "read" and r.x() == 3.5 and r.width() == 4 for k, r in rects)
+    for name in ("scores", "weights", "heads"):
+        assert len(c.views_of(name)) == heads
+        np.testing.assert_allclose(c.displayed(name), tl.result()[name])
+    assert "head 1" in c.view("weights[1]").title_override()
+    n = next(i for i in range(len(tl)) if tl[i].stage == "scores")
+    c.show_step(n)  # every head's scores are written at once: every head view is framed
+    assert [v.active() for v in c.views_of("scores")] == ["write"] * heads
+    assert c.view("Q").active() == "read"
 
 
 def test_matvec_2x2_has_a_geometric_view(qtbot):

@@ -135,7 +135,7 @@ def test_labels_only_when_cells_are_few(view):
     view.set_data(np.array([[1.0, 2.5], [np.nan, 4.0]]))
     labels = view._layer._labels
     assert labels is not None
-    assert labels[4][0] == [["1", "2.5"], ["", "4"]]
+    assert labels[4][0][0] == [["1", "2.5"], ["", "4"]]
     big = int(np.sqrt(LABEL_CELL_LIMIT)) + 2
     view.set_tensor("A", (big, big), (0.0, 1.0))
     view.set_data(np.zeros((big, big)))
