@@ -14,15 +14,26 @@ from PySide6.QtWidgets import QWidget
 from .encoder import END, Encoder
 from .errors import ExportError, describe_error
 from .file_writer import FileWriter
-from .frames import FrameRenderer
-from .options import DEFAULT_FPS, DEFAULT_SIZE, check_fps, check_size, check_steps, codec_size, export_format
+from .frames import FrameRenderer, card_text
+from .options import (
+    DEFAULT_FPS,
+    DEFAULT_SIZE,
+    HOLD_SECONDS,
+    TITLE_SECONDS,
+    check_fps,
+    check_size,
+    check_steps,
+    codec_size,
+    export_format,
+    frame_plan,
+)
 
 __all__ = ["export_animation", "export_png"]
 
 
 def export_png(canvas_or_tl, path: str | os.PathLike, size: Sequence[int] = DEFAULT_SIZE, *, op: str | None = None,
                step: int | None = None, caption: bool = True, canvas_factory: Callable | None = None) -> str:
-    """Write one step as a PNG of exactly ``size`` pixels, atomically.
+    """Write one step as a PNG of exactly ``size`` pixels (or an SVG / PDF of that size), atomically.
 
     Parameters
     ----------
@@ -53,8 +64,14 @@ def export_png(canvas_or_tl, path: str | os.PathLike, size: Sequence[int] = DEFA
         op = op or getattr(canvas_or_tl, "op_name", None)
         if step is None and getattr(canvas_or_tl, "current_index", -1) >= 0:
             step = canvas_or_tl.current_index
-    if export_format(path) != "png":
-        raise ExportError(f"{os.path.basename(os.fspath(path))}: export_png writes .png files")
+    fmt = export_format(path)
+    if fmt in ("svg", "pdf"):  # the same still, as vector graphics
+        from .vector import export_vector
+
+        return export_vector(canvas_or_tl, path, size, op=op, step=step, caption=caption,
+                             canvas_factory=canvas_factory)
+    if fmt != "png":
+        raise ExportError(f"{os.path.basename(os.fspath(path))}: export_png writes .png, .svg or .pdf files")
     n = len(tl) - 1 if step is None else int(step)
     check_steps([n], len(tl))
     size = check_size(size)
@@ -75,8 +92,11 @@ def export_png(canvas_or_tl, path: str | os.PathLike, size: Sequence[int] = DEFA
 def export_animation(tl, op: str | None, path: str | os.PathLike, fps: float = DEFAULT_FPS,
                      size: Sequence[int] = DEFAULT_SIZE, steps: Sequence[int] | None = None, caption: bool = True,
                      progress: Callable[[int, int], object] | None = None, cancel: Callable[[], bool] | None = None,
-                     canvas_factory: Callable | None = None, stats: dict | None = None) -> str | None:
-    """Write the steps of a run as a GIF or MP4 (one step a frame), atomically.
+                     canvas_factory: Callable | None = None, stats: dict | None = None,
+                     title: str | None = None, description: str | None = None,
+                     title_seconds: float = TITLE_SECONDS, hold_seconds: float = HOLD_SECONDS) -> str | None:
+    """Write the steps of a run as a GIF or MP4 (one step a frame), atomically, opening with a title
+    card and holding the last step.
 
     Frames are rendered on the calling thread (the GUI thread) and encoded in a worker thread.
 
@@ -88,7 +108,7 @@ def export_animation(tl, op: str | None, path: str | os.PathLike, fps: float = D
         Operation whose canvas draws it (None: ``tl.op``).
     path : str or os.PathLike
         ``.gif`` (loops forever; Pillow merges identical consecutive frames, keeping the timing) or
-        ``.mp4`` (H.264, yuv420p); ``.png`` writes the first step.
+        ``.mp4`` (H.264, yuv420p); ``.png``, ``.svg`` and ``.pdf`` write the first step.
     fps : float
         Frames (steps) per second.
     size : (int, int)
@@ -98,11 +118,20 @@ def export_animation(tl, op: str | None, path: str | os.PathLike, fps: float = D
     caption : bool
         Burn in the caption and the step read-out.
     progress : callable, optional
-        ``progress(i, n)`` after each of the ``n`` frames is handed to the encoder.
+        ``progress(i, n)`` after each of the ``n`` entries of the frame plan (title card, steps)
+        is handed to the encoder.
     cancel : callable, optional
         Polled between frames; returning True stops the export.
     stats : dict, optional
-        Filled with ``render_s``, ``encode_s`` (encoder thread busy time), ``wall_s`` and ``frames``.
+        Filled with ``render_s``, ``encode_s`` (encoder thread busy time), ``wall_s``, ``frames`` (in the
+        file; an MP4 repeats held frames) and ``entries`` (of the frame plan).
+    title, description : str, optional
+        The title card's text (default: the operation's name and summary).
+    title_seconds : float
+        How long the title card shows (0: no card).
+    hold_seconds : float
+        How long the last step shows beyond its frame (0: no hold), so that a looping GIF does
+        not restart the moment the result appears.
 
     Returns
     -------
@@ -118,8 +147,10 @@ def export_animation(tl, op: str | None, path: str | os.PathLike, fps: float = D
     picked = check_steps(range(len(tl)) if steps is None else steps, len(tl))
     fps = check_fps(fps)
     frame_size = codec_size(size, fmt)
-    if fmt == "png":
+    if fmt in ("png", "svg", "pdf"):
         return export_png(tl, path, frame_size, op=op, step=picked[0], caption=caption, canvas_factory=canvas_factory)
+    plan = frame_plan(picked, fps, title_seconds, hold_seconds)
+    card = card_text(tl, op, title, description)
     t_start = time.perf_counter()
     render_s = 0.0
     encoder = Encoder(FileWriter(path, fmt, frame_size, fps))
@@ -127,18 +158,18 @@ def export_animation(tl, op: str | None, path: str | os.PathLike, fps: float = D
     cancelled = False
     try:
         with FrameRenderer(tl, op, frame_size, caption, picked, canvas_factory) as r:
-            for i, n in enumerate(picked):
+            for i, (what, seconds) in enumerate(plan):
                 if cancel is not None and cancel():
                     cancelled = True
                     break
                 t0 = time.perf_counter()
-                frame = r.render(n)
+                frame = r.render_title(*card) if what == "title" else r.render(what)
                 render_s += time.perf_counter() - t0
-                if not encoder.put(frame, cancel):
+                if not encoder.put((frame, seconds), cancel):
                     cancelled = encoder.error is None
                     break
                 if progress is not None:
-                    progress(i + 1, len(picked))
+                    progress(i + 1, len(plan))
         if not cancelled and encoder.error is None:
             encoder.put(END)
             encoder.thread.join()
@@ -147,7 +178,7 @@ def export_animation(tl, op: str | None, path: str | os.PathLike, fps: float = D
             encoder.stop()
     if stats is not None:
         stats.update(render_s=render_s, encode_s=encoder.busy, wall_s=time.perf_counter() - t_start,
-                     frames=encoder.done)
+                     frames=encoder.writer.count, entries=encoder.done)
     failure = encoder.failure()
     if failure is not None:
         raise failure from encoder.error

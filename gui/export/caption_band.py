@@ -1,4 +1,5 @@
-"""The dark band burned in below each frame: the step's caption and a "step n / N · stage" read-out.
+"""The dark band burned in below each frame: the step's caption and a "step n / N · stage" read-out;
+and the title card that opens an exported video (:func:`paint_title`), in the same colours.
 
 Its geometry (:class:`CaptionBand`) is fitted once per export to the longest caption, so the canvas
 above it never jumps from frame to frame.
@@ -14,7 +15,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QTextLayout, QTextOption
 from PySide6.QtWidgets import QApplication
 
-__all__ = ["BAND_COLOR", "CAPTION_COLOR", "READOUT_COLOR", "STAGE_COLOR", "CaptionBand", "fit_band", "paint_band"]
+__all__ = ["BAND_COLOR", "CAPTION_COLOR", "READOUT_COLOR", "STAGE_COLOR", "CaptionBand", "fit_band", "paint_band",
+           "paint_title"]
 
 BAND_COLOR = QColor(24, 26, 32)
 CAPTION_COLOR = QColor(248, 248, 248)
@@ -114,3 +116,55 @@ def paint_band(p: QPainter, band: CaptionBand, tl, n: int, size: tuple[int, int]
     for line in lines:
         p.drawText(QPointF(x, y + cm.ascent()), line)
         y += cm.lineSpacing()
+
+
+TITLE_COLOR = QColor(255, 255, 255)
+DESCRIPTION_COLOR = QColor(205, 212, 222)
+
+
+def paint_title(p: QPainter, size: tuple[int, int], title: str, description: str, tl=None) -> None:
+    """Paint a title card on a ``size`` frame already filled with :data:`BAND_COLOR`: ``title``
+    (~7 % of the height, bold, at most three lines), ``description`` below it (~3.6 %, cut with an
+    ellipsis when it would leave the frame) and, small at the bottom, the run's operation and steps."""
+    w, h = size
+    p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+    pad = max(8, round(w * 0.07))
+    text_w = max(10, w - 2 * pad)
+    tfont = QFont(QApplication.font())
+    tfont.setWeight(QFont.Weight.Bold)
+    tfont.setPixelSize(int(min(96, max(14, round(h * 0.07)))))
+    dfont = QFont(QApplication.font())
+    dfont.setPixelSize(int(min(48, max(10, round(h * 0.036)))))
+    tlines = _wrap(title, tfont, text_w)
+    tm, dm = QFontMetricsF(tfont), QFontMetricsF(dfont)
+    if len(tlines) > 3:
+        tlines = tlines[:2] + [tm.elidedText(" ".join(tlines[2:]), Qt.TextElideMode.ElideRight, text_w)]
+    dlines = _wrap(description, dfont, text_w) if description else []
+    room = max(0, int((h * 0.82 - len(tlines) * tm.lineSpacing() - dm.lineSpacing()) // dm.lineSpacing()))
+    if len(dlines) > room:
+        dlines = dlines[:max(0, room - 1)] + ([dm.elidedText(" ".join(dlines[max(0, room - 1):]),
+                                                              Qt.TextElideMode.ElideRight, text_w)] if room else [])
+    block = len(tlines) * tm.lineSpacing() + (dm.lineSpacing() * (len(dlines) + 0.6) if dlines else 0)
+    y = max(pad * 0.5, (h - block) / 2)
+    p.setFont(tfont)
+    p.setPen(TITLE_COLOR)
+    for line in tlines:
+        p.drawText(QPointF(pad, y + tm.ascent()), line)
+        y += tm.lineSpacing()
+    if dlines:
+        y += dm.lineSpacing() * 0.6
+        p.setPen(STAGE_COLOR)
+        rule_y = y - dm.lineSpacing() * 0.3
+        p.drawLine(QPointF(pad, rule_y), QPointF(pad + min(text_w, w * 0.18), rule_y))
+        p.setFont(dfont)
+        p.setPen(DESCRIPTION_COLOR)
+        for line in dlines:
+            p.drawText(QPointF(pad, y + dm.ascent()), line)
+            y += dm.lineSpacing()
+    if tl is not None:
+        small = QFont(QApplication.font())
+        small.setPixelSize(int(max(10, round(h * 0.024))))
+        p.setFont(small)
+        p.setPen(READOUT_COLOR)
+        sm = QFontMetricsF(small)
+        p.drawText(QPointF(pad, h - pad * 0.5 - sm.descent()), f"OpScope · {tl.op} · {len(tl)} steps")

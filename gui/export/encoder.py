@@ -59,7 +59,11 @@ class Encoder:
                     self.committed = True
                     self.busy += time.perf_counter() - t0
                     break
-                self.writer.append(item)
+                # (frame, seconds) from a frame plan, or a bare frame shown once
+                if isinstance(item, tuple):
+                    self.writer.append(*item)
+                else:
+                    self.writer.append(item)
                 self.busy += time.perf_counter() - t0
                 self.done += 1
         except BaseException as exc:  # reported by the thread that renders; never lost in this one

@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 
 from .errors import ExportError
-from .options import MP4_BLOCK
+from .options import MP4_BLOCK, frame_repeats
 
 __all__ = ["MP4_QUALITY", "FileWriter"]
 
@@ -68,9 +68,12 @@ class FileWriter:
         os.close(fd)
         self._writer = None
         self._frames: list = []
+        self._durations: list[float] = []  # GIF: milliseconds each frame is shown
         self.count = 0
 
-    def append(self, frame: np.ndarray) -> None:
+    def append(self, frame: np.ndarray, seconds: float | None = None) -> None:
+        """Add ``frame``, shown for ``seconds`` (default one frame, ``1 / fps``): a GIF stores it once
+        with that duration, an MP4 repeats it ``round(seconds × fps)`` times (at least once)."""
         if frame.shape != (self.size[1], self.size[0], 3):
             raise ExportError(f"{self.name}: frame of shape {frame.shape}, expected {(self.size[1], self.size[0], 3)}")
         if self.fmt == "mp4":
@@ -82,7 +85,10 @@ class FileWriter:
                     pixelformat="yuv420p", macro_block_size=MP4_BLOCK, ffmpeg_log_level="error",
                     # the index first, so a browser or slide deck can start playing before the end arrives
                     ffmpeg_params=["-movflags", "+faststart"])
-            self._writer.append_data(frame)
+            repeats = 1 if seconds is None else frame_repeats(seconds, self.fps)
+            for _ in range(repeats):
+                self._writer.append_data(frame)
+            self.count += repeats - 1  # frames in the file (one more below)
         elif self.fmt == "gif":
             from PIL import Image
 
@@ -93,6 +99,7 @@ class FileWriter:
             # error on these flat heatmaps; no dithering, which would speckle flat cells and text.
             self._frames.append(Image.fromarray(frame, "RGB").quantize(256, method=Image.Quantize.FASTOCTREE,
                                                                         dither=Image.Dither.NONE))
+            self._durations.append(1000.0 / self.fps if seconds is None else 1000.0 * seconds)
         else:
             if self._frames:
                 raise ExportError(f"{self.name}: a PNG holds one frame")
@@ -108,9 +115,11 @@ class FileWriter:
             w.close()
         elif self.fmt == "gif":
             frames, self._frames = self._frames, []
-            # loop=0: forever; Pillow stores durations in 10 ms units
+            durations, self._durations = self._durations, []
+            # loop=0: forever; Pillow stores durations in 10 ms units (and merges identical neighbours,
+            # adding their durations)
             frames[0].save(self.tmp, format="GIF", save_all=True, append_images=frames[1:],
-                           duration=int(round(1000 / self.fps)), loop=0)
+                           duration=[int(round(d)) for d in durations], loop=0)
         else:
             import imageio.v3 as iio
 

@@ -13,15 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QRectF, QSize, Qt
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ..qt_messages import offscreen_noise_dropped
-from .caption_band import fit_band, paint_band
+from .caption_band import BAND_COLOR, fit_band, paint_band, paint_title
 from .errors import ExportError
 from .options import DEFAULT_SIZE, check_size, check_steps
 
-__all__ = ["MIN_LAYOUT", "REFERENCE_SIZE", "FrameRenderer", "render_frames"]
+__all__ = ["MIN_LAYOUT", "REFERENCE_SIZE", "FrameRenderer", "card_text", "render_frames"]
 
 #: The canvas is laid out as if the frame (without the caption band) were this size and scaled up
 #: for larger exports, so a 1920×1080 export looks like the 1280×720 one, only sharper.
@@ -29,6 +29,21 @@ REFERENCE_SIZE = (1280, 720)
 #: Smaller frames are laid out at this size (or the canvas's minimum, if larger) and scaled down:
 #: a thumbnail of a readable layout, rather than a layout squeezed until its views are unreadable.
 MIN_LAYOUT = QSize(640, 300)
+
+
+def card_text(tl, op: str | None = None, title: str | None = None, description: str | None = None) -> tuple[str, str]:
+    """The title card's ``(title, description)``: those given, else the operation's name and summary."""
+    if title:
+        return str(title), str(description or "")
+    name = op or tl.op
+    doc = ""
+    try:
+        from opscope import compute
+
+        doc = compute.get_spec(name).doc
+    except Exception:  # noqa: BLE001 - "program" and unknown names have no spec: the name alone
+        doc = ""
+    return name, str(description or doc or "")
 
 
 def _require_app() -> QApplication:
@@ -126,6 +141,40 @@ class FrameRenderer:
     def canvas(self) -> QWidget:
         """The offscreen canvas (for tests and diagnostics)."""
         return self._canvas
+
+    @property
+    def scale(self) -> float:
+        """Frame pixels per logical pixel of the canvas layout."""
+        return self._scale
+
+    @property
+    def band(self):
+        """The caption band's :class:`~.caption_band.CaptionBand`, or None without a caption."""
+        return self._band
+
+    @property
+    def canvas_height(self) -> int:
+        """Rows of the frame the canvas takes (the band takes the rest)."""
+        return self._canvas_h
+
+    @property
+    def background(self) -> QColor:
+        """The canvas's background colour."""
+        return self._bg
+
+    def render_title(self, title: str, description: str = "") -> np.ndarray:
+        """A title card of the frame's size: ``title`` large, ``description`` below it, as a new
+        ``(H, W, 3)`` uint8 RGB array."""
+        w, h = self.size
+        img = QImage(w, h, QImage.Format.Format_RGB888)
+        img.fill(BAND_COLOR)
+        p = QPainter(img)
+        try:
+            paint_title(p, (w, h), title, description, self.tl)
+        finally:
+            p.end()
+        raw = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes()).reshape(h, img.bytesPerLine())
+        return raw[:, : 3 * w].reshape(h, w, 3).copy()
 
     def render_image(self, n: int) -> QImage:
         """Step ``n`` painted into the renderer's own :class:`QImage` (reused by the next call)."""

@@ -1,4 +1,10 @@
-"""What an export is made of, as plain data: format, frame size, steps and speed, and their checks.
+"""What an export is made of, as plain data: format, frame size, steps and speed, title card and final
+hold, and their checks.
+
+Animations open with a title card (the lesson's title and description, :data:`TITLE_SECONDS`) and
+hold their last step for :data:`HOLD_SECONDS` more, so a looping GIF does not restart the moment the
+answer appears; :func:`frame_plan` turns both into what is written. Stills are PNG (pixels) or SVG
+and PDF (vector: text stays text, cells are rectangles; see :mod:`.vector`).
 
 Frame sizes: MP4 (libx264, yuv420p) needs even sides, so :func:`codec_size` rounds each side to
 the nearest even number; imageio's ``macro_block_size`` is set to 2 so that it never rescales a
@@ -20,6 +26,10 @@ __all__ = [
     "DEFAULT_FPS",
     "DEFAULT_SIZE",
     "FORMATS",
+    "HOLD_SECONDS",
+    "MAX_CARD_SECONDS",
+    "STILL_FORMATS",
+    "TITLE_SECONDS",
     "MAX_FPS",
     "MAX_SIDE",
     "MIN_FPS",
@@ -27,6 +37,9 @@ __all__ = [
     "MP4_BLOCK",
     "ExportOptions",
     "check_fps",
+    "check_seconds",
+    "frame_plan",
+    "frame_repeats",
     "check_size",
     "check_steps",
     "codec_size",
@@ -34,7 +47,15 @@ __all__ = [
 ]
 
 #: File extension -> format name; the format is always taken from the file name.
-FORMATS = {".png": "png", ".gif": "gif", ".mp4": "mp4"}
+FORMATS = {".png": "png", ".gif": "gif", ".mp4": "mp4", ".svg": "svg", ".pdf": "pdf"}
+#: Formats holding one step (the others are animations).
+STILL_FORMATS = ("png", "svg", "pdf")
+#: How long an animation's title card is shown (seconds; 0: no card).
+TITLE_SECONDS = 1.5
+#: How long an animation's last step is held beyond its own frame (seconds; 0: no hold).
+HOLD_SECONDS = 2.0
+#: Longest title card or hold accepted (seconds).
+MAX_CARD_SECONDS = 60.0
 DEFAULT_SIZE = (1280, 720)
 DEFAULT_FPS = 5.0
 MIN_SIDE = 64
@@ -85,6 +106,42 @@ def codec_size(size: Sequence[int], fmt: str) -> tuple[int, int]:
     return w, h
 
 
+def check_seconds(seconds: float, what: str) -> float:
+    """``seconds`` (of the title card or the final hold, named by ``what``) between 0 and
+    :data:`MAX_CARD_SECONDS`."""
+    try:
+        v = float(seconds)
+    except (TypeError, ValueError):
+        raise ExportError(f"{what} {seconds!r} is not a number of seconds") from None
+    if not (math.isfinite(v) and 0.0 <= v <= MAX_CARD_SECONDS):
+        raise ExportError(f"{what} {seconds!r}: give seconds between 0 and {MAX_CARD_SECONDS:g}")
+    return v
+
+
+def frame_plan(steps: Sequence[int], fps: float, title_seconds: float = TITLE_SECONDS,
+               hold_seconds: float = HOLD_SECONDS) -> list[tuple[str | int, float]]:
+    """What an animation shows, in order: ``("title", seconds)`` for the title card (when
+    ``title_seconds > 0``), then ``(step, seconds)`` for every step, the last one lasting
+    ``1 / fps + hold_seconds``.
+
+    A GIF stores each entry as one frame of that duration; an MP4 repeats the frame
+    ``round(seconds × fps)`` times (at least once): see :func:`frame_repeats`.
+    """
+    fps = check_fps(fps)
+    title_seconds = check_seconds(title_seconds, "title card")
+    hold_seconds = check_seconds(hold_seconds, "final hold")
+    plan: list[tuple[str | int, float]] = [("title", title_seconds)] if title_seconds > 0 else []
+    plan += [(int(n), 1.0 / fps) for n in steps]
+    if steps and hold_seconds > 0:
+        plan[-1] = (plan[-1][0], plan[-1][1] + hold_seconds)
+    return plan
+
+
+def frame_repeats(seconds: float, fps: float) -> int:
+    """How many frames at ``fps`` show something for ``seconds`` (at least one)."""
+    return max(1, int(math.floor(seconds * fps + 0.5)))
+
+
 def check_steps(steps: Sequence[int], total: int) -> list[int]:
     """``steps`` as a non-empty list of 0-based indices into a run of ``total`` steps."""
     out = [int(n) for n in steps]
@@ -118,6 +175,9 @@ class ExportOptions:
     fps : frames per second (one step per frame).
     size : (width, height) requested; MP4 rounds it with :func:`codec_size`.
     caption : burn in the caption band and the step read-out.
+    title_seconds : the title card's time (animations; 0: none).
+    hold_seconds : the last step's extra time (animations; 0: none).
+    title, description : the title card's text (default: the operation's name and summary).
     """
 
     path: str
@@ -125,6 +185,10 @@ class ExportOptions:
     fps: float = DEFAULT_FPS
     size: tuple[int, int] = DEFAULT_SIZE
     caption: bool = True
+    title_seconds: float = TITLE_SECONDS
+    hold_seconds: float = HOLD_SECONDS
+    title: str = ""
+    description: str = ""
 
     @property
     def fmt(self) -> str:

@@ -4,6 +4,7 @@ dialog, a progress bar with Cancel and the messages at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -15,8 +16,8 @@ from .dialog import ExportDialog
 from .encoder import END, Encoder
 from .errors import ExportError, describe_error
 from .file_writer import FileWriter
-from .frames import FrameRenderer
-from .options import ExportOptions, check_fps, check_steps, codec_size
+from .frames import FrameRenderer, card_text
+from .options import STILL_FORMATS, ExportOptions, check_fps, check_steps, codec_size, frame_plan
 
 __all__ = ["ExportRunner", "start_export"]
 
@@ -64,6 +65,8 @@ class ExportRunner(QObject):
         self._renderer: FrameRenderer | None = None
         self._encoder: Encoder | None = None
         self._steps: list[int] = []
+        self._plan: list[tuple[str | int, float]] = []  # (step or "title", seconds shown)
+        self._fmt = ""
         self._next = 0
         self._state = "idle"  # idle, running, finishing, done, failed, cancelled
         self._reported = -1
@@ -90,7 +93,16 @@ class ExportRunner(QObject):
 
     @property
     def total(self) -> int:
-        return len(self.options.steps)
+        """Entries of the frame plan: the title card (if any) and the steps; 1 for a still."""
+        if self._plan:
+            return len(self._plan)
+        opts = self.options
+        try:
+            if opts.fmt in STILL_FORMATS:
+                return 1
+            return len(frame_plan(opts.steps, opts.fps, opts.title_seconds, opts.hold_seconds))
+        except ExportError:
+            return len(opts.steps)
 
     def start(self) -> None:
         """Check the options and begin; problems arrive as :attr:`failed` (on the next turn)."""
@@ -99,11 +111,24 @@ class ExportRunner(QObject):
         self._state = "running"
         try:
             opts = self.options
-            fmt = opts.fmt
-            self._steps = check_steps(opts.steps[:1] if fmt == "png" else opts.steps, len(self._tl))
-            fps = check_fps(opts.fps) if fmt != "png" else 1.0
+            fmt = self._fmt = opts.fmt
+            still = fmt in STILL_FORMATS
+            self._steps = check_steps(opts.steps[:1] if still else opts.steps, len(self._tl))
+            fps = check_fps(opts.fps) if not still else 1.0
+            self._plan = ([(self._steps[0], 1.0)] if still else
+                          frame_plan(self._steps, fps, opts.title_seconds, opts.hold_seconds))
+            self._card = card_text(self._tl, self._op, opts.title, opts.description)
             size = codec_size(opts.size, fmt)
+            if fmt in ("svg", "pdf"):
+                FileWriter(opts.path, "png", size, 1.0).abort()  # the same early checks of folder and name
             self._renderer = FrameRenderer(self._tl, self._op, size, opts.caption, self._steps, self._factory)
+            if fmt in ("svg", "pdf"):
+                self._reported = 0
+                self.progress_changed.emit(0, self.total)
+                self._timer.timeout.disconnect(self._tick)
+                self._timer.timeout.connect(self._tick_vector)
+                self._timer.start(0)
+                return
             self._encoder = Encoder(FileWriter(opts.path, fmt, size, fps))
             self._encoder_ref[0] = self._encoder
             self._encoder.start()
@@ -142,19 +167,21 @@ class ExportRunner(QObject):
         if self._encoder is not enc:  # a slot of progress_changed cancelled or failed the export
             return
         if self._state == "running":
-            if self._next < len(self._steps):
+            if self._next < len(self._plan):
                 if enc.queue.full():
                     self._timer.start(5)  # the encoder is behind: let it catch up without blocking
                     return
+                what, seconds = self._plan[self._next]
                 t0 = time.perf_counter()
                 try:
-                    frame = self._renderer.render(self._steps[self._next])
+                    frame = self._renderer.render_title(*self._card) if what == "title" else self._renderer.render(what)
                 except Exception as exc:  # noqa: BLE001 - a canvas bug must not leave a thread or temp file
-                    self._fail(ExportError(f"{enc.writer.name}: rendering step {self._steps[self._next] + 1} "
-                                           f"failed ({describe_error(exc)})"))
+                    part = "the title card" if what == "title" else f"step {what + 1}"
+                    self._fail(ExportError(f"{enc.writer.name}: rendering {part} failed ({describe_error(exc)})"))
                     return
                 self.render_s += time.perf_counter() - t0
-                enc.offer(frame)  # cannot be full: only this thread puts
+                # cannot be full: only this thread puts; a still is one plain frame
+                enc.offer(frame if self._fmt == "png" else (frame, seconds))
                 self._next += 1
                 self._timer.start(0)
                 return
@@ -175,6 +202,32 @@ class ExportRunner(QObject):
         self._report()
         self._tl = None
         self.finished_with.emit(os.fspath(self.options.path))
+
+    def _tick_vector(self) -> None:
+        """SVG / PDF: the one page, painted and written in this turn (a vector page has no encoder)."""
+        if not self.is_running():
+            return
+        from opscope.compute.io import atomic_write_bytes
+
+        from .vector import render_vector
+
+        path = self.options.path
+        name = os.path.basename(path) or path
+        t0 = time.perf_counter()
+        try:
+            data = render_vector(self._renderer, self._steps[0], self._fmt)
+            atomic_write_bytes(path, data)
+        except Exception as exc:  # noqa: BLE001 - reported as failed(), never raised into the event loop
+            self._fail(exc if isinstance(exc, ExportError) else
+                       ExportError(f"{name}: cannot write it ({describe_error(exc)})"))
+            return
+        self.render_s += time.perf_counter() - t0
+        self._close_renderer()
+        self._state = "done"
+        self._reported = 1
+        self.progress_changed.emit(1, 1)
+        self._tl = None
+        self.finished_with.emit(os.fspath(path))
 
     def _report(self) -> None:
         enc = self._encoder
@@ -203,7 +256,8 @@ class ExportRunner(QObject):
 
 
 def start_export(parent: QWidget | None, tl, op: str | None = None, step: int | None = None,
-                 options: ExportOptions | None = None, path: str = "") -> ExportRunner | None:
+                 options: ExportOptions | None = None, path: str = "", title: str = "",
+                 description: str = "") -> ExportRunner | None:
     """File › Export in one call: ask with :class:`ExportDialog`, then export with a progress dialog.
 
     Parameters
@@ -220,6 +274,8 @@ def start_export(parent: QWidget | None, tl, op: str | None = None, step: int | 
         Skip the dialog and export these (scripts, tests).
     path : str
         Initial file name in the dialog.
+    title, description : str
+        The title card's text (the lesson's; default: the operation's name and summary).
 
     Returns
     -------
@@ -230,10 +286,12 @@ def start_export(parent: QWidget | None, tl, op: str | None = None, step: int | 
         QMessageBox.information(parent, "Export", "There is no run to export yet.")
         return None
     if options is None:
-        dialog = ExportDialog(tl, parent, path=path, step=step)
+        dialog = ExportDialog(tl, parent, path=path, step=step, title=title, description=description)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         options = dialog.options()
+    elif not options.title and title:  # the caller's options, with the window's title card text
+        options = dataclasses.replace(options, title=title, description=description)
     runner = ExportRunner(tl, op, options, parent)
     bar = QProgressDialog(f"Exporting {os.path.basename(options.path)}…", "Cancel", 0, max(1, runner.total), parent)
     bar.setWindowTitle("Export")

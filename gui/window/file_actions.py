@@ -625,7 +625,9 @@ class FileActions(QObject):
             return self._fail("An export is already running; wait for it or cancel it.")
         w.pause()
         path = os.path.join(self._last_dir, suggested) if self._last_dir else suggested
-        self._runner = start_export(w, tl, tl.op, max(w.current_step, 0), options=options, path=path)
+        # the title card of a video: the lesson's title and description, as the header shows them
+        self._runner = start_export(w, tl, tl.op, max(w.current_step, 0), options=options, path=path,
+                                    title=w.header.title.text(), description=w.header.description.text())
         if self._runner is not None:
             self._remember_folder(self._runner.options.path)
             # start_export shows its own message box; the status bar says it too, in red

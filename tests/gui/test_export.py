@@ -87,10 +87,22 @@ def test_sizes_steps_and_formats():
 # --- files -------------------------------------------------------------------------------------------
 
 
+def gif_durations(path) -> list[int]:
+    """Every frame's duration (ms) of a GIF."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        out = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            out.append(im.info["duration"])
+        return out
+
+
 def test_gif_frame_count_size_and_timing(qtbot, tmp_path, matmul_tl):
     out = tmp_path / "mm.gif"
     seen = []
-    assert ex.export_animation(matmul_tl, "matmul", out, fps=5, size=SMALL,
+    assert ex.export_animation(matmul_tl, "matmul", out, fps=5, size=SMALL, title_seconds=0, hold_seconds=0,
                                progress=lambda i, n: seen.append((i, n))) == os.fspath(out)
     frames = read_frames(out)
     assert frames.shape == (4, SMALL[1], SMALL[0], 3)
@@ -100,9 +112,76 @@ def test_gif_frame_count_size_and_timing(qtbot, tmp_path, matmul_tl):
     assert not leftovers(tmp_path)
 
 
+def test_frame_plan_title_card_and_hold():
+    assert ex.frame_plan([0, 1, 2], 5) == [("title", 1.5), (0, 0.2), (1, 0.2), (2, 0.2 + 2.0)]
+    assert ex.frame_plan([3], 2, title_seconds=0, hold_seconds=0) == [(3, 0.5)]
+    assert ex.frame_plan([0, 1], 4, title_seconds=0.5, hold_seconds=1) == [("title", 0.5), (0, 0.25), (1, 1.25)]
+    for bad in (-1, float("nan"), 1e6, "x"):
+        with pytest.raises(ex.ExportError, match="title card"):
+            ex.frame_plan([0], 5, title_seconds=bad)
+    opts = ex.ExportOptions("a.gif", (0,))
+    assert (opts.title_seconds, opts.hold_seconds) == (ex.TITLE_SECONDS, ex.HOLD_SECONDS) == (1.5, 2.0)
+
+
+def test_gif_opens_with_a_title_card_and_holds_the_answer(qtbot, tmp_path, matmul_tl):
+    out = tmp_path / "card.gif"
+    seen = []
+    ex.export_animation(matmul_tl, "matmul", out, fps=5, size=SMALL, progress=lambda i, n: seen.append((i, n)),
+                        title="Matrix product", description="rows times columns")
+    frames = read_frames(out)
+    assert frames.shape == (5, SMALL[1], SMALL[0], 3)  # the title card, then the 4 steps
+    assert gif_durations(out) == [1500, 200, 200, 200, 2200]  # the answer stays 2 s more before the loop
+    assert seen[-1] == (5, 5)
+    card = frames[0].astype(int)
+    # the card is the dark band colour with light text on it, unlike any step's frame
+    bg = np.array([ex.BAND_COLOR.red(), ex.BAND_COLOR.green(), ex.BAND_COLOR.blue()])
+    assert np.mean(np.all(np.abs(card - bg) < 8, axis=-1)) > 0.8
+    assert (card.min(axis=-1) > 200).sum() > 200  # white title text
+    direct = list(ex.render_frames(matmul_tl, None, [3], SMALL))[0]
+    assert np.abs(frames[4].astype(int) - direct.astype(int)).mean() < 6  # the held frame is the last step
+
+
+def test_mp4_title_card_and_hold_are_repeated_frames(qtbot, tmp_path, matmul_tl):
+    out = tmp_path / "card.mp4"
+    stats = {}
+    ex.export_animation(matmul_tl, None, out, fps=4, size=SMALL, steps=[0, 3], title_seconds=1.5,
+                        hold_seconds=2, stats=stats)
+    frames = read_frames(out)
+    # round(1.5 × 4) = 6 title frames, step 0, then step 3 for 1 + 2 × 4 frames
+    assert frames.shape[0] == 6 + 1 + 9 == stats["frames"]
+    assert stats["entries"] == 3
+    diff = np.abs(frames[1:].astype(int) - frames[:-1].astype(int)).mean(axis=(1, 2, 3))
+    changes = [k + 1 for k, d in enumerate(diff) if d > 3]
+    assert changes == [6, 7]  # title → step 0 → step 3, then held
+
+
+def test_svg_and_pdf_are_vector_with_the_numbers_as_text(qtbot, tmp_path, matmul_tl):
+    import re
+
+    svg = tmp_path / "mm.svg"
+    assert ex.export_png(matmul_tl, svg, (800, 500), step=3) == os.fspath(svg)
+    data = svg.read_bytes()
+    assert data.lstrip().startswith(b"<?xml") and b"<svg" in data
+    texts = [t.decode() for t in re.findall(rb"<text[^>]*>([^<]*)</text>", data)]
+    for number in ("1", "2", "3", "4", "5", "6", "7", "8", "19", "22", "43", "50"):
+        assert number in texts, number  # inputs and the result, as text
+    assert any("step 4 / 4" in t for t in texts)  # the caption band too
+    assert b"<image" not in data  # every heatmap cell is a rectangle, not an embedded picture
+    pdf = tmp_path / "mm.pdf"
+    ex.export_animation(matmul_tl, None, pdf, size=(800, 500), steps=[2])
+    head = pdf.read_bytes()
+    assert head.startswith(b"%PDF")
+    box = re.search(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", head)
+    assert box and (float(box.group(1)), float(box.group(2))) == (800.0, 500.0)  # one pixel a point
+    assert b"/Font" in head  # text is text
+    assert not leftovers(tmp_path)
+    with pytest.raises(ex.ExportError, match="does not exist"):
+        ex.export_vector(matmul_tl, tmp_path / "nope" / "a.svg")
+
+
 def test_mp4_of_attention_stages(qtbot, tmp_path, attention_tl):
     out = tmp_path / "att.mp4"
-    ex.export_animation(attention_tl, None, out, fps=4, size=SMALL, steps=range(1, 5))
+    ex.export_animation(attention_tl, None, out, fps=4, size=SMALL, steps=range(1, 5), title_seconds=0, hold_seconds=0)
     frames = read_frames(out)
     assert frames.shape == (4, SMALL[1], SMALL[0], 3)
     with iio2.get_reader(str(out), format="FFMPEG") as r:
@@ -112,11 +191,11 @@ def test_mp4_of_attention_stages(qtbot, tmp_path, attention_tl):
 
 def test_mp4_full_size_and_odd_sizes(qtbot, tmp_path, matmul_tl):
     out = tmp_path / "hd.mp4"
-    ex.export_animation(matmul_tl, None, out, fps=10, size=(1280, 720), steps=[0, 3])
+    ex.export_animation(matmul_tl, None, out, fps=10, size=(1280, 720), steps=[0, 3], title_seconds=0, hold_seconds=0)
     assert read_frames(out).shape == (2, 720, 1280, 3)
     odd_gif, odd_mp4 = tmp_path / "odd.gif", tmp_path / "odd.mp4"
-    ex.export_animation(matmul_tl, None, odd_gif, size=(321, 241), steps=[0, 1])
-    ex.export_animation(matmul_tl, None, odd_mp4, size=(321, 241), steps=[0, 1])
+    ex.export_animation(matmul_tl, None, odd_gif, size=(321, 241), steps=[0, 1], title_seconds=0, hold_seconds=0)
+    ex.export_animation(matmul_tl, None, odd_mp4, size=(321, 241), steps=[0, 1], title_seconds=0, hold_seconds=0)
     assert read_frames(odd_gif).shape == (2, 241, 321, 3)
     assert read_frames(odd_mp4).shape == (2, 242, 322, 3)  # yuv420p needs even sides
 
@@ -225,8 +304,9 @@ def test_runner_exports_and_keeps_the_event_loop_running(qtbot, tmp_path, attent
     heart.stop()
     assert sig.args == [os.fspath(out)]
     assert runner.state == "done"
-    assert progress[0] == (0, 5) and progress[-1] == (5, 5)
-    assert read_frames(out).shape == (5, 360, 640, 3)
+    assert progress[0] == (0, 6) and progress[-1] == (6, 6)  # the title card and 5 steps
+    # at 5 fps: 8 frames of title card (1.5 s, rounded), 5 steps, the last one 10 frames (2 s) more
+    assert read_frames(out).shape == (8 + 5 + 10, 360, 640, 3)
     gaps = np.diff(beats)
     assert len(beats) > 5 and gaps.max() < 0.5, f"the event loop stalled for {gaps.max():.3f} s"
 
@@ -275,6 +355,21 @@ def test_start_export_without_dialog_writes_png(qtbot, tmp_path, matmul_tl):
     assert "still.png" in win.statusBar().currentMessage()
 
 
+def test_start_export_passes_the_window_title_to_the_card(qtbot, tmp_path, matmul_tl):
+    from PySide6.QtWidgets import QMainWindow
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    out = tmp_path / "card.gif"
+    runner = ex.start_export(win, matmul_tl, "matmul", options=ex.ExportOptions(os.fspath(out), (0, 1), 5.0, SMALL),
+                             title="Matrix product", description="rows times columns")
+    assert (runner.options.title, runner.options.description) == ("Matrix product", "rows times columns")
+    qtbot.waitUntil(lambda: runner.state == "done", timeout=10000)
+    assert read_frames(out).shape[0] == 3
+    assert ex.frames.card_text(matmul_tl) == ("matmul", ex.frames.card_text(matmul_tl, "matmul")[1])
+    assert ex.frames.card_text(matmul_tl)[1]  # the operation's summary when no title is given
+
+
 def test_export_dialog_options(qtbot, matmul_tl):
     from PySide6.QtWidgets import QDialogButtonBox
 
@@ -294,8 +389,16 @@ def test_export_dialog_options(qtbot, matmul_tl):
     d.caption_check.setChecked(False)
     assert d.options() == ex.ExportOptions("/tmp/a.gif", (1, 2), 2.0, (640, 480), False)
     assert "2 frames" in d.summary_label.text()
+    assert "with 3.5 s of title card and hold" in d.summary_label.text()
+    d.title_spin.setValue(0)
+    d.hold_spin.setValue(4)
+    assert (d.options().title_seconds, d.options().hold_seconds) == (0.0, 4.0)
+    assert d.title_spin.text() == "none"
     d.path_edit.setText("/tmp/a.png")  # a still: the step on screen, no range or speed
     assert d.options().steps == (2,) and not d.last_spin.isEnabled() and not d.fps_spin.isEnabled()
+    assert not d.title_spin.isEnabled() and not d.hold_spin.isEnabled()
+    d.path_edit.setText("/tmp/a.svg")
+    assert ok.isEnabled() and "vector" in d.format_label.text() and d.options().steps == (2,)
     d.path_edit.setText("/tmp/a.mp4")
     d.width_spin.setValue(641)
     assert "even" in d.summary_label.text()
@@ -311,8 +414,17 @@ def cli(*argv):
 def test_cli_lesson_and_session(qtbot, tmp_path, capsys):
     gif = tmp_path / "lesson.gif"
     assert cli("--lesson", "matmul_2x2", "--out", gif, "--size", "320x240", "--fps", "4") == 0
-    assert read_frames(gif).shape == (4, 240, 320, 3)
-    assert "wrote" in capsys.readouterr().out
+    assert read_frames(gif).shape == (5, 240, 320, 3)  # the lesson's title card and its 4 steps
+    assert gif_durations(gif)[0] == 1500 and gif_durations(gif)[-1] == 250 + 2000
+    assert "1.5 s title card" in capsys.readouterr().out
+    assert cli("--lesson", "matmul_2x2", "--out", gif, "--size", "320x240", "--title-seconds", "0",
+               "--hold-seconds", "0.5", "--fps", "4", "--quiet") == 0
+    assert gif_durations(gif) == [250, 250, 250, 750]
+    svg, pdf = tmp_path / "lesson.svg", tmp_path / "lesson.pdf"
+    assert cli("--lesson", "matmul_2x2", "--out", svg, "--quiet") == 0
+    assert b"<text" in svg.read_bytes() and b">50<" in svg.read_bytes()  # the last step: C[1, 1] = 50
+    assert cli("--lesson", "matmul_2x2", "--out", pdf, "--steps", "0", "--quiet") == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
     lesson = get_lesson("attention_causal")
     session = tmp_path / "s.opscope"
     save_session(session, Session(op=lesson.op, params=dict(lesson.params), inputs=dict(lesson.inputs),
@@ -322,7 +434,8 @@ def test_cli_lesson_and_session(qtbot, tmp_path, capsys):
     assert iio.imread(png).shape == (300, 400, 3)
     assert capsys.readouterr().out == ""
     mp4 = tmp_path / "s.mp4"
-    assert cli("--session", session, "--out", mp4, "--size", "320x240", "--steps", "1:4", "--no-caption") == 0
+    assert cli("--session", session, "--out", mp4, "--size", "320x240", "--steps", "1:4", "--no-caption",
+               "--title-seconds", "0", "--hold-seconds", "0") == 0
     assert read_frames(mp4).shape == (3, 240, 320, 3)
 
 
@@ -334,6 +447,7 @@ def test_cli_lesson_and_session(qtbot, tmp_path, capsys):
     (["--lesson", "matmul_2x2", "--out", "{tmp}/x.gif", "--steps", "3:9"], "--steps"),
     (["--lesson", "matmul_2x2", "--out", "{tmp}/x.gif", "--fps", "0"], "fps"),
     (["--lesson", "matmul_2x2", "--out", "{tmp}/x.avi"], ".avi"),
+    (["--lesson", "matmul_2x2", "--out", "{tmp}/x.gif", "--hold-seconds", "-1"], "--hold-seconds"),
 ])
 def test_cli_failures_are_one_line(qtbot, tmp_path, capsys, argv, needle):
     (tmp_path / "corrupt.opscope").write_bytes(b"PK\x03\x04 not really a zip")

@@ -643,4 +643,5 @@ def test_export_png_and_gif_from_the_menu(window, files, qtbot, tmp_path):
     import imageio.v3 as iio
 
     frames = iio.imread(gif, index=None)
-    assert frames.shape[0] == len(w.timeline) and frames.shape[1:3] == (120, 160)
+    # the title card (the lesson's title), then one frame a step (the last one held longer)
+    assert frames.shape[0] == len(w.timeline) + 1 and frames.shape[1:3] == (120, 160)
