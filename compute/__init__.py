@@ -21,12 +21,12 @@ from .progressive import CancelledRunError
 from .registry import GRANULARITIES, GROUPS, OpSpec, get_spec, operations
 from .step import Region, Step
 from .timeline import Timeline
-from .verify import Verification, verify_run
+from .verify import Verification, verify_program, verify_run
 
 __all__ = [
     "BackendInfo", "BudgetError", "GRANULARITIES", "GROUPS", "InputError", "MAX_DEFAULT_STEPS", "OpScopeError",
     "OpSpec", "ParamError", "Region", "RunResult", "ShapeError", "Step", "Timeline", "backend_info", "get_spec",
     "memory_budget", "operations", "prepare", "reset_backend", "run_op", "set_memory_budget", "stream_op",
-    "Verification", "verify_run",
+    "Verification", "verify_program", "verify_run",
     "check_program", "run_program", "stream_program", "CancelledRunError",
 ]

@@ -183,6 +183,13 @@ class OpSpec:
     example: Callable[[], dict]
     float_only: bool = True
     extra: dict = field(default_factory=dict)
+    #: A row-wise pipeline's tensors in the order its stages compute them, input first and
+    #: ``"result"`` last (softmax: X → shifted → exp → sum → result); () for other operations.
+    #: Views draw such an operation as this chain, so a new pipeline needs no view of its own.
+    pipeline: tuple[str, ...] = ()
+    #: The two inputs of a contraction whose rows and columns a step reads (matmul: A's row and
+    #: B's column), in that order; () for other operations.
+    strip_roles: tuple[str, ...] = ()
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -243,6 +250,11 @@ def register(spec: OpSpec) -> OpSpec:
         raise ValueError(f"unknown group {spec.group!r}")
     if "result" not in spec.outputs:
         raise ValueError(f"{spec.name}: outputs must include 'result'")
+    names = set(spec.input_names) | set(spec.outputs)
+    for field_name in ("pipeline", "strip_roles"):
+        unknown = [n for n in getattr(spec, field_name) if n not in names]
+        if unknown:
+            raise ValueError(f"{spec.name}: {field_name} names {', '.join(unknown)}, which are not its tensors")
     _REGISTRY[spec.name] = spec
     return spec
 

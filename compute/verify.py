@@ -1009,3 +1009,63 @@ def _compare(ctx: _Ctx, checks: list[_Check]) -> Verification:
         err = f" (rel err {_sci(rel)})" if math.isfinite(rel) else ""
         message = f"⚠ differs from reference at {_label(name, index)}: {g} vs {e}{err}{hint}"
     return Verification(ok, max_rel, (name, index, got, expected), checked, message, tuple(names), tol, ratio)
+
+
+def verify_program(tl) -> Verification | str:
+    """The badge of a program's run (a :class:`~compute.program.timeline.ProgramTimeline`): every
+    line checked, the worst reported.
+
+    A line that streams a registered operation is checked by :func:`verify_run` against that
+    operation's reference; any other line (``scores / sqrt(d_k)``, ``relu(h @ W1 + c1)``) is
+    recomputed in float64 from its operands as the program computed them
+    (:mod:`compute.program.reference`, written independently of the program's evaluator), with
+    tolerances from the same magnitudes and term counts. Lines holding a nested operation call,
+    or too large to recompute (:data:`~compute.program.reference.MAX_LINE_WORK`), are left out,
+    and the message says how many. Returns a :class:`Verification`, or a ``str`` when no line
+    could be checked.
+    """
+    import dataclasses
+    import types
+
+    from .program.reference import MAX_LINE_WORK, LineReference, NoReference, line_work
+    from .program.shapes import analyze
+
+    env = {**tl.inputs(), **tl.result()}
+    analysis = analyze(tl.program, {n: np.shape(a) for n, a in tl.inputs().items()})
+    by_name = {ln.name: ln for ln in tl.program.lines}
+    verdicts, unchecked = [], 0
+    for part in tl.lines:
+        if part.op is not None:
+            sub, run = part.timeline, part.timeline.run
+            verdicts.append(verify_run(part.op, run.inputs, sub.params, run.outputs, sub.dtype("result")))
+            continue
+        line = by_name[part.name]
+        if line_work(line.expr, analysis.shapes) > MAX_LINE_WORK:
+            unchecked += 1
+            continue
+        dtype = np.dtype(tl.dtype(part.name))
+        if dtype.kind != "f":
+            dtype = np.dtype(np.float64)
+        try:
+            ref = LineReference(env, analysis.builtins, dtype)(line.expr)
+        except NoReference:
+            unchecked += 1
+            continue
+        got = np.asarray(env[part.name])
+        shape = tuple(got.shape)
+        if ref.value.shape != shape:
+            verdicts.append(Verification(False, math.inf, None, "all", f"⚠ differs from reference: {part.name} has "
+                                         f"shape {shape}, the reference {ref.value.shape}", (part.name,)))
+            continue
+        check = _Check(part.name, shape, None, ref.value, np.broadcast_to(ref.mag, shape),
+                       np.broadcast_to(ref.terms, shape))
+        ctx = types.SimpleNamespace(outputs={part.name: got}, dtype=dtype, sampled=False)
+        with np.errstate(all="ignore"):
+            verdicts.append(_compare(ctx, [check]))
+    if not verdicts:
+        return "not verified: no line of this program could be recomputed independently"
+    worst = max(verdicts, key=lambda v: (not v.ok, v.ratio))
+    ok = all(v.ok for v in verdicts)
+    rest = f"; {unchecked} line{'s' if unchecked != 1 else ''} not checked" if unchecked else ""
+    head = f"{len(verdicts)} of {len(tl.lines)} lines checked"
+    return dataclasses.replace(worst, ok=ok, message=f"{worst.message} ({head}{rest})")

@@ -161,6 +161,7 @@ def _softmax_plan(run, granularity, options):
 
 register(OpSpec(
     name="softmax", group="Normalization",
+    pipeline=("X", "shifted", "exp", "sum", "result"),
     doc="Softmax along an axis, numerically stable (x − max first), with a temperature.",
     inputs=(Input("X", "logits"),),
     params=(Param("axis", "int", -1, "axis that sums to 1"),
@@ -255,6 +256,7 @@ def _norm_estimate(shapes, itemsize, params):
 
 register(OpSpec(
     name="layernorm", group="Normalization",
+    pipeline=("X", "mean", "var", "normalized", "result"),
     doc="LayerNorm: each sample normalized over its last len(gamma.shape) axes, then γ·norm + β.",
     inputs=(Input("X"), Input("gamma", "shape of X's trailing axes"), Input("beta", optional=True)),
     params=(Param("eps", "float", 1e-5, "added to the variance", minimum=0.0),),
@@ -302,6 +304,7 @@ def _rmsnorm_check(shapes, params):
 
 register(OpSpec(
     name="rmsnorm", group="Normalization",
+    pipeline=("X", "ms", "rms", "normalized", "result"),
     doc="RMSNorm: x / √(mean(x²) + eps) · γ over the last len(gamma.shape) axes (no mean subtraction).",
     inputs=(Input("X"), Input("gamma")),
     params=(Param("eps", "float", 1e-6, "added to the mean square", minimum=0.0),),
@@ -425,6 +428,7 @@ def _batchnorm_plan(run, granularity, options):
 
 register(OpSpec(
     name="batchnorm", group="Normalization",
+    pipeline=("X", "mean", "var", "normalized", "result"),
     doc="BatchNorm: each channel (axis 1) normalized over the batch and spatial axes; inference uses running stats.",
     inputs=(Input("X", "(N, C) or (N, C, L, …)"), Input("gamma", "(C,)", optional=True),
             Input("beta", "(C,)", optional=True), Input("running_mean", "(C,)", optional=True),

@@ -217,6 +217,7 @@ def _matmul_progressive(inputs, params, granularity):
 
 register(OpSpec(
     name="matmul", group="Products",
+    strip_roles=("A", "B"),
     doc="Matrix product A @ B with numpy semantics: 1-D promotion and broadcast batch axes.",
     inputs=(Input("A", "(…, m, k) or (k,)"), Input("B", "(…, k, n) or (k,)")),
     params=(), outputs=("result",), granularities=ALL,
@@ -317,6 +318,7 @@ def _dot_plan(run, granularity, options):
 
 register(OpSpec(
     name="dot", group="Products",
+    strip_roles=("a", "b"),
     doc="Dot product a·b = Σ_k a[k]·b[k] (over the last axis; leading axes broadcast).",
     inputs=(Input("a", "(…, k)"), Input("b", "(…, k)")),
     params=(), outputs=("products", "result"), granularities=ALL,
@@ -444,6 +446,7 @@ def _matvec_example():
 
 register(OpSpec(
     name="matvec", group="Products",
+    strip_roles=("A", "x"),
     doc="Matrix-vector product y = A x (each y[i] is row i of A dotted with x).",
     inputs=(Input("A", "(…, m, k)"), Input("x", "(…, k)")),
     params=(), outputs=("result",), granularities=ALL,
@@ -542,6 +545,7 @@ def _linear_plan(run, granularity, options):
 
 register(OpSpec(
     name="linear", group="Products",
+    strip_roles=("X", "W"),
     doc="Linear layer X @ W.T + b (W is (out_features, in_features), as in torch.nn.Linear).",
     inputs=(Input("X", "(…, in)"), Input("W", "(out, in)"), Input("b", "(out,)", optional=True)),
     params=(), outputs=("XW", "result"), granularities=ALL,

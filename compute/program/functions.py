@@ -151,6 +151,29 @@ def _merge_heads_shape(shapes, lits):
     return s[:-3] + (s[-2], s[-3] * s[-1])
 
 
+def _binary_shape(name):
+    def rule(shapes, lits):
+        return broadcast_shapes(name, shapes[0], shapes[1], "a", "b")
+    return rule
+
+
+def _binary(name, doc, fn):
+    """A function of two tensors that broadcast against each other (numpy's rules)."""
+    return Function(name, f"{name}(a, b)", doc, 2, _binary_shape(name), lambda a, lits, dtype: fn(a[0], a[1]))
+
+
+def _expand_dims_shape(shapes, lits):
+    s = tuple(shapes[0])
+    axis = lits["axis"]
+    n = len(s) + 1
+    if not -n <= axis < n:
+        raise ShapeError(f"axis {axis} is out of range for expand_dims of x {fmt_shape(s)}: the result has {n} "
+                         f"axes (valid: {-n}..{n - 1})")
+    out = list(s)
+    out.insert(axis % n, 1)
+    return tuple(out)
+
+
 def _where_shape(shapes, lits):
     ab = broadcast_shapes("where", shapes[1], shapes[2], "a", "b")
     return broadcast_shapes("where", shapes[0], ab, "cond", "a, b")
@@ -198,6 +221,15 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              0, lambda shapes, lits: (lits["n"], lits["n"]),
              lambda a, lits, dtype: causal_mask(lits["n"], dtype), ("n",), 1,
              lambda lits: {"n": _int("n", lits["n"], 0)}),
+    # The articles' masks: seeds/003 writes ``tf.math.minimum(scores, mask)``; numpy's NaN rule
+    # (a NaN on either side gives NaN) is kept, unlike fmin/fmax.
+    _binary("minimum", "the smaller of a and b, element by element (broadcasting)", np.minimum),
+    _binary("maximum", "the larger of a and b, element by element (broadcasting)", np.maximum),
+    _binary("multiply", "a · b, element by element (broadcasting), like a * b (np.multiply, tf.multiply)",
+            np.multiply),
+    Function("expand_dims", "expand_dims(x, axis)", "x with a new axis of size 1 at position axis", 1,
+             _expand_dims_shape, lambda a, lits, dtype: np.expand_dims(a[0], lits["axis"]), ("axis",), 1,
+             lambda lits: {"axis": _int("axis", lits["axis"])}),
     Function("where", "where(cond, a, b)", "a where cond is true (non-zero), else b; all three broadcast", 3,
              _where_shape, lambda a, lits, dtype: np.where(a[0], a[1], a[2])),
 )}

@@ -260,3 +260,181 @@ def analyze(program: Program, shapes: Mapping[str, object]) -> Analysis:
         raise
     except RecursionError:
         raise ParamError("the program is nested too deeply to check") from None
+
+
+# --- shapes of inputs a program names but nobody gave -----------------------------------------------
+#: Names that read as scalars (a head size, a temperature): guessed as () before any tensor shape.
+SCALAR_NAMES = ("d_k", "d_head", "d_model", "d", "dk", "scale", "eps", "temperature", "tau", "alpha", "beta",
+                "n", "h", "lr", "gamma_scalar")
+
+
+#: At most this many analyses when inferring shapes (a short program needs a handful; the editor
+#: calls this on the GUI thread).
+MAX_INFER_TRIALS = 200
+
+
+class _Hole(Exception):
+    """The analysis reached a name whose shape is to be inferred (``node``)."""
+
+    def __init__(self, node: Name):
+        super().__init__(node.id)
+        self.node = node
+
+
+class _Inferer(_Analyzer):
+    """An analysis that stops at the first use of a name in ``missing`` (a :class:`_Hole`), with
+    every shape met before it recorded, so the use's context can say what the name must be."""
+
+    def __init__(self, program: Program, inputs: Mapping[str, tuple], missing: set[str]):
+        super().__init__(program, inputs)
+        self.missing = missing
+
+    def name(self, node: Name) -> tuple[int, ...]:
+        if node.id in self.missing and node.id not in self.env:
+            raise _Hole(node)
+        return super().name(node)
+
+
+def _parents(program: Program) -> dict:
+    out = {}
+    stack = [ln.expr for ln in program.lines]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, BinOp):
+            kids = (n.left, n.right)
+        elif isinstance(n, (Unary, Transpose)):
+            kids = (n.operand,)
+        elif isinstance(n, Call):
+            kids = tuple(n.args) + tuple(k.value for k in n.keywords)
+        else:
+            kids = ()
+        for k in kids:
+            out[k] = n
+        stack.extend(kids)
+    return out
+
+
+def _sibling_shape(az: _Inferer, node: Node):
+    """The shape of ``node`` where it can be found now (None: it needs another unknown name)."""
+    if node in az.a.shapes:
+        return az.a.shapes[node]
+    try:
+        return az.shape(node)
+    except (_Hole, OpScopeError):
+        return None
+
+
+def _candidates(az: _Inferer, parents: dict, hole: Name, default: tuple, known_dims: list) -> list[tuple]:
+    """Shapes for ``hole`` that its use allows, the likeliest first."""
+    out: list[tuple] = []
+
+    def add(*shapes):
+        for s in shapes:
+            s = tuple(int(n) for n in s)
+            if s not in out and all(n > 0 for n in s):
+                out.append(s)
+
+    if hole.id in SCALAR_NAMES:
+        add(())
+    child: Node = hole
+    parent = parents.get(hole)
+    while isinstance(parent, (Unary, Transpose)) or (isinstance(parent, Call) and parent.func in FUNCTIONS
+                                                      and FUNCTIONS[parent.func].tensors == 1):
+        if isinstance(parent, Transpose):
+            break
+        child, parent = parent, parents.get(parent)  # exp(x), -x: the same shape as x's use
+    transposed = isinstance(parent, Transpose)
+    if transposed:
+        child, parent = parent, parents.get(parent)
+    if isinstance(parent, BinOp):
+        other = parent.right if child is parent.left else parent.left
+        so = None if isinstance(other, Num) else _sibling_shape(az, other)  # a number says nothing
+        if so is not None and parent.op == "@" and so:
+            # A weight (W…) is one matrix for the whole batch; anything else (K, V) is batched
+            # like its partner. Its free size: the partner's own first (K.T of Q: as many keys as
+            # queries), then the contracted one, then the other sizes the program uses.
+            batch = so[:-2] if hole.id[:1] not in "Ww" else ()
+            if child is parent.right:  # (…, m, k) @ B: B is (…, k, n)
+                k = so[-1]
+                m = so[-2] if len(so) >= 2 else k
+                sizes = [m, k] if transposed else [k, m]
+                shapes = [(k, n) for n in dict.fromkeys([*sizes, *known_dims])]
+            else:  # A @ (…, k, n): A is (…, m, k)
+                k = so[-2] if len(so) >= 2 else so[-1]
+                n = so[-1]
+                sizes = [n, k] if transposed else [k, n]
+                shapes = [(m, k) for m in dict.fromkeys([*sizes, *known_dims])]
+            shapes = [sh[::-1] if transposed else sh for sh in shapes]
+            add(*[batch + sh for sh in shapes], *shapes, (k,))
+        elif so is not None:
+            row = so[-1:] if so else ()
+            # A bias (b…, c…) added to a (…, n) tensor is one row of n; anything else its partner's shape.
+            if parent.op in "+-" and hole.id[:1] in "bc":
+                add(row, so, ())
+            else:
+                add(so, row, ())
+    elif isinstance(parent, Call):
+        others = [a for a in parent.args if a is not child]
+        is_op = parent.func not in FUNCTIONS  # an operation's extra inputs (γ, β, biases) are rows
+        for a in others:
+            so = _sibling_shape(az, a)
+            if so is not None:
+                if is_op and so and hole.id[:1] in "Ww":  # a weight of a projection: d × d
+                    add((so[-1], so[-1]))
+                add(*((so[-1:], so) if is_op and so else (so, so[-1:] if so else ())))
+                if len(so) >= 2:
+                    add(so[:-2] + (so[-1], so[-2]))
+    add(default)
+    for s in dict.fromkeys(tuple(v) for v in az.a.inputs.values()):
+        add(s)
+    return out
+
+
+def infer_input_shapes(program: Program, shapes: Mapping[str, object], missing, *,
+                       default: tuple[int, ...] = (4, 4)) -> dict[str, tuple[int, ...]]:
+    """Shapes for the inputs ``missing`` that ``program`` reads but nobody gave, from what the
+    program's other shapes (``shapes``: name → shape) force on them: the inner dimension of a
+    matmul (``Q @ W`` with Q (4, 3) → W (3, n), n chosen so later lines check: 3, else 4, else
+    another size the program uses), broadcasting with the other operand (a bias ``b…``/``c…`` of a
+    (4, 8) sum: (8,), anything else (4, 8)), the other arguments of a call (``layernorm(x, g, b)``), and names that read
+    as scalars (``d_k`` → ``()``). Each name is decided at its first use, trying its candidates
+    in order, depth first, until the whole program checks (at most :data:`MAX_INFER_TRIALS`
+    analyses; else the deepest partial answer); a name nothing decides gets ``default``. Never
+    raises for the program's own errors: those are check_program's to say.
+    """
+    known = {str(k): as_shape(str(k), v) for k, v in shapes.items()}
+    missing = [m for m in dict.fromkeys(missing) if m not in known]
+    parents = _parents(program)
+    known_dims = sorted({d for s in known.values() for d in s if d > 1})
+    budget = [MAX_INFER_TRIALS]
+    greedy: dict[str, tuple[int, ...]] = {}
+
+    def solve(guessed: dict) -> dict | None:
+        """Depth first over each next name's candidates: the first assignment the whole program
+        checks with (None when none does within the budget); ``greedy`` keeps the deepest try."""
+        left = set(missing) - set(guessed)
+        if len(guessed) > len(greedy) or not greedy:
+            greedy.clear()
+            greedy.update(guessed)
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
+        az = _Inferer(program, {**known, **guessed}, left)
+        try:
+            az.run()
+            return dict(guessed)  # checks, and nothing left reads a missing name
+        except _Hole as hole:
+            name, cands = hole.node.id, _candidates(az, parents, hole.node, default, known_dims)
+        except OpScopeError:
+            return None
+        for c in cands:
+            found = solve({**guessed, name: c})
+            if found is not None:
+                return found
+        return None
+
+    found = solve({})
+    out = dict(found if found is not None else greedy)
+    for m in missing:
+        out.setdefault(m, tuple(default))
+    return out

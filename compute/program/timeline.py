@@ -91,7 +91,8 @@ class ProgramTimeline(Sequence):
     """The steps of a whole program, with the API of :class:`~compute.timeline.Timeline`:
     ``len(tl)``, ``tl[n]`` (a :class:`~compute.step.Step`, built on demand), ``tensor_at``,
     ``value_at``, ``shape``, ``dtype``, ``is_written``, ``first_step_writing``, ``result()``,
-    ``inputs()``, ``levels``, ``tensor_names``.
+    ``inputs()``, ``levels``, ``tensor_names``, and the progress calls (``done``, ``available``,
+    ``wait``, ``cancel``, ``progress``) of a timeline computed whole.
 
     Attributes
     ----------
@@ -150,6 +151,33 @@ class ProgramTimeline(Sequence):
     # --- Sequence -------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._len
+
+    # --- progress: a program is computed whole before its timeline exists (Timeline's API) ------
+    @property
+    def done(self) -> bool:
+        """True: every line was computed before the timeline existed."""
+        return True
+
+    @property
+    def cancelled(self) -> bool:
+        return False
+
+    def available(self) -> int:
+        """Steps computed so far: all of them."""
+        return self._len
+
+    def wait(self, n: int | None = None, timeout: float | None = None) -> bool:
+        """True: every step is there (``n`` is checked like an index)."""
+        if n is not None and not -self._len <= int(n) < self._len:
+            raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
+        return True
+
+    def cancel(self, wait: bool = True) -> None:
+        """Nothing to stop: the program was computed whole."""
+
+    def progress(self) -> float:
+        """Fraction of the computation done: 1.0."""
+        return 1.0
 
     def locate(self, n: int) -> tuple[LinePart, int]:
         """The line holding step ``n`` and the step's index within the line's own timeline."""
@@ -315,7 +343,33 @@ def _stage_name(node) -> str:
     return "copy"
 
 
-def stream_program(text: str, inputs: Mapping, granularity=None, **params) -> ProgramTimeline:
+#: The stepping options a line's operation may take (as ``stream_op``'s keywords).
+LINE_OPTIONS = ("tile", "kblock")
+
+
+def _check_options(options, line_names) -> dict[str, dict]:
+    """``options`` (None, or line name → {"tile": …, "kblock": …}) checked for names and keys."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ParamError(f"options must be a dict line name -> {{'tile': ..., 'kblock': ...}}, not {options!r}")
+    unknown = [k for k in options if k not in line_names]
+    if unknown:
+        raise ParamError(f"options for unknown line(s) {', '.join(map(str, unknown))}; "
+                         f"lines: {', '.join(line_names)}")
+    out = {}
+    for line, opts in options.items():
+        if not isinstance(opts, Mapping):
+            raise ParamError(f"line {line}: options must be a dict like {{'tile': 4}}, not {opts!r}")
+        bad = [k for k in opts if k not in LINE_OPTIONS]
+        if bad:
+            raise ParamError(f"line {line}: unknown option(s) {', '.join(map(str, bad))}; valid: "
+                             f"{', '.join(LINE_OPTIONS)}")
+        out[line] = {k: v for k, v in opts.items() if v is not None}
+    return out
+
+
+def stream_program(text: str, inputs: Mapping, granularity=None, options=None, **params) -> ProgramTimeline:
     """Compute the program ``text`` on ``inputs`` (and scalar ``params``, as in ``run_program``)
     and return its :class:`ProgramTimeline`.
 
@@ -324,6 +378,10 @@ def stream_program(text: str, inputs: Mapping, granularity=None, **params) -> Pr
     granularity : None (each line's default: the finest that keeps its timeline under
         ``MAX_DEFAULT_STEPS``), a name (``"element"``, ``"tile"``, ``"kblock"``, ``"stage"``) used by
         every line whose operation offers it, or a dict line name → granularity.
+    options : None, or a dict line name → that line's stepping options, ``{"tile": 4}`` (an int or
+        (rows, cols) for ``tile`` steps) and/or ``{"kblock": 2}`` (for ``kblock`` steps), given to
+        the line's operation as :func:`compute.stream_op` takes them. A line that is no
+        operation call (one ``stage`` step) takes none.
 
     The whole program's memory (every line and every operation's kept tensors) is checked against
     the budget before anything is computed; ``tl.result()`` equals ``run_program``'s.
@@ -332,6 +390,7 @@ def stream_program(text: str, inputs: Mapping, granularity=None, **params) -> Pr
         raise ParamError(f"unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)}, "
                          f"or a dict line name -> granularity")
     prep = prepare_program(text, inputs, params, keep_all=True)
+    line_options = _check_options(options, prep.program.line_names)
     if isinstance(granularity, Mapping):
         unknown = [k for k in granularity if k not in prep.program.line_names]
         if unknown:
@@ -371,7 +430,13 @@ def stream_program(text: str, inputs: Mapping, granularity=None, **params) -> Pr
         if op is not None:
             spec = get_spec(op)
             g = _line_granularity(granularity, line.name, spec.granularities, op)
-            tl = stream_op(op, op_inputs, granularity=g, run_id=run_id, **op_params)
+            try:
+                tl = stream_op(op, op_inputs, granularity=g, run_id=run_id, **line_options.get(line.name, {}),
+                               **op_params)
+            except ParamError as exc:
+                if line.name not in line_options:
+                    raise
+                raise ParamError(f"line {line.name}: {exc}") from None
             names = {}
             for local in tl.input_names:
                 node = arg_nodes.get(local)
@@ -388,6 +453,9 @@ def stream_program(text: str, inputs: Mapping, granularity=None, **params) -> Pr
             if not (isinstance(root, BinOp) and root.op in ENGINE_OPS):
                 value = ev.line_value(line)
             _line_granularity(granularity, line.name, ("stage",), None)
+            if line_options.get(line.name):
+                raise ParamError(f"line {line.name}: options {', '.join(line_options[line.name])} are not available; "
+                                 f"it is one stage step (not an operation call)")
             reads = tuple(dict.fromkeys(n.id for n in walk_names(root)))
             run = Run(line.name, np, {n: env[n] for n in reads}, {"result": value}, {})
             stage = Stage(_stage_name(root), ("result",), reads, _stage_caption(text_of(root.span), value))

@@ -150,3 +150,39 @@ def test_operation_calls_bind_inputs_in_declared_order_and_keywords():
     assert out["s"] == pytest.approx(x.sum())
     by_name = compute.run_program("y = layernorm(X=x, gamma=g)", {"x": x, "g": g})["y"]
     np.testing.assert_array_equal(by_name, compute.run_op("layernorm", {"X": x, "gamma": g})["result"])
+
+
+@pytest.mark.parametrize("name, ref", [("minimum", np.minimum), ("maximum", np.maximum), ("multiply", np.multiply)])
+@SETTINGS
+@given(data=st.data(), bs=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4))
+def test_binary_functions_broadcast_like_numpy(name, ref, data, bs):
+    a, b = data.draw(_pair(bs.input_shapes))
+    text = f"y = {name}(A, B)"
+    out = compute.run_program(text, {"A": a, "B": b})
+    assert compute.check_program(text, {"A": a.shape, "B": b.shape})["y"] == bs.result_shape
+    np.testing.assert_array_equal(out["y"], ref(a, b))
+    tl = compute.stream_program(text, {"A": a, "B": b})
+    np.testing.assert_array_equal(tl.result()["y"], ref(a, b))
+
+
+def test_minimum_mask_of_the_articles_and_its_errors():
+    """seeds/003 masks with ``tf.math.minimum(scores, mask)``: a −inf entry wins, NaN stays NaN,
+    and shapes that do not broadcast are refused at the call with both shapes."""
+    scores = np.array([[1.0, 2.0], [np.nan, 4.0]])
+    mask = np.array([[0.0, -np.inf], [0.0, 0.0]])
+    out = compute.run_program("m = minimum(scores, mask)", {"scores": scores, "mask": mask})["m"]
+    np.testing.assert_array_equal(out, [[0.0, -np.inf], [np.nan, 0.0]])
+    with pytest.raises(compute.ShapeError, match=r"minimum\(s, m\).*\(2, 3\).*\(4, 4\)"):
+        compute.check_program("y = minimum(s, m)", {"s": (2, 3), "m": (4, 4)})
+    with pytest.raises(compute.ParamError):
+        compute.check_program("y = minimum(s)", {"s": (2, 3)})
+
+
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, max_side=3), elements=FINITE), data=st.data())
+@SETTINGS
+def test_expand_dims_matches_numpy(x, data):
+    axis = data.draw(st.integers(-x.ndim - 1, x.ndim))
+    out = compute.run_program(f"y = expand_dims(x, {axis})", {"x": x})["y"]
+    np.testing.assert_array_equal(out, np.expand_dims(x, axis))
+    with pytest.raises(compute.ShapeError, match="out of range"):
+        compute.check_program(f"y = expand_dims(x, {x.ndim + 2})", {"x": x.shape})

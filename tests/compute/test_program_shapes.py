@@ -100,3 +100,37 @@ def test_the_budget_refuses_the_whole_program_before_allocating():
         assert compute.run_program("a = x + 1\nb = a * 2", {"x": x})["b"].shape == (64, 64)
     finally:
         compute.set_memory_budget(None)
+
+
+# --- shapes of missing inputs ----------------------------------------------------------------------
+from opscope.compute.program import infer_input_shapes, parse_program  # noqa: E402
+
+
+@pytest.mark.parametrize("text, known, expected", [
+    ("s = Q @ W", {"Q": (4, 3)}, {"W": (3, 3)}),
+    ("s = W @ Q", {"Q": (4, 3)}, {"W": (4, 4)}),
+    # The free size is the one the next line needs: s (4, n) @ K.T (4, 5) forces n = 4.
+    ("s = Q @ W\nt = s @ K.T", {"Q": (4, 3), "K": (5, 4)}, {"W": (3, 4)}),
+    ("s = Q @ K.T / sqrt(d_k)\nw = softmax(s, axis=-1) @ V", {"Q": (2, 4, 3)},
+     {"K": (2, 4, 3), "d_k": (), "V": (2, 4, 4)}),
+    ("h = layernorm(x, g, b)", {"x": (4, 8)}, {"g": (8,), "b": (8,)}),
+    ("f = relu(h @ W1 + c1) @ W2 + c2\ny = f + h", {"h": (4, 6)},
+     {"W1": (6, 6), "c1": (6,), "W2": (6, 6), "c2": (6,)}),
+    ("a = mha(X, W_q, W_k, W_v, W_o, num_heads=2)", {"X": (4, 8)},
+     {"W_q": (8, 8), "W_k": (8, 8), "W_v": (8, 8), "W_o": (8, 8)}),
+    ("m = minimum(s, mask)", {"s": (2, 4, 4)}, {"mask": (2, 4, 4)}),
+])
+def test_missing_input_shapes_are_inferred_from_the_program(text, known, expected):
+    program = parse_program(text)
+    got = infer_input_shapes(program, known, list(expected))
+    assert got == expected
+    compute.check_program(text, {**known, **got})  # and the program checks with them
+
+
+def test_a_name_nothing_decides_gets_the_default_and_errors_stay_for_check_program():
+    got = infer_input_shapes(parse_program("y = exp(a) * 2"), {}, ["a"], default=(2, 2))
+    assert got == {"a": (2, 2)}
+    # A program that cannot check whatever the shapes: no exception, the defaults.
+    bad = infer_input_shapes(parse_program("y = A @ B\nz = y @ C"), {"A": (2, 3), "B": (4, 5)}, ["C"],
+                             default=(2, 2))
+    assert bad == {"C": (2, 2)}
