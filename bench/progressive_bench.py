@@ -1,12 +1,15 @@
 """Progressive runs (issue 10): how soon the first tile exists, the whole run's cost, cancel latency.
 
-    python bench/progressive_bench.py [--size 8192] [--seq 4096] [--heads 16]
+    python bench/progressive_bench.py [--size 8192] [--seq 4096] [--heads 16] [--repeat 3] [--skip-attention]
 
 Prints, for an N² float32 matmul ``tile`` stream and attention heads × seq × 64 float32 ``tile``
-stream, each ÷ the direct computation (``A @ B``; the engine's eager attention): time to the
-first step, time to all steps, cancel latency (cancel() asked mid-run until the worker has ended)
-and peak memory (tracemalloc sees numpy's allocations). Goals: first ≤ 0.05×, all ≤ 1.15×, cancel
-≤ 0.3 s.
+stream, each ÷ the direct computation (``A @ B``; the engine's eager attention), measured in
+turns (direct, then progressive) ``--repeat`` times so a shared machine's load hits both alike:
+time to the first step, time to all steps (wall, and CPU seconds of the process, which a busy
+machine disturbs less), cancel latency (cancel() asked mid-run until the workers have ended), the
+first display frame of the result (``tensor_at(max_shape=(512, 512))``) at the last step and
+mid-run, and peak memory (tracemalloc sees numpy's allocations, in a separate run). Goals: first
+≤ 0.05×, all ≤ 1.15×, cancel ≤ 0.3 s, a display frame ≤ 50 ms.
 """
 
 from __future__ import annotations
@@ -24,20 +27,42 @@ main.use_source_tree()
 
 import numpy as np  # noqa: E402
 from opscope import compute  # noqa: E402
+from opscope.compute import progressive  # noqa: E402
+
+
+def _timed(f):
+    """(wall s, process CPU s) of ``f()``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _progressive(op, inputs, **kw):
-    """(first step s, all steps s, peak MiB) of one progressive run."""
-    tracemalloc.start()
-    t0 = time.perf_counter()
+    """(timeline, first step s, all steps s, CPU s, last-step frame s, mid-run frame s)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     tl = compute.stream_op(op, inputs, granularity="tile", progressive=True, **kw)
     tl.wait(0)
     first = time.perf_counter() - t0
+    mid = len(tl) // 2
+    tl.wait(mid)
+    f0 = time.perf_counter()
+    tl.tensor_at(tl.output_names[-1], mid, max_shape=(512, 512))
+    mid_frame = time.perf_counter() - f0
     tl.result()
     total = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    f0 = time.perf_counter()
+    tl.tensor_at(tl.output_names[-1], len(tl) - 1, max_shape=(512, 512))
+    last_frame = time.perf_counter() - f0
+    return tl, first, total, cpu, last_frame, mid_frame
+
+
+def _peak(f) -> float:
+    tracemalloc.start()
+    f()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return tl, first, total, peak
+    return peak
 
 
 def _cancel_latency(op, inputs, frac=0.3, **kw):
@@ -48,48 +73,77 @@ def _cancel_latency(op, inputs, frac=0.3, **kw):
     return time.perf_counter() - t0, tl.available(), len(tl)
 
 
+def _report(label, direct, runs, lats):
+    """One block of lines: ranges over the repeats."""
+    def rng(values, fmt="{:.3f}"):
+        lo, hi = min(values), max(values)
+        return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}–{fmt.format(hi)}"
+
+    walls = [d[0] for d in direct]
+    print(f"{label}; direct {rng(walls)} s (CPU {rng([d[1] for d in direct])} s)")
+    print(f"  first step   {rng([r[1] for r in runs])} s = {rng([r[1] / d[0] for r, d in zip(runs, direct)])}× direct")
+    print(f"  all steps    {rng([r[2] for r in runs])} s = {rng([r[2] / d[0] for r, d in zip(runs, direct)])}× direct "
+          f"(CPU {rng([r[3] / d[1] for r, d in zip(runs, direct)])}× direct's CPU)")
+    print(f"  frame 512² of the result: last step {rng([r[4] * 1000 for r in runs], '{:.1f}')} ms, "
+          f"mid-run {rng([r[5] * 1000 for r in runs], '{:.1f}')} ms")
+    print(f"  cancel latency {rng([x[0] * 1000 for x in lats], '{:.0f}')} ms "
+          f"(cancelled at {lats[0][1]}/{lats[0][2]} steps)")
+
+
+def _bench_matmul(args, rng) -> None:
+    """The matmul half: N² float32, tile steps."""
+    n = args.size
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    a @ b  # warm BLAS
+    kw = {"tile": args.tile} if args.tile else {}
+    direct, runs, lats = [], [], []
+    for _ in range(args.repeat):
+        direct.append(_timed(lambda: a @ b))
+        runs.append(_progressive("matmul", {"A": a, "B": b}, **kw)[1:])
+        lats.append(_cancel_latency("matmul", {"A": a, "B": b}, **kw))
+    tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", progressive=True, **kw)
+    tl.wait(0)
+    label = f"matmul {n}² float32, tile {tl.options['tile']} ({len(tl)} steps)"
+    tl.cancel()
+    del tl
+    _report(label, direct, [(None,) + r for r in runs], lats)
+    peak = _peak(lambda: compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", progressive=True,
+                                           **kw).result())
+    print(f"  peak: direct {_peak(lambda: a @ b):.0f} MiB, progressive {peak:.0f} MiB")
+
+
 def main_() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=8192)
     ap.add_argument("--seq", type=int, default=4096)
     ap.add_argument("--heads", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-attention", action="store_true")
     ap.add_argument("--tile", type=int, default=None, help="matmul tile (default: the engine's, ~256 tiles)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
+    print(f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f}; panel threads {progressive.PANEL_THREADS}")
 
-    n = args.size
-    a = rng.standard_normal((n, n), dtype=np.float32)
-    b = rng.standard_normal((n, n), dtype=np.float32)
-    a @ b  # warm BLAS
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    a @ b
-    direct = time.perf_counter() - t0
-    dpeak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    kw = {"tile": args.tile} if args.tile else {}
-    tl, first, total, peak = _progressive("matmul", {"A": a, "B": b}, **kw)
-    lat, got, steps = _cancel_latency("matmul", {"A": a, "B": b}, **kw)
-    print(f"matmul {n}² float32, tile {tl.options['tile']} ({len(tl)} steps); direct {direct:.3f} s, "
-          f"peak {dpeak:.0f} MiB")
-    print(f"  first tile {first:.3f} s = {first / direct:.3f}×   all tiles {total:.3f} s = {total / direct:.3f}×   "
-          f"peak {peak:.0f} MiB")
-    print(f"  cancel latency {lat * 1000:.0f} ms (cancelled at {got}/{steps} steps)")
-    del tl, a, b
+    _bench_matmul(args, rng)
+    if args.skip_attention:
+        return
 
     h, s, d = args.heads, args.seq, 64
     q, k, v = (rng.standard_normal((h, s, d), dtype=np.float32) for _ in range(3))
-    compute.run_op("attention", {"Q": q, "K": k, "V": v})  # warm: the pool then holds buffers, as on an edit
-    t0 = time.perf_counter()
-    compute.run_op("attention", {"Q": q, "K": k, "V": v})
-    direct = time.perf_counter() - t0
-    tl, first, total, peak = _progressive("attention", {"Q": q, "K": k, "V": v})
-    del tl
-    lat, got, steps = _cancel_latency("attention", {"Q": q, "K": k, "V": v})
-    print(f"attention {h}×{s}×{d} float32, tile steps; direct (engine, eager) {direct:.3f} s")
-    print(f"  first chunk {first:.3f} s = {first / direct:.3f}×   all {total:.3f} s = {total / direct:.3f}×   "
-          f"peak {peak:.0f} MiB (scores, scaled, weights: 3 × {h * s * s * 4 / 2**20:.0f} MiB)")
-    print(f"  cancel latency {lat * 1000:.0f} ms (cancelled at {got}/{steps} steps)")
+    inputs = {"Q": q, "K": k, "V": v}
+    compute.run_op("attention", inputs)  # warm: the pool then holds buffers, as on an edit
+    direct, runs, lats = [], [], []
+    for _ in range(args.repeat):
+        direct.append(_timed(lambda: compute.run_op("attention", inputs)))
+        runs.append(_progressive("attention", inputs)[1:])
+        lats.append(_cancel_latency("attention", inputs))
+    _report(f"attention {h}×{s}×{d} float32, tile steps (direct: the engine, eager)", direct,
+            [(None,) + r for r in runs], lats)
+    peak = _peak(lambda: compute.stream_op("attention", inputs, granularity="tile", progressive=True).result())
+    print(f"  peak progressive {peak:.0f} MiB "
+          f"(scores, scaled, weights: 3 × {h * s * s * 4 / 2**20:.0f} MiB)")
 
 
 if __name__ == "__main__":

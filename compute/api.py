@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backend import BackendInfo, get_backend, to_host
-from .budget import check_budget
+from .budget import check_budget, stream_sizes
 from .buffers import POOL
 from .errors import InputError, ParamError
 from .numbers import fmt_shape
@@ -88,6 +88,25 @@ def _budget_sizes(spec: OpSpec, shapes: Mapping[str, tuple], itemsizes: Mapping[
     (zero-stride) input counts at its full logical size: a cast or a device copy materializes it."""
     sizes = dict(spec.estimate(shapes, dtype.itemsize, params))
     sizes.update({f"input {k}": math.prod(int(n) for n in shp) * int(itemsizes[k]) for k, shp in shapes.items()})
+    return sizes
+
+
+def stream_budget_sizes(name: str, inputs: Mapping[str, object], params: Mapping[str, object],
+                        granularity: str | None = None, progressive: bool = False) -> dict[str, int]:
+    """The sizes (name -> bytes) the budget holds a :func:`stream_op` run of these inputs to
+    (bench/budget_bench.py compares them with the peak memory of real runs)."""
+    prep = prepare(name, inputs, dict(params))
+    return _stream_sizes(prep, granularity)
+
+
+def _stream_sizes(prep: Prepared, granularity: str | None) -> dict[str, int]:
+    """A streamed run's sizes: the run's own (:func:`_budget_sizes`) and what its steps add."""
+    spec = prep.spec
+    shapes = {k: tuple(a.shape) for k, a in prep.inputs.items()}
+    sizes = _budget_sizes(spec, shapes, {k: a.dtype.itemsize for k, a in prep.inputs.items()}, prep.dtype,
+                          prep.params)
+    sizes.update(stream_sizes(dict(spec.estimate(shapes, prep.dtype.itemsize, prep.params)), granularity,
+                              spec.granularities))
     return sizes
 
 
@@ -253,6 +272,8 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
     if granularity is not None and granularity not in spec.granularities:
         raise ParamError(f"{name}: granularity {granularity!r} is not available; "
                          f"{name} steps by {', '.join(spec.granularities)}")
+    xp, _info = get_backend()
+    check_budget(spec.name, _stream_sizes(prep, granularity), xp)  # the steps' own arrays too
     if progressive:
         tl = _progressive_timeline(prep, granularity, options, run_id)
         if tl is not None:
@@ -297,7 +318,8 @@ def _progressive_timeline(prep: Prepared, granularity: str | None, options: dict
             return None
         probe_run = Run(spec.name, np, dict(prep.inputs), probe.outputs, dict(prep.params))
         granularity = _default_granularity(spec, probe_run, options)
-        probe.chunks.close()
+        if probe.chunks is not None:
+            probe.chunks.close()
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         panels = hook(prep.inputs, prep.params, granularity)
     if panels is None:

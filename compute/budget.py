@@ -118,3 +118,20 @@ def check_budget(op: str, sizes: dict[str, int], xp=None) -> None:
         f"{op}: this run needs about {human_bytes(total)} ({items}), over the memory budget of "
         f"{human_bytes(budget)}. Use smaller inputs or raise the budget (OPSCOPE_MEMORY_BUDGET)."
     )
+
+
+def stream_sizes(op_sizes: dict[str, int], granularity: str | None, granularities) -> dict[str, int]:
+    """What streaming a run adds to the operation's own sizes (``op_sizes``, from its ``estimate``).
+
+    A step finer than a whole stage may show a tensor as it stands mid-run: k-block partial sums,
+    running sums and prefix sums are arrays of the output's size built for that step (measured
+    with bench/budget_bench.py: matmul kblock peaked at 1.62× the run's own sizes, cumsum by
+    element 1.56×). Tensors revealed tile by tile cost their display pixels only (the reveal
+    order is read on the frame's grid), so one state of the largest tensor covers every
+    granularity. ``granularity`` None is the default, chosen later: counted as a fine one when
+    the operation has one.
+    """
+    fine = [g for g in granularities if g != "stage"]
+    if not op_sizes or (granularity == "stage" or (granularity is None and not fine)):
+        return {}
+    return {"a step's partial values": max(int(v) for v in op_sizes.values())}

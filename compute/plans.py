@@ -85,6 +85,26 @@ class Plan:
         final values; None when the plan reveals ``name`` another way (partial sums, stages)."""
         return None
 
+    def has_reveal_order(self, name: str) -> bool:
+        """Whether :meth:`reveal_order_at` answers for ``name`` (without building any array)."""
+        return self.reveal_order(name) is not None
+
+    def reveal_order_at(self, name: str, lead: tuple, rows, cols):
+        """The reveal order of a ≥ 2-D tensor on one grid: leading index ``lead`` (ints for every
+        axis before the last two), then the 1-D int arrays ``rows`` × ``cols`` of the last two axes.
+        Returns a (len(rows), len(cols)) int array. Orders are non-decreasing along each axis (tiles
+        in row-major order), so a display block's order is the order of its last element: a frame
+        of any size costs its pixels, never a pass over the tensor."""
+        o = self.reveal_order(name)
+        o = np.asarray(o.get() if hasattr(o, "get") and not isinstance(o, np.ndarray) else o)  # CuPy: small
+        lead = tuple(int(i) for i in lead)
+        o = o.reshape((1,) * max(0, len(lead) + 2 - o.ndim) + o.shape)
+        o = o[tuple(0 if size == 1 else i for size, i in zip(o.shape, lead))]  # broadcast axes: index 0
+        rows, cols = np.asarray(rows, dtype=np.intp), np.asarray(cols, dtype=np.intp)
+        rows = rows if o.shape[0] > 1 else np.zeros_like(rows)
+        cols = cols if o.shape[1] > 1 else np.zeros_like(cols)
+        return o[np.ix_(rows, cols)]
+
 
 def full_box(shape) -> tuple[tuple[int, int], ...]:
     """The box covering a whole tensor."""
@@ -201,6 +221,24 @@ class GridPlan(Plan):
             self._lin = grid_linear_index(self.run.xp, self.shape, self.tile)
         return self._lin
 
+    def has_reveal_order(self, name: str) -> bool:
+        return name == self.out and bool(self.shape)
+
+    def reveal_order_at(self, name: str, lead: tuple, rows, cols):
+        """Tile indices on a grid, from the tile coordinates alone: the full-size order (int64,
+        8 bytes an element: 512 MiB for an 8192² product) is never built."""
+        stride = 1
+        strides = []
+        for g in reversed(self.grid):
+            strides.append(stride)
+            stride *= g
+        strides.reverse()
+        nlead = len(self.shape) - 2
+        base = sum((int(i) // t) * s for i, t, s in zip(lead, self.tile[:nlead], strides[:nlead]))
+        r = (np.asarray(rows, dtype=np.int64) // self.tile[-2]) * strides[-2]
+        c = (np.asarray(cols, dtype=np.int64) // self.tile[-1]) * strides[-1]
+        return base + r[:, None] + c[None, :]
+
 
 class ConcatPlan(Plan):
     """Plans played one after the other; each tensor is revealed by the first part that writes it."""
@@ -236,6 +274,18 @@ class ConcatPlan(Plan):
                 order = part.reveal_order(name)
                 return None if order is None else order + start
         return None
+
+    def has_reveal_order(self, name: str) -> bool:
+        for part in self.parts:
+            if name in part.writes:
+                return part.has_reveal_order(name)
+        return False
+
+    def reveal_order_at(self, name: str, lead: tuple, rows, cols):
+        for part, start in zip(self.parts, self.starts):
+            if name in part.writes:
+                return part.reveal_order_at(name, lead, rows, cols) + start
+        raise KeyError(name)
 
     def tensor_at(self, name: str, n: int):
         for part, start in zip(self.parts, self.starts):

@@ -1,26 +1,45 @@
-"""Progressive runs: a timeline that exists at once and fills in while a worker thread computes.
+"""Progressive runs: a timeline that exists at once and fills in while worker threads compute.
 
 ``stream_op(..., progressive=True)`` returns a :class:`ProgressiveTimeline` before the output is
-computed. A worker thread computes it in *panels* large enough to keep BLAS efficient (row panels
-of 256–512 rows for matmul, chunks of query rows for attention; ARCHITECTURE.md §2 and §9) and
-publishes each finished panel. The plan's steps are finer than the panels (a 512² tile, one
-element): a step is available once every output row it reveals lies in finished panels.
+computed. Worker threads compute it in *panels* large enough to keep BLAS efficient (row panels
+of 256 rows for matmul, chunks of query rows for attention; ARCHITECTURE.md §2 and §9) and
+publish each finished panel. The plan's steps are finer than the panels (a 512² tile, one
+element): a step is available once everything it reveals lies in finished panels.
 
 The contract between an operation and this module is :class:`Panels`: the operation allocates its
-outputs, names how many *units* (flattened leading rows) they have, and gives a generator that
-computes one panel per ``next()`` and yields the number of units finished so far. Every output of
-a progressive run reshapes to ``(total, -1)`` and its first ``frontier`` rows are final; that one
-rule gives step availability, provisional display levels and the finished part of a cancelled run.
+outputs and describes its work as *units* counted from the start, either as a generator that
+computes one panel per ``next()`` and yields the units finished so far (attention), or as a list
+of independent tasks (matmul), run by :data:`PANEL_THREADS` threads with BLAS pinned to one
+thread each. The frontier is the number of units finished without a gap; ``need(plan, n)`` says
+which frontier step ``n`` needs and ``final(k)`` which part of the outputs is final at frontier
+``k`` (a *staircase* over the outputs seen as ``(rows, -1)``: by default the first ``k`` rows).
+That one description gives step availability, provisional display levels, the finished part of
+a cancelled run, and display copies that are reduced as panels land.
 
-Threads: the worker is a plain non-daemon ``threading.Thread`` that holds no reference to its
-timeline, so a timeline nobody holds any more is garbage-collected, and its finalizer asks the
-worker to stop (it does so within one panel). Finished and cancelled timelines join their thread.
-numpy's BLAS and ufuncs release the GIL, and the worker runs no Python loop per element, so the
-GUI thread keeps running while a panel is computed.
+Why a pool of one-thread BLAS calls and not OpenBLAS's own threads (measured on this 2-core
+machine, shared, 4096² float32, ÷ one ``A @ B``): 256-row panels through OpenBLAS's 2 threads
+cost 1.3–1.7× (each call splits in two and the halves wait for each other, spinning, whenever the
+other core is busy); the same panels as independent one-thread calls on 2 threads cost 0.5–0.65×
+loaded and about 1× idle. The first row band of a product is computed in column pieces, so the
+first tile is there after about 1/256 of the work instead of a whole band.
+
+Display copies: a view of a big tensor asks for block-reduced frames (``tensor_at(...,
+max_shape=...)``). Rebuilding that reduction per frame costs a pass over the tensor (2.5 s for an
+8192² product); here the worker reduces each finished panel into every display copy a view has
+asked for (and one at the default display size, made before the first frame is asked for),
+before it publishes the panel. A frame is then one ``where`` over display pixels at any step.
+
+Threads: the workers are plain non-daemon threads that hold no reference to their timeline, so
+a timeline nobody holds any more is garbage-collected, and its finalizer asks the workers to stop
+(they do so within one panel). Finished and cancelled timelines join their threads. numpy's BLAS
+and ufuncs release the GIL, and the workers run no Python loop per element, so the GUI thread
+keeps running while a panel is computed.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 import weakref
@@ -31,12 +50,28 @@ import numpy as np
 
 from .errors import OpScopeError
 from .plans import Plan, Run
-from .timeline import Timeline, finite_levels
+from .timeline import Timeline, _display_dtype, finite_levels
 
-#: Rows of one matmul panel: 256–512 full-width rows cost 1.03–1.09× one direct ``A @ B``
-#: (ARCHITECTURE.md §2); 256 keeps a panel of an 8192² float32 product near 0.2 s, so a cancel
-#: lands within that.
+#: Rows of one matmul panel: 256 full-width rows keep one-thread BLAS efficient (≈ 1.0× a direct
+#: product per row) and a panel of an 8192² float32 product near 0.2–0.4 s, so a cancel lands
+#: within that.
 PANEL_ROWS = 256
+
+#: Width of the column pieces of a product's first row band (at least; a tile's width when wider).
+BAND_PIECE_COLS = 512
+
+#: Threads that compute a pool of panels (each calls BLAS with one thread). All cores: the pool
+#: is as fast as OpenBLAS's own threads on an idle machine and much faster on a busy one.
+PANEL_THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                           else (os.cpu_count() or 1)))
+
+#: The display size views ask for by default (gui/canvas/canvas.py's DEFAULT_MAX_SHAPE): a
+#: reduced copy of this size is built for every big 2-D output as its panels land, so the first
+#: frame of a result is ready at any step.
+DISPLAY_MAX_SHAPE = (512, 512)
+
+#: Display copies one progressive run keeps up to date (a few views × zoom levels).
+MAX_DISPLAY_COPIES = 8
 
 
 class CancelledRunError(OpScopeError, RuntimeError):
@@ -49,19 +84,40 @@ class Panels:
 
     Attributes
     ----------
-    outputs : the run's named outputs, allocated up front; the worker fills them in place.
-    total : units of work; every output reshapes to ``(total, -1)`` and units are its rows.
+    outputs : the run's named outputs, allocated up front; the workers fill them in place.
+    total : units of work (the frontier goes from 0 to ``total``).
     chunks : generator that computes one panel per ``next()`` and yields the units finished so
-        far (increasing, the last one ``total``).
-    need : ``need(plan, n)``: the units step ``n`` of ``plan`` needs (non-decreasing in ``n``).
+        far (increasing, the last one ``total``); None when ``tasks`` are given instead.
+    need : ``need(plan, n)``: the frontier step ``n`` of ``plan`` needs (non-decreasing in ``n``).
     notices : messages the computation adds when it ends (e.g. fully masked rows).
+    tasks : ``total`` independent callables, unit ``i`` = task ``i``, run by a pool of
+        :data:`PANEL_THREADS` threads with BLAS at one thread each (None: ``chunks``). Each is
+        called with the run's stop event and may return False when it stopped before finishing.
+    bind : called with the plan before the work starts (an operation that shapes its panels
+        after the plan's tiles builds ``tasks`` there).
+    rows : rows of every output seen as ``(rows, -1)`` (default ``total``: a unit is a row).
+    final : ``final(k)``: the part of every output that is final at frontier ``k``, as a staircase
+        ``((r_0, c_0), (r_1, c_1), …)``: rows below ``r_i`` are final in columns below ``c_i``
+        (None: every column). Default: ``((k, None),)``, the first ``k`` rows.
     """
 
     outputs: dict
     total: int
-    chunks: Iterator[int]
+    chunks: Iterator[int] | None
     need: Callable[[Plan, int], int]
     notices: list = field(default_factory=list)
+    tasks: list | None = None
+    bind: Callable[[Plan], None] | None = None
+    rows: int | None = None
+    final: Callable[[int], tuple] | None = None
+
+    def staircase(self, k: int) -> tuple:
+        """What is final at frontier ``k`` (see :attr:`final`)."""
+        return ((int(k), None),) if self.final is None else tuple(self.final(int(k)))
+
+    def final_rows(self, k: int) -> int:
+        """Rows of ``(rows, -1)`` final in every column at frontier ``k``."""
+        return max((r for r, c in self.staircase(k) if c is None), default=0)
 
 
 #: Panel heights are multiples of this: BLAS kernels work on blocks of 4–16 rows and round a
@@ -70,24 +126,147 @@ class Panels:
 PANEL_ALIGN = 64
 
 
-def row_panels(m: int, rows: int = PANEL_ROWS) -> list[tuple[int, int]]:
-    """``m`` rows split into panels of about ``rows`` rows (multiples of :data:`PANEL_ALIGN`,
-    only the last one shorter)."""
-    if m <= 0:
+def row_panels(m: int, rows: int = PANEL_ROWS, start: int = 0) -> list[tuple[int, int]]:
+    """Rows ``start..m`` split into panels of about ``rows`` rows (multiples of
+    :data:`PANEL_ALIGN`, only the last one shorter)."""
+    if m <= start:
         return []
     size = max(PANEL_ALIGN, rows // PANEL_ALIGN * PANEL_ALIGN)
-    return [(r0, min(m, r0 + size)) for r0 in range(0, m, size)]
+    return [(r0, min(m, r0 + size)) for r0 in range(start, m, size)]
+
+
+class _BlasLease:
+    """BLAS pinned to one thread while anyone holds a lease (refcounted, process-wide).
+
+    threadpoolctl's limit is global to the process: a progressive run's pool and the window's
+    "one BLAS thread while playing" must share one count, or whichever restores last would put
+    back the other's setting.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count = 0
+        self._limiter = None
+        self._controller = None
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._count += 1
+            if self._count == 1:
+                try:
+                    if self._controller is None:
+                        from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - optional
+
+                        self._controller = ThreadpoolController()
+                    self._limiter = self._controller.limit(limits=1, user_api="blas")
+                except Exception:  # noqa: BLE001 - a missing or odd BLAS only costs speed
+                    self._limiter = None
+
+    def release(self) -> None:
+        with self._lock:
+            self._count = max(0, self._count - 1)
+            if self._count == 0 and self._limiter is not None:
+                try:
+                    self._limiter.restore_original_limits()
+                finally:
+                    self._limiter = None
+
+    @property
+    def held(self) -> bool:
+        """True while some lease holds BLAS at one thread."""
+        return self._count > 0
+
+
+#: The process's one lease counter (the GUI's BlasLimiter takes a lease too).
+BLAS_ONE_THREAD = _BlasLease()
+
+
+class _DisplayCopy:
+    """A block-reduced copy of one 2-D slice of an output, filled as its part becomes final.
+
+    ``done[i]`` is how many block columns of block row ``i`` are reduced. A block is reduced once
+    every element in it is final, so a frame may show a block wherever its reveal order says so.
+    """
+
+    def __init__(self, run: Run, name: str, lead: tuple, rect: tuple, max_shape: tuple):
+        a = run.tensor(name)
+        self.name, self.lead, self.rect = name, lead, rect
+        r0, r1, c0, c1 = rect
+        self.h, self.w = r1 - r0, c1 - c0
+        self.fy = max(1, math.ceil(self.h / max(1, max_shape[0])))
+        self.fx = max(1, math.ceil(self.w / max(1, max_shape[1])))
+        gh, gw = math.ceil(self.h / self.fy), math.ceil(self.w / self.fx)
+        dtype = np.float64 if a.dtype.itemsize > 4 and a.dtype.kind == "f" or a.dtype.kind in "biu" else np.float32
+        self.values = np.full((gh, gw), np.nan, dtype)
+        self.done = np.zeros(gh, np.int64)
+        self.gw = gw
+        # Where this slice sits among the output's (rows, -1) rows: the staircase is over those.
+        m = a.shape[-2]
+        lin = int(np.ravel_multi_index(lead, a.shape[:-2])) if lead else 0
+        self.base = lin * m
+        self.slice = a[lead]
+        self.lock = threading.Lock()
+
+    def update(self, stair: tuple) -> None:
+        """Reduce every block that became final under ``stair`` (see :attr:`Panels.final`)."""
+        gh = self.done.size
+        if not gh:
+            return
+        r0, _r1, c0, _c1 = self.rect
+        last = np.minimum(np.arange(1, gh + 1) * self.fy, self.h) - 1 + r0  # each block row's last row
+        row_units = self.base + last + 1  # the count of (rows, -1) rows that covers it
+        final_cols = np.zeros(gh, np.int64)
+        for r, c in stair:
+            cols = self.w + c0 if c is None else int(c)
+            final_cols = np.where(row_units <= r, np.maximum(final_cols, cols), final_cols)
+        fc = np.clip(final_cols - c0, 0, self.w)
+        new = np.where(fc >= self.w, self.gw, fc // self.fx)
+        with self.lock:
+            todo = np.flatnonzero(new > self.done)
+            # Consecutive block rows with the same columns to add are one reduction.
+            start = 0
+            while start < todo.size:
+                i = todo[start]
+                a, b = int(self.done[i]), int(new[i])
+                end = start + 1
+                while end < todo.size and todo[end] == todo[end - 1] + 1 and self.done[todo[end]] == a \
+                        and new[todo[end]] == b:
+                    end += 1
+                j = int(todo[end - 1]) + 1
+                self._reduce(int(i), j, a, b)
+                self.done[i:j] = b
+                start = end
+
+    def _reduce(self, i0: int, i1: int, j0: int, j1: int) -> None:
+        r0, _r1, c0, _c1 = self.rect
+        ra, rb = r0 + i0 * self.fy, r0 + min(self.h, i1 * self.fy)
+        ca, cb = c0 + j0 * self.fx, c0 + min(self.w, j1 * self.fx)
+        part = _display_dtype(np, self.slice[ra:rb, ca:cb]).astype(self.values.dtype, copy=False)
+        ph, pw = (i1 - i0) * self.fy - (rb - ra), (j1 - j0) * self.fx - (cb - ca)
+        if ph or pw:  # the slice's last blocks: padded with edge values, as block_reduce does
+            part = np.pad(part, ((0, ph), (0, pw)), mode="edge")
+        blocks = part.reshape(i1 - i0, self.fy, j1 - j0, self.fx)
+        self.values[i0:i1, j0:j1] = blocks.mean(axis=(1, 3))
+
+    def frame_values(self) -> np.ndarray:
+        """The copy as it stands, read-only and not copied: only blocks not final yet are still
+        written, and a frame never shows those (their reveal order lies beyond the frontier)."""
+        out = self.values.view()
+        out.setflags(write=False)
+        return out
 
 
 class _Progress:
-    """What the worker and the timeline share: the frontier, the end, the error, the cancel flag.
+    """What the workers and the timeline share: the frontier, the end, the error, the cancel flag,
+    and the display copies the workers keep up to date.
 
     It holds no reference to the timeline, so the timeline can be garbage-collected while the
-    worker runs (its finalizer then sets :attr:`stop`).
+    workers run (its finalizer then sets :attr:`stop`).
     """
 
-    def __init__(self, total: int):
-        self.total = int(total)
+    def __init__(self, panels: Panels):
+        self.panels = panels
+        self.total = int(panels.total)
         self.frontier = 0
         self.done = False
         self.error: BaseException | None = None
@@ -95,28 +274,68 @@ class _Progress:
         self.cond = threading.Condition()
         self.started = time.perf_counter()
         self.elapsed = 0.0
+        # Held while the frontier moves and while a display copy is made: a copy made between a
+        # panel's reduction and its publication would miss that panel.
+        self.publish = threading.Lock()
+        self.copies: dict[tuple, _DisplayCopy] = {}
+        #: Finite (min, max) of each output over its final rows (None while nothing is finite).
+        self.bounds: dict[str, tuple[float, float] | None] = {}
 
     @property
     def cancelled(self) -> bool:
         return self.stop.is_set() and self.frontier < self.total
 
+    def advance(self, frontier: int) -> None:
+        """Reduce what became final into the display copies, then publish ``frontier``."""
+        with self.publish:
+            if frontier <= self.frontier:
+                return
+            stair = self.panels.staircase(frontier)
+            for copy in list(self.copies.values()):
+                copy.update(stair)
+            self._update_bounds(self.panels.final_rows(self.frontier), self.panels.final_rows(frontier))
+            with self.cond:
+                self.frontier = int(frontier)
+                self.cond.notify_all()
 
-def _work(state: _Progress, chunks: Iterator[int]) -> None:
-    """The worker thread: one panel per ``next()``, the frontier published after each, the
-    cancel flag checked between panels."""
+    def _update_bounds(self, r0: int, r1: int) -> None:
+        """Fold rows ``r0..r1`` of every output (seen as ``(rows, -1)``) into :attr:`bounds`."""
+        if r1 <= r0:
+            return
+        rows = self.panels.rows or self.total
+        for name, a in self.panels.outputs.items():
+            if a.ndim == 0 or math.prod(a.shape) % max(1, rows):
+                continue
+            part = a.reshape(rows, -1)[r0:r1]
+            self.bounds[name] = _merge(self.bounds.get(name), _finite_bounds(part))
+
+
+def _merge(old, new):
+    if old is None:
+        return new
+    if new is None:
+        return old
+    return min(old[0], new[0]), max(old[1], new[1])
+
+
+def _work(state: _Progress) -> None:
+    """The worker thread: panels one by one (a generator) or a pool of tasks; the frontier is
+    published after each, the cancel flag checked between panels."""
+    panels = state.panels
     try:
         # NaN and Inf propagate as in run_op; numpy's warnings about them are noise here too.
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            for frontier in chunks:
-                with state.cond:
-                    state.frontier = int(frontier)
-                    state.cond.notify_all()
-                if state.stop.is_set():
-                    break
+            if panels.tasks is not None:
+                _run_pool(state, panels.tasks)
+            else:
+                for frontier in panels.chunks:
+                    state.advance(frontier)
+                    if state.stop.is_set():
+                        break
     except BaseException as exc:  # noqa: BLE001 - handed to whoever waits, as it was raised
         state.error = exc
     finally:
-        close = getattr(chunks, "close", None)
+        close = getattr(panels.chunks, "close", None)
         if close is not None:
             close()
         with state.cond:
@@ -125,46 +344,117 @@ def _work(state: _Progress, chunks: Iterator[int]) -> None:
             state.cond.notify_all()
 
 
+def _run_pool(state: _Progress, tasks: list) -> None:
+    """Tasks taken in order by :data:`PANEL_THREADS` threads (this one included), BLAS at one
+    thread each; the frontier is the count of tasks finished without a gap."""
+    lock = threading.Lock()
+    finished = [False] * len(tasks)
+    nxt = [0]
+    front = [0]
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                while not state.stop.is_set():
+                    with lock:
+                        if errors or nxt[0] >= len(tasks):
+                            return
+                        i = nxt[0]
+                        nxt[0] += 1
+                    if tasks[i](state.stop) is False:  # stopped between its blocks: not finished
+                        return
+                    with lock:
+                        finished[i] = True
+                        k = front[0]
+                        while k < len(tasks) and finished[k]:
+                            k += 1
+                        moved = k > front[0]
+                        front[0] = k
+                    if moved:
+                        state.advance(k)
+        except BaseException as exc:  # noqa: BLE001 - the first error ends the run
+            with lock:
+                errors.append(exc)
+
+    n = min(PANEL_THREADS, len(tasks))
+    BLAS_ONE_THREAD.acquire()
+    try:
+        helpers = [threading.Thread(target=loop, name=f"{threading.current_thread().name}-{i}", daemon=False)
+                   for i in range(1, n)]
+        for t in helpers:
+            t.start()
+        loop()
+        for t in helpers:
+            t.join()
+    finally:
+        BLAS_ONE_THREAD.release()
+    if errors:
+        raise errors[0]
+
+
 class ProgressiveLevels(Mapping):
-    """Display levels of a progressive run: exact (and cached) for inputs and for outputs once the
-    run has finished; until then, provisional levels over the finished rows (recomputed only when
-    the frontier moves), so a view can draw partial results with levels that widen as panels come."""
+    """Display levels of a progressive run: exact (and cached) for inputs; for outputs, the finite
+    min/max over the rows finished so far, which the workers keep as each panel lands
+    (:meth:`_Progress.advance`), so reading them never costs a pass over a tensor on the caller's
+    thread. They widen as panels come and are exact once the run has finished."""
 
     def __init__(self, run: Run, names: Sequence[str], state: _Progress):
         self._run = run
         self._names = tuple(names)
         self._state = state
         self._final: dict[str, tuple[float, float]] = {}
-        self._partial: dict[str, tuple[int, tuple[float, float]]] = {}
         self._lock = threading.Lock()
 
     def __getitem__(self, name: str) -> tuple[float, float]:
         if name not in self._names:
             raise KeyError(name)
-        state = self._state
         with self._lock:
             if name in self._final:
                 return self._final[name]
-            complete = name not in self._run.outputs or (state.done and state.frontier >= state.total
-                                                         and state.error is None)
-            a = self._run.tensor(name)
-            if complete:
-                self._final[name] = finite_levels(self._run.xp, a)
+            if name not in self._run.outputs:
+                self._final[name] = finite_levels(self._run.xp, self._run.tensor(name))
                 return self._final[name]
-            rows = state.frontier
-            cached = self._partial.get(name)
-            if cached is not None and cached[0] == rows:
-                return cached[1]
-            part = a.reshape(state.total, -1)[:rows] if rows else a[:0]
-            levels = finite_levels(self._run.xp, part)
-            self._partial[name] = (rows, levels)
-            return levels
+        state = self._state
+        complete = state.done and state.frontier >= state.total and state.error is None
+        levels = _widen(state.bounds.get(name))
+        if complete:
+            with self._lock:
+                self._final[name] = levels
+        return levels
 
     def __iter__(self):
         return iter(self._names)
 
     def __len__(self) -> int:
         return len(self._names)
+
+
+def _widen(bounds) -> tuple[float, float]:
+    """(lo, hi) as :func:`~compute.timeline.finite_levels` gives them: (0, 1) for nothing finite,
+    widened when flat."""
+    if bounds is None:
+        return 0.0, 1.0
+    lo, hi = bounds
+    if lo == hi:
+        pad = abs(lo) * 0.5 or 1.0
+        return lo - pad, hi + pad
+    return lo, hi
+
+
+def _finite_bounds(a) -> tuple[float, float] | None:
+    """Finite (min, max) of ``a``, None when nothing is finite (or ``a`` is empty)."""
+    if a.size == 0:
+        return None
+    if a.dtype == bool:
+        return 0.0, 1.0
+    lo, hi = float(a.min()), float(a.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        finite = a[np.isfinite(a)]
+        if finite.size == 0:
+            return None
+        lo, hi = float(finite.min()), float(finite.max())
+    return lo, hi
 
 
 class ProgressiveTimeline(Timeline):
@@ -187,13 +477,20 @@ class ProgressiveTimeline(Timeline):
     progressive = True
 
     def __init__(self, run: Run, plan: Plan, panels: Panels, **kwargs):
-        self._state = _Progress(panels.total)
+        if panels.bind is not None:
+            panels.bind(plan)
+        self._state = _Progress(panels)
         self._panels = panels
         self._base_notices: tuple[str, ...] = ()
         super().__init__(run, plan, **kwargs)
         self.levels = ProgressiveLevels(run, self.input_names + self.output_names, self._state)
         self._avail = (-1, 0)  # (frontier, steps available at it): available() is polled per frame
-        self.thread = threading.Thread(target=_work, args=(self._state, panels.chunks),
+        for name in self.output_names:  # the first frame of a big output costs a where, not a pass
+            a = run.tensor(name)
+            if a.ndim >= 2 and (a.shape[-2] > DISPLAY_MAX_SHAPE[0] or a.shape[-1] > DISPLAY_MAX_SHAPE[1]):
+                self._display_copy(name, (0,) * (a.ndim - 2), (0, a.shape[-2], 0, a.shape[-1]),
+                                   DISPLAY_MAX_SHAPE)
+        self.thread = threading.Thread(target=_work, args=(self._state,),
                                        name=f"opscope-progressive-{self.op}-{self.run_id}", daemon=False)
         # A timeline nobody holds stops its worker; the finalizer must not hold the timeline.
         weakref.finalize(self, self._state.stop.set)
@@ -236,9 +533,70 @@ class ProgressiveTimeline(Timeline):
         return self._state.error
 
     def progress(self) -> float:
-        """Fraction of the computation done, 0..1 (finer than :meth:`available` for a few big steps)."""
+        """Fraction of the computation done, 0..1: the final part of the outputs (finer than
+        :meth:`available` for a few big steps, and fair to units of unequal size)."""
         st = self._state
-        return 1.0 if st.total == 0 else st.frontier / st.total
+        if st.total == 0 or st.frontier >= st.total:
+            return 1.0
+        rows = self._panels.rows or st.total
+        first = next(iter(self._panels.outputs.values()), None)
+        width = first.size // rows if first is not None and rows and first.size % rows == 0 else 1
+        if rows <= 0 or width <= 0:
+            return st.frontier / st.total
+        stair = sorted((int(r), width if c is None else min(width, int(c))) for r, c in self._panels.staircase(
+            st.frontier))
+        area, prev = 0, 0
+        for i, (r, _c) in enumerate(stair):
+            cols = max(c for _r, c in stair[i:])  # rows prev..r are final as far as the widest entry above
+            area += max(0, min(r, rows) - prev) * cols
+            prev = max(prev, min(r, rows))
+        return min(1.0, area / (rows * width))
+
+    def time_left(self) -> float | None:
+        """Seconds the computation still needs, estimated from its pace so far (None before the
+        first unit, 0.0 once it has ended)."""
+        st = self._state
+        if st.done:
+            return 0.0
+        frac = self.progress()
+        if frac <= 0:
+            return None
+        return self.elapsed * (1 - frac) / frac
+
+    # --- display copies, reduced as panels land ---------------------------------------------------
+    def _display_copy(self, name, lead, rect, max_shape) -> _DisplayCopy | None:
+        """The display copy of one slice, made (and filled with what is final) on first use."""
+        a = self._run.tensor(name)
+        if math.prod(a.shape[:-1]) != (self._panels.rows or self._state.total):
+            return None  # this output's rows are not the units' rows: reduced per frame instead
+        key = (name, lead, rect, max_shape)
+        st = self._state
+        copy = st.copies.get(key)
+        if copy is not None:
+            return copy
+        with st.publish:
+            copy = st.copies.get(key)
+            if copy is None:
+                copy = _DisplayCopy(self._run, name, lead, rect, max_shape)
+                copy.update(self._panels.staircase(st.frontier))
+                if len(st.copies) >= MAX_DISPLAY_COPIES:  # the oldest one a view asked for goes
+                    st.copies.pop(next(iter(st.copies)))
+                st.copies[key] = copy
+        return copy
+
+    def _display_values(self, name, lead, rect, max_shape) -> np.ndarray:
+        if name not in self._run.outputs:
+            return super()._display_values(name, lead, rect, max_shape)
+        copy = self._display_copy(name, lead, rect, max_shape)
+        if copy is None:
+            if self._final_ready():
+                return super()._display_values(name, lead, rect, max_shape)
+            r0, r1, c0, c1 = rect
+            from .timeline import block_reduce  # noqa: PLC0415
+
+            a = _display_dtype(np, self._run.tensor(name)[lead + (slice(r0, r1), slice(c0, c1))])
+            return block_reduce(np, a, max_shape)
+        return copy.frame_values()
 
     # --- the progressive contract ---------------------------------------------------------------
     def _need(self, n: int) -> int:

@@ -57,6 +57,15 @@ def finite_levels(xp, a) -> tuple[float, float]:
     return lo, hi
 
 
+def _display_dtype(xp, a):
+    """``a`` in a dtype a view can show with NaN holes: bool and ints as float64, float16 as float32."""
+    if a.dtype == bool or a.dtype.kind in "iu":
+        return a.astype(xp.float64)
+    if a.dtype.itemsize < 4:
+        return a.astype(xp.float32)
+    return a
+
+
 def block_reduce(xp, a, max_shape: Sequence[int], how: str = "mean"):
     """Shrink the last two axes of ``a`` to at most ``max_shape`` by block means (on ``a``'s device).
 
@@ -223,10 +232,13 @@ class Timeline(Sequence):
             n += self._len
         n = max(0, min(int(n), self._len - 1))
         final = self._run.tensor(name)
+        lead = tuple(int(i) for i in lead)
+        if (name in self._plan.writes and final.ndim >= 2 and len(lead) == final.ndim - 2
+                and self._plan.has_reveal_order(name)):
+            return self._ordered_frame(name, n, lead, box, max_shape)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # partial sums of Inf/NaN
             state = self._plan.tensor_at(name, n) if name in self._plan.writes else FULL
         xp = self._run.xp
-        lead = tuple(int(i) for i in lead)
         index = lead
         if box is not None:
             index = lead + tuple(slice(int(a), int(b)) for a, b in box)
@@ -255,6 +267,64 @@ class Timeline(Sequence):
             out = out.view()
             out.setflags(write=False)
         return out
+
+    def _ordered_frame(self, name, n, lead, box, max_shape) -> np.ndarray:
+        """A frame of a tensor revealed element by element in a known order (tiles): only the
+        slice (or its display blocks) is touched. The order is read on the frame's own grid (one
+        entry per pixel, the last element of each display block: orders grow along each axis),
+        and the final values are block-reduced once and cached (:meth:`_display_values`)."""
+        final = self._run.tensor(name)
+        h, w = final.shape[-2:]
+        (r0, r1), (c0, c1) = ((0, h), (0, w)) if box is None else ((int(a), int(b)) for a, b in box)
+        r1, c1 = max(r0, min(r1, h)), max(c0, min(c1, w))
+        plan = self._plan
+        if max_shape is None or (r1 - r0 <= max_shape[0] and c1 - c0 <= max_shape[1]):
+            order = plan.reveal_order_at(name, lead, np.arange(r0, r1), np.arange(c0, c1))
+            a = _display_dtype(self._run.xp, final[lead + (slice(r0, r1), slice(c0, c1))])
+            if order.size and int(order.max()) > n:
+                xp = self._run.xp
+                a = xp.where(xp.asarray(order) <= n, a, xp.nan)
+            out = np.asarray(to_host(a))
+        else:
+            max_shape = tuple(int(m) for m in max_shape)
+            values = self._display_values(name, lead, (r0, r1, c0, c1), max_shape)
+            key = ("order", name, lead, (r0, r1, c0, c1), max_shape)
+            with self._result_lock:
+                order = self._display_cache.get(key)
+            if order is None:
+                fy = max(1, math.ceil((r1 - r0) / max_shape[0]))
+                fx = max(1, math.ceil((c1 - c0) / max_shape[1]))
+                rows = np.minimum(np.arange(r0 + fy - 1, r0 + values.shape[0] * fy, fy), r1 - 1)
+                cols = np.minimum(np.arange(c0 + fx - 1, c0 + values.shape[1] * fx, fx), c1 - 1)
+                order = plan.reveal_order_at(name, lead, rows, cols)
+                with self._result_lock:
+                    if len(self._display_cache) > 16:
+                        self._display_cache.clear()
+                    self._display_cache[key] = order
+            out = values if int(order.max(initial=-1)) <= n else np.where(order <= n, values, np.nan).astype(
+                values.dtype, copy=False)
+        if out.flags.writeable:
+            out = out.view()
+            out.setflags(write=False)
+        return out
+
+    def _display_values(self, name, lead, rect, max_shape) -> np.ndarray:
+        """The final values of one 2-D slice (``rect`` = r0, r1, c0, c1) block-reduced to at most
+        ``max_shape``, computed once and cached (a progressive timeline builds it as panels land)."""
+        key = ("values", name, lead, rect, max_shape)
+        with self._result_lock:
+            cached = self._display_cache.get(key)
+        if cached is not None:
+            return cached
+        r0, r1, c0, c1 = rect
+        a = _display_dtype(self._run.xp, self._run.tensor(name)[lead + (slice(r0, r1), slice(c0, c1))])
+        values = np.asarray(to_host(block_reduce(self._run.xp, a, max_shape)))
+        values.setflags(write=False)
+        with self._result_lock:
+            if len(self._display_cache) > 16:  # a few views × zoom levels; never grows without bound
+                self._display_cache.clear()
+            self._display_cache[key] = values
+        return values
 
     def _reduced_frame(self, name, order, n, index, max_shape) -> np.ndarray:
         """A display frame of a tensor revealed element by element, without touching the full

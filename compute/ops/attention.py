@@ -517,9 +517,19 @@ def _row_chunk_plan(run, names, chunk):
         b, c = divmod(n, nchunks)
         return b * lq + min(lq, (c + 1) * chunk)
 
+    def reveal_order(name):
+        """The chunk writing each query row (broadcast along the last axis): frames of any size
+        are then built from display pixels, never a ``where`` over a whole (heads, Lq, Lk) tensor."""
+        if name not in names or tuple(run.shape(name)[:-1]) != tuple(batch) + (lq,):
+            return None
+        if "lin" not in lin_cache:
+            lin_cache["lin"] = grid_linear_index(xp, tuple(batch) + (lq, 1), (1,) * len(batch) + (chunk, 1))
+        return lin_cache["lin"]
+
     plan = FuncPlan(total, step, state, tuple(names))
     plan.options = {"tile": (chunk, scores_shape[-1])}
     plan.rows_needed = rows_needed
+    plan.reveal_order = reveal_order
     return plan
 
 

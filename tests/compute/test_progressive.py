@@ -215,7 +215,7 @@ def test_budget_checked_before_starting():
 def test_every_op_accepts_progressive():
     for spec in operations():
         tl = compute.stream_op(spec.name, spec.example(), progressive=True)
-        assert 0 < tl.available() <= len(tl)
+        assert 0 <= tl.available() <= len(tl)  # a progressive run may not have a step yet
         assert tl.wait(len(tl) - 1)
         tl.result()
         assert tl.available() == len(tl)
@@ -242,3 +242,117 @@ def test_row_panels_cover_rows_evenly():
         assert all(p[1] == q[0] for p, q in zip(panels, panels[1:]))
         assert all(a % progressive.PANEL_ALIGN == 0 for a, _ in panels)
         assert max(b - a for a, b in panels) <= progressive.PANEL_ROWS
+
+
+# --- issue 10, second part: the panel pool, the first band in pieces, display copies ---------------
+from opscope.compute.budget import stream_sizes  # noqa: E402
+from opscope.compute.plans import ConcatPlan, GridPlan, Run  # noqa: E402
+
+
+@pytest.mark.parametrize("shape, tile", [((7, 5), (2, 3)), ((3, 10, 9), (1, 4, 2)), ((2, 2, 6, 6), (1, 2, 5, 1))])
+def test_reveal_order_at_equals_the_full_order(shape, tile):
+    rng = _rng()
+    run = Run("x", np, {}, {"out": np.zeros(shape), "other": np.zeros(shape)}, {})
+    plan = GridPlan(run, "out", tile, lambda n, box: None)
+    full = np.broadcast_to(plan.reveal_order("out"), shape)
+    for _ in range(5):
+        lead = tuple(int(rng.integers(0, s)) for s in shape[:-2])
+        rows = np.sort(rng.integers(0, shape[-2], 4))
+        cols = np.sort(rng.integers(0, shape[-1], 3))
+        np.testing.assert_array_equal(plan.reveal_order_at("out", lead, rows, cols), full[lead][np.ix_(rows, cols)])
+    cat = ConcatPlan([GridPlan(run, "other", shape, lambda n, box: None), plan])
+    np.testing.assert_array_equal(cat.reveal_order_at("out", (0,) * (len(shape) - 2), [0], [0]), [[1]])
+
+
+def test_first_band_in_column_pieces_gives_the_first_tile_early(monkeypatch):
+    gate = _Gate(monkeypatch, after=1)  # only the first piece of the first band is computed
+    a = _rng().standard_normal((1024, 256))
+    b = _rng().standard_normal((256, 1536))
+    tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=(64, 64), progressive=True)
+    ref = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=(64, 64))
+    assert gate.reached.wait(30)
+    assert tl.wait(0, timeout=30)
+    got = tl.available()
+    assert got == progressive.BAND_PIECE_COLS // 64  # the tiles of the first piece, nothing more
+    assert 0 < tl.progress() < 0.1
+    for kwargs in ({"max_shape": (40, 40)}, {"max_shape": (512, 512)}, {"box": ((0, 64), (0, 700))}):
+        np.testing.assert_allclose(tl.tensor_at("result", got - 1, **kwargs), ref.tensor_at("result", got - 1,
+                                                                                             **kwargs),
+                                   rtol=1e-12, atol=1e-12)
+    gate.release.set()
+    np.testing.assert_allclose(tl.result()["result"], a @ b, rtol=1e-12, atol=1e-12)
+    for n in (got, len(tl) // 2, len(tl) - 1):
+        np.testing.assert_allclose(tl.tensor_at("result", n, max_shape=(40, 40)),
+                                   ref.tensor_at("result", n, max_shape=(40, 40)), rtol=1e-12, atol=1e-12)
+    assert tl.progress() == 1.0 and tl.time_left() == 0.0
+
+
+def test_display_copy_of_a_big_output_is_built_as_panels_land():
+    a = _rng().standard_normal((1100, 700)).astype(np.float32)
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
+    tl.result()
+    copies = tl._state.copies  # the one made before the first frame was asked for
+    assert [k[0] for k in copies] == ["result"] and all(k[3] == progressive.DISPLAY_MAX_SHAPE for k in copies)
+    ref = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile")
+    for n in (0, len(tl) // 2, len(tl) - 1):
+        np.testing.assert_allclose(tl.tensor_at("result", n, max_shape=(512, 512)),
+                                   ref.tensor_at("result", n, max_shape=(512, 512)), rtol=1e-4, atol=1e-4)
+
+
+def test_big_panels_are_summed_over_k_blocks_and_cancel_between_them(monkeypatch):
+    from opscope.compute.ops import products as prod
+
+    rows = progressive.PANEL_ROWS
+    monkeypatch.setattr(prod, "TASK_FLOPS", 2 * rows * 128 * 256)  # k-blocks of 256: 8 per panel
+    a = _rng().standard_normal((2 * rows, 2048))
+    b = _rng().standard_normal((2048, 128))
+    tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=(64, 128), progressive=True)
+    np.testing.assert_allclose(tl.result()["result"], a @ b, rtol=1e-12, atol=1e-12)
+    gate = _Gate(monkeypatch, after=1)  # inside a panel, between its k-blocks
+    tl = compute.stream_op("matmul", {"A": a, "B": b}, granularity="tile", tile=(64, 128), progressive=True)
+    assert gate.reached.wait(30)
+    tl.cancel(wait=False)
+    gate.release.set()
+    tl.cancel()
+    # Stopped between k-blocks: not every block of both panels was computed, and the run is cancelled.
+    assert tl.cancelled and tl.available() < len(tl) and gate.calls < 2 * 8
+
+
+def test_levels_of_a_running_output_come_from_the_finished_rows():
+    a = _rng().standard_normal((600, 200))
+    a[5, 3] = np.inf
+    a[590, :] = np.nan
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
+    tl.result()
+    ref = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile")
+    assert tl.levels["result"] == pytest.approx(ref.levels["result"], rel=1e-12)
+
+
+def test_blas_lease_is_counted():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    lease = progressive.BLAS_ONE_THREAD
+    lease.acquire()
+    lease.acquire()
+    lease.release()
+    assert lease.held
+    assert all(i["num_threads"] == 1 for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
+    lease.release()
+    assert not lease.held
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] == before
+
+
+def test_budget_counts_what_steps_show():
+    assert stream_sizes({"result": 100, "tmp": 40}, "kblock", ("tile", "kblock", "stage")) == {
+        "a step's partial values": 100}
+    assert stream_sizes({"result": 100}, "stage", ("tile", "stage")) == {}
+    assert stream_sizes({"result": 100}, None, ("stage",)) == {}
+    a = np.zeros((512, 512))
+    sizes = compute.api.stream_budget_sizes("matmul", {"A": a, "B": a}, {}, "kblock")
+    compute.set_memory_budget(sum(sizes.values()) - 1)
+    try:
+        with pytest.raises(compute.BudgetError):
+            compute.stream_op("matmul", {"A": a, "B": a}, granularity="kblock")
+        compute.stream_op("matmul", {"A": a, "B": a}, granularity="stage")  # no partial state: fits
+    finally:
+        compute.set_memory_budget(None)
