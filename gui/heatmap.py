@@ -78,6 +78,10 @@ REGION_ORDER = ("reduce", "masked", "broadcast", "write", "read", "differ")
 
 ACTIVE_COLOR = "#e86a00"
 READ_COLOR = "#2a6fd6"
+#: The frame of a view, by its ``active`` property ("write", "read", "none").
+FRAME_STYLE = ("#heatmapFrame { border: 3px solid transparent; border-radius: 6px; }"
+               f'#heatmapFrame[active="write"] {{ border: 4px solid {ACTIVE_COLOR}; }}'
+               f'#heatmapFrame[active="read"] {{ border: 3px solid {READ_COLOR}; }}')
 
 
 def label_text(value: float, digits: int = 3, decimals: int | None = None) -> str:
@@ -397,6 +401,9 @@ class HeatmapView(QFrame):
 
         self._bar = None
         self._bar_wanted = bool(colorbar)
+        self._key_needed = False
+        self._key_managed = False
+        self._keying = False
         if colorbar:
             self._ensure_bar()
 
@@ -481,10 +488,9 @@ class HeatmapView(QFrame):
         self.set_levels(levels)
         self._lead = (0,) * max(0, len(self._shape) - 2)
         self._build_spins()
-        if self._bar is not None:
-            h, w = self._tensor_2d_shape()
-            # Numbers in the cells say more than a colour bar and leave the image more room.
-            self._bar.setVisible(self._bar_wanted and not (self.show_labels and h * w <= LABEL_CELL_LIMIT))
+        self._key_needed = False
+        self._key_managed = False
+        self._update_key()
         self._box = None
         self._regions = ()
         self._last_box_emitted = None
@@ -561,9 +567,15 @@ class HeatmapView(QFrame):
         if kind == self._active and self.styleSheet():
             return
         self._active = kind
-        color = {"write": ACTIVE_COLOR, "read": READ_COLOR}.get(kind, "transparent")
-        width = 4 if kind == "write" else 3
-        self.setStyleSheet(f"#heatmapFrame {{ border: {width}px solid {color}; border-radius: 6px; }}")
+        if not self.styleSheet():
+            self.setStyleSheet(FRAME_STYLE)
+        # A property and a re-polish of this frame alone: setting a new style sheet re-styles every
+        # child widget too (~15 ms a view, paid by every view at every page change).
+        self.setProperty("active", kind or "none")
+        style = self.style()
+        style.unpolish(self)
+        style.polish(self)
+        self.update()
 
     def active(self) -> str:
         return self._active
@@ -784,6 +796,52 @@ class HeatmapView(QFrame):
             if self._auto_fit:
                 self._fit_range()
 
+    def set_key_needed(self, needed: bool) -> None:
+        """Say whether this view's numbers are too small to be drawn where it is placed (a flow page
+        knows before it paints): colour then carries the values, and a colour key is shown even on
+        a view built without one (built now if need be). The placer's word then stands alone: a
+        view being moved would otherwise judge by the size it is leaving."""
+        self._key_managed = True
+        if bool(needed) != self._key_needed:
+            self._key_needed = bool(needed)
+            self._update_key()
+
+    def _numbers_fit(self) -> bool:
+        """Whether numbers would be drawn at the cell size the view has now (its cap included)."""
+        px = self.natural_cell_px()
+        if px is None:
+            return True
+        px = min(px, self._cell_cap)
+        labels = self._layer._labels
+        ratio = min(r for _t, r in labels[4]) if labels is not None and labels[4] else text_ratio(["−0.00"])
+        return label_font_px(px * self._cell_aspect, px, ratio) >= MIN_LABEL_PX
+
+    def _update_key(self) -> None:
+        """Colour bar shown exactly where colour alone carries the values: numbers in the cells say
+        more than a bar and leave the image more room, but a view whose cells are too small for
+        them (or too many) keeps its key. Monotone, so it cannot flicker: showing the bar shrinks
+        the cells, which never brings the numbers back."""
+        if getattr(self, "_keying", True):  # True also while __init__ has not got this far
+            return
+        h, w = self._tensor_2d_shape()
+        fit = True if self._key_managed else self._numbers_fit()
+        numbers = self.show_labels and h * w <= LABEL_CELL_LIMIT and not self._key_needed and fit
+        want = not numbers and (self._bar_wanted or self._key_needed)
+        if want == (self._bar is not None and self._bar.isVisible()):
+            return
+        self._keying = True
+        try:
+            if want:
+                self._ensure_bar()
+            if self._bar is not None:
+                self._bar.setVisible(want)
+        finally:
+            self._keying = False
+
+    def has_key(self) -> bool:
+        """Whether a colour key is shown with this view."""
+        return self._bar is not None and self._bar.isVisible()
+
     def cell_aspect(self) -> float:
         """Width over height of a cell when the aspect is locked (1: square)."""
         return self._cell_aspect
@@ -791,6 +849,7 @@ class HeatmapView(QFrame):
     def _on_vb_resized(self, *_args) -> None:
         if self._auto_fit:
             self._fit_range()
+        self._update_key()
 
     def _on_manual_range(self, *_args) -> None:
         self._auto_fit = False

@@ -218,6 +218,16 @@ class OperationCanvas(QWidget):
         """The flow panels of the board (:mod:`gui.canvas.flow`): pages of stages, sized to the canvas."""
         return list(self._board.flows) if self._board is not None else []
 
+    def next_page(self) -> bool:
+        """Show the next page of the step in play where it spreads over several (a step that
+        writes Q, K and V at once, on a canvas too small for them together): True when a page
+        changed, False when the step shows its last (the clicker then goes to the next step)."""
+        return any(panel.next_page() for panel in self.flow_panels())
+
+    def previous_page(self) -> bool:
+        """Show the previous page of the step in play; False when it shows its first."""
+        return any(panel.previous_page() for panel in self.flow_panels())
+
     # --- zoom ------------------------------------------------------------------------------------
     def _install_zoom_keys(self) -> None:
         """Ctrl+= / Ctrl++ zoom in, Ctrl+− zoom out, Ctrl+0 fits every view to its space again
