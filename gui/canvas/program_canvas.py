@@ -8,12 +8,17 @@ the other::
     canvas.apply_frame(frame)        # GUI thread, cheap: setImage, highlights, arrows
     canvas.show_step(n)              # both at once, synchronously
 
-Each line is a column (:mod:`gui.canvas.program_layout`): the inputs it reads first above it, its
-text as a label, its result below; arrows run from each line's operands to it. The line in play is
-framed in orange and its operands in blue; lines not reached yet show their tensors unwritten
-(grey: the timeline gives NaN before a line's first step) under a dimmed label. 3-D/4-D tensors
-show every head / batch slice at once when they fit, else one slice with a selector. Frames come
-from the same :func:`~gui.canvas.frame.prepare` as the operation canvas (one immutable
+The canvas has two parts (:mod:`gui.canvas.program_layout`). The **overview** across the top
+draws the whole program as a flow, every line a column: the inputs it reads first above it (as
+small tensors, or as name chips where space is short), its text as a label, its result below,
+arrows from each line's operands to it; its tensors are painted as bare cells (numbers where
+they fit), the line in play framed in orange and its operands in blue. The **focus** below
+draws the line in play big, as heatmap views with readable numbers: its operands, an arrow, its
+result. The overview's size depends only on the canvas' size, so it never moves; the focus
+changes only when the line in play does. Lines not reached yet show their tensors unwritten
+(grey: the timeline gives NaN before a line's first step). 3-D/4-D tensors show every head /
+batch slice at once when they fit, else one slice with a selector. Frames come from the same
+:func:`~gui.canvas.frame.prepare` as the operation canvas (one immutable
 :class:`~gui.canvas.frame.Snapshot` per change), and views from the shared
 :class:`~gui.canvas.pool.ViewPool`.
 """
@@ -30,19 +35,21 @@ from dataclasses import dataclass
 import numpy as np
 from opscope.compute.numbers import fmt_shape
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
-from ..heatmap import ACTIVE_COLOR, READ_COLOR, TITLE_SIZE, HeatmapView
+from .. import colormaps as cm
+from ..heatmap import ACTIVE_COLOR, READ_COLOR, TITLE_SIZE, HeatmapView, label_text
 from . import program_layout as pl
 from .canvas import DEFAULT_MAX_SHAPE, _same_array
 from .frame import Frame, Snapshot, ViewEntry, prepare
 from .pool import shared_pool
 
-#: Width (px) kept left of a page for the stubs of operands made on earlier pages.
-STUB_STRIP = 84.0
 EDGE_COLOR = QColor(120, 120, 120, 150)
 PENDING_TEXT = "#a0a0a0"
+OVERVIEW_BG = QColor(246, 247, 250)
+#: Overview cells at least this big carry numbers (small, but a lecturer can point at them).
+OVERVIEW_NUMBER_PX = 15.0
 LABEL_STYLES = {
     "active": f"color: #111; background: #fff1e3; border: 3px solid {ACTIVE_COLOR}; border-radius: 6px;",
     "done": "color: #222; background: #f6f6f2; border: 1px solid #ccc; border-radius: 6px;",
@@ -68,9 +75,7 @@ class ProgramCanvas(QWidget):
     Parameters
     ----------
     parent : Qt parent.
-    paging : when the whole program cannot get cells of ``readable_px``, show the page of columns
-        around the line in play instead (each page as long as its numbers stay readable).
-    digit_px : the digit height pages are sized for (16 px: the projector floor at 1024×768).
+    digit_px : the digit height the focus is sized for (16 px: the projector floor at 1024×768).
 
     Attributes
     ----------
@@ -80,16 +85,16 @@ class ProgramCanvas(QWidget):
     -------
     caption_changed(str) : the caption of the step just applied.
     save_requested(str) : a view's "Save tensor…" was chosen (the tensor's name).
+    step_requested(int) : a line of the overview was clicked: its first step (the window seeks).
     """
 
     caption_changed = Signal(str)
     save_requested = Signal(str)
+    step_requested = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, *, paging: bool = True,
-                 digit_px: float = 16.0):
+    def __init__(self, parent: QWidget | None = None, *, digit_px: float = 16.0):
         super().__init__(parent)
         self.max_shape = DEFAULT_MAX_SHAPE
-        self.paging = bool(paging)
         self.digit_px = float(digit_px)
         self.metrics = pl.Metrics()
         self._tl = None
@@ -97,9 +102,12 @@ class ProgramCanvas(QWidget):
         self._active_line: str | None = None
         self._snapshot = Snapshot()
         self._graph = pl.FlowGraph(())
-        self._placement: pl.Placement | None = None
-        self._pages: tuple[tuple[int, ...], ...] = ((),)
-        self._pages_for: tuple = ()
+        self._layout: pl.FlowLayout | None = None
+        self._overview_graph = self._graph
+        self._band: tuple[float, bool] = (0.0, False)
+        self._band_for: tuple = ()
+        self._frame: Frame | None = None
+        self._images: dict[str, tuple[np.ndarray, QImage]] = {}
         self._views: dict[str, HeatmapView] = {}
         self._tiles: dict[str, pl.Tile] = {}
         self._labels: dict[str, QLabel] = {}
@@ -133,9 +141,9 @@ class ProgramCanvas(QWidget):
         return self._graph
 
     @property
-    def placement(self) -> pl.Placement | None:
-        """Where everything is now (cell size, rects, the page shown)."""
-        return self._placement
+    def flow_layout(self) -> pl.FlowLayout | None:
+        """Where everything is now: the overview's placement, the focus and the band between."""
+        return self._layout
 
     @property
     def views(self) -> dict[str, HeatmapView]:
@@ -206,10 +214,11 @@ class ProgramCanvas(QWidget):
                 kind = ""
             view.set_active(kind)
         self._index = frame.index
+        self._frame = frame
         self._set_states(active)
-        if self.paging and self._placement is not None and col is not None and col not in self._placement.columns:
+        if self._layout is not None and col is not None and col != self._layout.focus.column:
             self.relayout()
-        self.update()  # the arrows of the line in play
+        self.update()  # the overview's cells and the arrows of the line in play
         self.caption_changed.emit(step.caption if step is not None else "")
 
     def show_step(self, n: int) -> None:
@@ -227,6 +236,13 @@ class ProgramCanvas(QWidget):
         slices = [np.asarray(self._views[t.key].data()) for t in item.tiles]
         return np.stack(slices).reshape(item.shape[:-2] + slices[0].shape)
 
+    def layout_report(self) -> list[dict]:
+        """One dict per visible view, measured from what it just drew (see
+        :func:`gui.canvas.report.views_report`)."""
+        from .report import views_report  # noqa: PLC0415 - owned by the operation canvas' module set
+
+        return views_report((t.tensor, t.lead, self._views[k]) for k, t in self._tiles.items())
+
     # --- layout ---------------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
@@ -237,39 +253,36 @@ class ProgramCanvas(QWidget):
         self._relayout_timer.start()
 
     def relayout(self) -> None:
-        """Size the cells for the canvas' current size and place every view, label and arrow (the
-        page of the line in play only, when paging)."""
+        """Size the overview for the canvas' current size (once per size: it never moves while
+        the line in play changes), and place the focus of the line in play below it."""
         if self._tl is None or not self._graph.columns:
             return
         w, h = float(max(1, self.width())), float(max(1, self.height()))
         m = self.metrics
-        if self._pages_for != (w, h, self.paging, self.digit_px):
-            self._pages = pl.paginate(self._graph, w, h, m, self.digit_px) if self.paging else (
-                tuple(range(len(self._graph.columns))),)
-            self._pages_for = (w, h, self.paging, self.digit_px)
+        if self._band_for != (w, h, self.digit_px):
+            self._band = pl.choose_band(self._graph, w, h, self.digit_px, m)
+            self._band_for = (w, h, self.digit_px)
+            self._overview_graph = pl.overview_graph(self._graph, self._band[1])
         col = self._graph.column_of.get(self._active_line, 0) if self._active_line else 0
-        page = next((p for p in self._pages if col in p), self._pages[0])
-        # A page after the first gets a left strip for the named stubs of operands made earlier.
-        strip = STUB_STRIP if page and page[0] > 0 else 0.0
-        placement = _shifted(pl.place(self._graph, w - strip, h, m, page=page, pages=self._pages), strip)
-        self._placement = placement
-        s = placement.cell_px
+        self._layout = pl.layout(self._graph, w, h, col, band=self._band, digit_px=self.digit_px, m=m)
+        focus = self._layout.focus
+        s = focus.cell_px
         for key, view in self._views.items():
-            rect = placement.tiles.get(key)
+            rect = focus.tiles.get(key)
             if rect is None:
                 view.hide()
                 continue
             x, y, rw, rh = rect
             view.setGeometry(int(round(x)), int(round(y)), int(math.floor(rw)), int(math.floor(rh)))
-            view.set_cell_cap(s)  # one cell size for every view: rows line up across the flow
+            view.set_cell_cap(s)  # one cell size for every view: rows line up across the focus
             view.show()
-        font_px = int(max(13, min(22, s * 0.42)))
+        font_px = int(max(14, min(26, s * 0.45)))
+        active = self._graph.columns[focus.column].line
         for line, label in self._labels.items():
-            rect = placement.labels.get(line)
-            if rect is None:
+            if line != active:
                 label.hide()
                 continue
-            x, y, rw, rh = rect
+            x, y, rw, rh = focus.label
             label.setGeometry(int(round(x)), int(round(y + 4)), int(rw), int(rh - 10))
             _fit_font(label, font_px)
             label.show()
@@ -279,12 +292,11 @@ class ProgramCanvas(QWidget):
     def _fit_titles(self) -> None:
         """Titles of small multiples with the tensor's shape where it fits the tile, else without
         (never dropping the slice index, which the view's own fallback would)."""
-        placement = self._placement
-        if placement is None:
+        if self._layout is None:
             return
         metrics = QFontMetrics(_TITLE_FONT)
         for key, tile in self._tiles.items():
-            rect = placement.tiles.get(key)
+            rect = self._layout.focus.tiles.get(key)
             if rect is None:
                 continue
             item = self._graph.items[tile.tensor]
@@ -298,38 +310,214 @@ class ProgramCanvas(QWidget):
                 self._views[key].set_title(title)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
-        # Arrows are painted under the views (children paint over their parent), so an arrow that
-        # must cross a view is hidden by it instead of scribbling over its numbers.
+        # The overview is painted here (no widgets: a whole program of views would be too many to
+        # keep small), and the focus' arrow under its views (children paint over their parent).
         super().paintEvent(event)
-        placement = self._placement
-        if placement is None:
+        lay = self._layout
+        if lay is None:
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.fillRect(QRectF(0, 0, self.width(), lay.band), OVERVIEW_BG)
+        painter.setPen(QPen(QColor(210, 212, 220), 1.0))
+        painter.drawLine(QPointF(0, lay.band + pl.BAND_GAP / 2), QPointF(self.width(), lay.band + pl.BAND_GAP / 2))
+        self._paint_overview(painter, lay)
+        if lay.focus.arrow is not None:
+            x0, y0, x1, y1 = lay.focus.arrow
+            pen = QPen(QColor(READ_COLOR), 5.0)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            tip = QPointF(x1, y1)
+            back = QPointF(x0, y0)
+            painter.drawLine(back, tip)
+            _head(painter, back, tip, QColor(READ_COLOR), 18.0)
+        painter.end()
+
+    def line_at(self, x: float, y: float) -> str | None:
+        """The line whose overview label or result is at (x, y) in the canvas (None: none)."""
+        lay = self._layout
+        if lay is None or y > lay.band:
+            return None
+        for column in self._graph.columns:
+            for rect in (lay.overview.labels.get(column.line), lay.overview.items.get(column.line)):
+                if rect is not None and QRectF(*rect).contains(QPointF(x, y)):
+                    return column.line
+        return None
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
+        line = self.line_at(event.position().x(), event.position().y())
+        if line is not None and self._tl is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.step_requested.emit(self._tl.part(line).start)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def _paint_overview(self, painter: QPainter, lay: pl.FlowLayout) -> None:
+        """Every column of the program, compact: arrows, labels, chips and cells."""
+        ov = lay.overview
+        graph = self._overview_graph
         active = self._active_line
-        shown = set(placement.columns)
-        first = min(shown) if shown else 0
-        for ci in placement.columns:
-            column = self._graph.columns[ci]
-            target = placement.labels.get(column.line)
+        col = graph.column_of.get(active) if active else None
+        operands = set(graph.columns[col].operands) if col is not None else set()
+        for ci in ov.columns:
+            column = graph.columns[ci]
+            target = ov.labels.get(column.line)
             if target is None:
                 continue
             hot = column.line == active
-            color = QColor(READ_COLOR) if hot else EDGE_COLOR
-            pen = QPen(color, 3.0 if hot else 1.8)
-            stubs = 0
+            pen = QPen(QColor(READ_COLOR) if hot else EDGE_COLOR, 2.4 if hot else 1.3)
             for name in column.operands:
-                src = placement.items.get(name)
-                if src is None:  # made on an earlier page: a stub from the left edge, named
-                    if self._graph.column_of.get(name, first) < first:
-                        self._stub(painter, name, target, pen, stubs)
-                        stubs += 1
-                    continue
-                self._arrow(painter, src, target, self._graph.column_of.get(name) == ci, pen)
-        painter.end()
+                src = ov.items.get(name)
+                if src is not None:
+                    self._arrow(painter, src, target, graph.column_of.get(name) == ci, pen, 7.0)
+        small = QFont(self.font())
+        small.setPixelSize(12)
+        bold = QFont(small)
+        bold.setBold(True)
+        for ci in ov.columns:
+            column = graph.columns[ci]
+            rect = ov.labels.get(column.line)
+            if rect is not None:
+                self._paint_label(painter, column, QRectF(*rect).adjusted(1, 3, -1, -3), bold, small)
+        for name, item in graph.items.items():
+            rect = ov.items.get(name)
+            if rect is None:
+                continue
+            state = self.line_state(item.line) if item.line else "done"
+            if item.chip:
+                self._paint_chip(painter, name, QRectF(*rect), bold, name in operands)
+                continue
+            for k, tile in enumerate(item.tiles):
+                trect = ov.tiles.get(tile.key)
+                if trect is not None:
+                    self._paint_tile(painter, tile, QRectF(*trect), ov.cell_px, small, bold, state,
+                                     first=k == 0)
+            if name == active or name in operands:
+                color = QColor(ACTIVE_COLOR) if name == active else QColor(READ_COLOR)
+                painter.setPen(QPen(color, 3.0 if name == active else 2.2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRoundedRect(QRectF(*rect).adjusted(-3, -1, 3, 3), 5, 5)
+
+    def _paint_label(self, painter: QPainter, column, rect: QRectF, bold: QFont, small: QFont) -> None:
+        state = self.line_state(column.line)
+        if state == "active":
+            painter.setPen(QPen(QColor(ACTIVE_COLOR), 2.5))
+            painter.setBrush(QColor("#fff1e3"))
+        elif state == "done":
+            painter.setPen(QPen(QColor("#c8c8c8"), 1.0))
+            painter.setBrush(QColor("#ffffff"))
+        else:
+            pen = QPen(QColor("#cccccc"), 1.0)
+            pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect, 5, 5)
+        color = QColor(PENDING_TEXT) if state == "pending" else QColor("#111")
+        painter.setPen(color)
+        inner = rect.adjusted(5, 0, -5, 0)
+        name_w = QFontMetrics(bold).horizontalAdvance(column.line)
+        rest = QFontMetrics(small).elidedText(f" = {column.text}", Qt.TextElideMode.ElideRight,
+                                              max(0, int(inner.width() - name_w)))
+        rest_w = QFontMetrics(small).horizontalAdvance(rest)
+        x = inner.x() + max(0.0, (inner.width() - name_w - rest_w) / 2.0)
+        painter.setFont(bold)
+        painter.drawText(QRectF(x, inner.y(), name_w + 2, inner.height()), Qt.AlignmentFlag.AlignVCenter, column.line)
+        painter.setFont(small)
+        painter.drawText(QRectF(x + name_w, inner.y(), rest_w + 2, inner.height()), Qt.AlignmentFlag.AlignVCenter,
+                         rest)
 
     @staticmethod
-    def _arrow(painter: QPainter, src, dst, same_column: bool, pen: QPen) -> None:
+    def _paint_chip(painter: QPainter, name: str, rect: QRectF, font: QFont, hot: bool) -> None:
+        painter.setPen(QPen(QColor(READ_COLOR) if hot else QColor("#9aa4b8"), 2.2 if hot else 1.0))
+        painter.setBrush(QColor("#e8effc") if hot else QColor("#ffffff"))
+        painter.drawRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 9, 9)
+        painter.setFont(font)
+        painter.setPen(QColor("#1d2a44"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, name)
+
+    def _paint_tile(self, painter: QPainter, tile: pl.Tile, rect: QRectF, s: float, small: QFont, bold: QFont,
+                    state: str, first: bool) -> None:
+        """One 2-D slice as bare cells: a one-line title, colours from the frame, numbers where
+        the cells are big enough, the step's written region outlined."""
+        m = pl.OVERVIEW
+        title_h = m.view_dy - 2.0
+        name = tile.tensor if first or not tile.lead else ""
+        lead = "".join(f"[{i}]" for i in tile.lead) if tile.lead else ""
+        frame = self._frame
+        if tile.selector and frame is not None:
+            lead = "".join(f"[{i}]" for i in frame.leads.get(tile.key, ()))
+        painter.setPen(QColor(PENDING_TEXT) if state == "pending" else QColor("#222"))
+        painter.setFont(bold)
+        title = QFontMetrics(bold).elidedText(name + lead, Qt.TextElideMode.ElideRight, int(rect.width()))
+        painter.drawText(QRectF(rect.x(), rect.y(), rect.width(), title_h), Qt.AlignmentFlag.AlignCenter, title)
+        span_r, span_c = tile.span
+        cw, ch = span_c * s, span_r * s
+        cells = QRectF(rect.x() + (rect.width() - cw) / 2.0, rect.y() + title_h, cw, ch)
+        if frame is None or tile.key not in frame.quantized:
+            painter.fillRect(cells, QColor(*cm.NAN_RGBA))
+            return
+        q = frame.quantized[tile.key]
+        entry = self._entries.get(tile.key)
+        lut = cm.lut_for(entry.levels if entry is not None else (0.0, 1.0))
+        cached = self._images.get(tile.key)
+        if cached is None or cached[0] is not q:
+            rgba = np.ascontiguousarray(lut[np.asarray(q)])
+            img = QImage(rgba.data, rgba.shape[1], rgba.shape[0], rgba.strides[0], QImage.Format.Format_RGBA8888).copy()
+            cached = (q, img)
+            self._images[tile.key] = cached
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(cells, cached[1])
+        values = np.asarray(frame.arrays.get(tile.key))
+        gx, gy = cw / max(1, q.shape[1]), ch / max(1, q.shape[0])  # px per element drawn
+        if min(gx, gy) >= OVERVIEW_NUMBER_PX and q.size <= 16 * 16 and values.size == q.size:
+            self._paint_numbers(painter, cells, values.reshape(q.shape), q, lut, min(gx, gy))
+        if min(gx, gy) >= 6 and q.shape[0] * q.shape[1] <= 64 * 64:
+            painter.setPen(QPen(QColor(0, 0, 0, 40), 1.0))
+            for j in range(1, q.shape[1]):
+                painter.drawLine(QPointF(cells.x() + j * gx, cells.top()), QPointF(cells.x() + j * gx, cells.bottom()))
+            for i in range(1, q.shape[0]):
+                painter.drawLine(QPointF(cells.left(), cells.y() + i * gy), QPointF(cells.right(), cells.y() + i * gy))
+        painter.setPen(QPen(QColor(90, 90, 90), 1.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(cells)
+        step = frame.step
+        if step is not None and tile.tensor == self._active_line and frame.factors.get(tile.key, (1, 1)) == (1, 1):
+            regions = step.regions_of(tile.tensor)
+            lead = tile.lead or (frame.leads.get(tile.key, ()) if tile.selector else ())
+            if lead:
+                regions = _onto_slice(regions, tuple(lead))
+            painter.setPen(QPen(QColor(ACTIVE_COLOR), 2.0))
+            for r in regions:
+                box = tuple(r.box)
+                if r.kind != "write" or not box or len(box) > 2:
+                    continue
+                (r0, r1), (c0, c1) = ((0, 1), box[0]) if len(box) == 1 else box
+                px, py = cw / max(1, tile.cols), ch / max(1, tile.rows)  # px per tensor element
+                painter.drawRect(QRectF(cells.x() + c0 * px, cells.y() + r0 * py, (c1 - c0) * px, (r1 - r0) * py))
+
+    @staticmethod
+    def _paint_numbers(painter: QPainter, cells: QRectF, values: np.ndarray, q: np.ndarray, lut, s: float) -> None:
+        texts = [[label_text(float(v), 2) for v in row] for row in values.tolist()]
+        longest = max((pl.text_em(t) for row in texts for t in row if t), default=0.0)
+        if not longest:
+            return
+        size = min(s * pl.LABEL_HEIGHT_SHARE, s * pl.TEXT_WIDTH_SHARE / longest)
+        if size < 8:
+            return
+        font = QFont("DejaVu Sans")
+        font.setStretch(QFont.Stretch.Condensed)
+        font.setBold(True)
+        font.setPixelSize(int(size))
+        painter.setFont(font)
+        for i, row in enumerate(texts):
+            for j, text in enumerate(row):
+                if text:
+                    painter.setPen(cm.text_color_for_rgba(lut[int(q[i, j])]))
+                    painter.drawText(QRectF(cells.x() + j * s, cells.y() + i * s, s, s), Qt.AlignmentFlag.AlignCenter,
+                                     text)
+
+    @staticmethod
+    def _arrow(painter: QPainter, src, dst, same_column: bool, pen: QPen, head: float = 11.0) -> None:
         sx, sy, sw, sh = src
         dx, dy, dw, dh = dst
         if same_column or sy + sh <= dy - 4:
@@ -347,21 +535,7 @@ class ProgramCanvas(QWidget):
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(path)
-        _head(painter, c2, end, pen.color())
-
-    def _stub(self, painter: QPainter, name: str, dst, pen: QPen, k: int) -> None:
-        dx, dy, _dw, dh = dst
-        end = QPointF(dx - 2, dy + dh / 2.0 + 24 * k)
-        start = QPointF(max(2.0, dx - STUB_STRIP + 6), end.y())
-        painter.setPen(pen)
-        painter.drawLine(start, end)
-        _head(painter, start, end, pen.color())
-        font = QFont(self.font())
-        font.setPixelSize(14)
-        font.setBold(True)
-        painter.setFont(font)
-        painter.setPen(pen)
-        painter.drawText(QRectF(start.x(), end.y() - 22, STUB_STRIP - 8, 18), Qt.AlignmentFlag.AlignLeft, name)
+        _head(painter, c2, end, pen.color(), head)
 
     # --- building -------------------------------------------------------------------------------
     def _rebuild(self, tl) -> None:
@@ -404,8 +578,11 @@ class ProgramCanvas(QWidget):
             label.setFont(font)
             self._labels[column.line] = label
         self._graph = graph
-        self._pages_for = ()
-        self._placement = None
+        self._overview_graph = graph
+        self._band_for = ()
+        self._layout = None
+        self._frame = None
+        self._images = {}
         self._publish()
         self._set_states(None)
         self.relayout()
@@ -496,21 +673,9 @@ def _onto_slice(regions, lead: tuple[int, ...]) -> list[_SliceRegion]:
     return out
 
 
-def _shifted(p: pl.Placement, dx: float) -> pl.Placement:
-    """``p`` moved ``dx`` pixels to the right."""
-    if not dx:
-        return p
-
-    def move(rects):
-        return {k: (x + dx, y, w, h) for k, (x, y, w, h) in rects.items()}
-
-    return dataclasses.replace(p, tiles=move(p.tiles), items=move(p.items), labels=move(p.labels))
-
-
-def _head(painter: QPainter, before: QPointF, tip: QPointF, color: QColor) -> None:
-    """A filled arrowhead at ``tip``, pointing from ``before``."""
+def _head(painter: QPainter, before: QPointF, tip: QPointF, color: QColor, size: float = 11.0) -> None:
+    """A filled arrowhead ``size`` px long at ``tip``, pointing from ``before``."""
     ang = math.atan2(tip.y() - before.y(), tip.x() - before.x())
-    size = 11.0
     left = QPointF(tip.x() - size * math.cos(ang - 0.45), tip.y() - size * math.sin(ang - 0.45))
     right = QPointF(tip.x() - size * math.cos(ang + 0.45), tip.y() - size * math.sin(ang + 0.45))
     painter.setPen(Qt.PenStyle.NoPen)

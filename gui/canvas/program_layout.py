@@ -4,16 +4,25 @@ Nothing here touches Qt, so the layout can be tested (and reasoned about) withou
 :func:`build_graph` reads a :class:`~compute.program.timeline.ProgramTimeline` into a
 :class:`FlowGraph`: one :class:`FlowColumn` per program line, in program order, holding the
 line's result and the program inputs it is the first to read (so inputs sit above the line that
-uses them first, and the flow runs from the inputs to the result). :func:`place` then sizes the
-cells from the space the canvas has: it tries every way of wrapping the columns into rows (and
-of stacking a column's inputs), and keeps the one that gives the biggest cells. When even the
-best arrangement of the whole program leaves cells too small to carry readable numbers, the
-columns are split into *pages* that do, and the canvas shows the page of the line in play
-(ARCHITECTURE.md §9: size cells from the space the canvas has, never from a fixed cell size).
+uses them first, and the flow runs from the inputs to the result).
+
+The canvas shows the whole program at once, as focus + context (:func:`layout`):
+
+* the **overview** (:func:`place` with :data:`OVERVIEW` metrics) draws every column compact in a
+  band across the top, wrapping into rows where that gives bigger cells; where space is short the
+  inputs become name chips (:func:`overview_graph`). Its band (:func:`choose_band`) depends only on
+  the canvas' size, never on the line in play, so it does not move while a program plays;
+* the **focus** (:func:`place_focus`) draws the line in play below it, big: its operands in a grid,
+  an arrow, its result, all at one cell size, sized so numbers keep digits of ``digit_px`` where
+  the space allows (:func:`focus_needed_px`). It changes only when the line in play does.
+
+Cells are sized from the space the canvas has, never from a fixed cell size (ARCHITECTURE.md §9);
+a slice longer than :data:`DISPLAY_SIDE` takes the room of that many cells.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,9 +34,22 @@ import numpy as np
 MAX_MULTIPLES = 8
 #: Slices bigger than this a side are never repeated as small multiples (one would not fit).
 MAX_MULTIPLE_SIDE = 64
-#: Cells at least this big carry numbers with digits of ~16 px (HeatmapView sizes its font to
-#: 0.42 of the cell height and 0.9 of its width over the text's length).
-READABLE_CELL_PX = 40.0
+#: A slice longer than this along a side takes the room of this many cells (see :attr:`Tile.span`).
+DISPLAY_SIDE = 32
+#: How HeatmapView sizes the numbers in its cells (gui/heatmap.py: ``label_font_px``): the font is
+#: at most this share of the cell's height, and the widest text at most ``TEXT_WIDTH_SHARE`` of
+#: its width. Mirrored here (Qt-free) so a layout can be sized for readable digits before any view
+#: exists; the canvas tests measure what the views really drew (``layout_report``).
+LABEL_HEIGHT_SHARE = 0.62
+TEXT_WIDTH_SHARE = 0.88
+#: Height of a digit per pixel of font size in the cells' bold condensed DejaVu Sans (measured).
+DIGIT_HEIGHT_EM = 0.77
+#: Advance widths in that font per pixel of font size (measured): digits, the point, the minus.
+DIGIT_EM, POINT_EM, MINUS_EM = 0.54, 0.29, 0.65
+#: A chip (a tensor drawn as its name only): pixels per character of its name, padding, height.
+CHIP_CHAR_PX, CHIP_PAD_PX, CHIP_H_PX = 8.0, 14.0, 20.0
+#: A cell at least this big carries numbers with digits of ~16 px (one-character numbers).
+READABLE_CELL_PX = 16.0 / DIGIT_HEIGHT_EM / LABEL_HEIGHT_SHARE
 
 
 @dataclass(frozen=True)
@@ -46,7 +68,7 @@ class Metrics:
     label_min_w: float = 150.0
     margin: float = 8.0
     min_cell: float = 6.0
-    max_cell: float = 96.0
+    max_cell: float = 140.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,17 @@ class Tile:
     selector: bool = False
     colorbar: bool = False
 
+    @property
+    def span(self) -> tuple[float, float]:
+        """(rows, cols) in layout cells: the slice's own, or, for a slice longer than
+        :data:`DISPLAY_SIDE`, scaled down to that many along its longer side (a 512×256 tensor is
+        laid out like a 32×16 one: its numbers are unreadable anyway, its picture is what shows)."""
+        longest = max(self.rows, self.cols)
+        if longest <= DISPLAY_SIDE:
+            return float(self.rows), float(self.cols)
+        f = DISPLAY_SIDE / longest
+        return max(1.0, self.rows * f), max(1.0, self.cols * f)
+
 
 @dataclass(frozen=True)
 class FlowItem:
@@ -72,23 +105,29 @@ class FlowItem:
     tiles: tuple[Tile, ...]
     grid: tuple[int, int] = (1, 1)
     line: str | None = None  # the line that writes it (None: a program input)
-    chars: int = 0  # longest number its cells show (3 significant digits); 0: no numbers
+    text_em: float = 0.0  # width of its widest number (2 significant digits) per px of font; 0: none
+    chip: bool = False  # drawn as its name only (an input in a crowded overview), of a fixed size
 
     def readable_px(self, digit_px: float = 16.0) -> float:
-        """The cell size at which HeatmapView draws this item's numbers with ``digit_px`` digits
-        (its font is 0.42 of the cell height and at most 0.9 of the width over 0.62 em a char)."""
-        if not self.chars:
+        """The cell size at which HeatmapView draws this item's numbers with digits ``digit_px``
+        high (0 when its cells carry no numbers)."""
+        if not self.text_em:
             return 0.0
-        return max(digit_px / 0.42, digit_px * 0.62 * self.chars / 0.9)
+        font = digit_px / DIGIT_HEIGHT_EM
+        return max(font / LABEL_HEIGHT_SHARE, font * self.text_em / TEXT_WIDTH_SHARE)
 
     def width(self, s: float, m: Metrics) -> float:
+        if self.chip:
+            return CHIP_CHAR_PX * len(self.tensor) + CHIP_PAD_PX
         t = self.tiles[0]
-        one = m.pad * t.cols * s + m.view_dx + (m.colorbar_dx if t.colorbar else 0.0)
+        one = m.pad * t.span[1] * s + m.view_dx + (m.colorbar_dx if t.colorbar else 0.0)
         return self.grid[1] * one + (self.grid[1] - 1) * m.tile_gap
 
     def height(self, s: float, m: Metrics) -> float:
+        if self.chip:
+            return CHIP_H_PX
         t = self.tiles[0]
-        one = m.pad * t.rows * s + m.view_dy + (m.selector_dy if t.selector else 0.0)
+        one = m.pad * t.span[0] * s + m.view_dy + (m.selector_dy if t.selector else 0.0)
         return self.grid[0] * one + (self.grid[0] - 1) * m.tile_gap
 
 
@@ -122,15 +161,14 @@ Rect = tuple[float, float, float, float]  # x, y, width, height in pixels
 
 @dataclass(frozen=True)
 class Placement:
-    """Where everything goes for one canvas size.
+    """Where the columns of a flow go in one area of the canvas.
 
     Attributes
     ----------
-    cell_px : the cell size every view is given (the same for all, so rows line up).
-    tiles : tile key → rect; only tiles on the page shown.
-    items : tensor → rect around its tiles; labels : line → rect of its text.
-    columns : indices of the columns shown; pages : every page (tuple of column indices).
-    wrap : columns per row; stack : sub-columns a column's inputs are stacked in.
+    cell_px : the cell size every tensor is given (the same for all, so rows line up).
+    tiles : tile key → rect; items : tensor → rect around its tiles; labels : line → rect of its text.
+    columns : indices of the columns placed; wrap : columns per row; stack : sub-columns a
+    column's inputs are stacked in; height : the height used (from the area's top).
     """
 
     cell_px: float
@@ -138,9 +176,9 @@ class Placement:
     items: dict[str, Rect]
     labels: dict[str, Rect]
     columns: tuple[int, ...]
-    pages: tuple[tuple[int, ...], ...]
     wrap: int
     stack: int
+    height: float = 0.0
 
     @property
     def readable(self) -> bool:
@@ -161,7 +199,7 @@ def _slice_dims(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def make_item(tensor: str, shape: Sequence[int], line: str | None = None, *,
-              max_multiples: int = MAX_MULTIPLES, chars: int = 0) -> FlowItem:
+              max_multiples: int = MAX_MULTIPLES, text_em: float = 0.0) -> FlowItem:
     """The item of one tensor: one tile for ≤ 2-D, small multiples of its 2-D slices for 3-D/4-D
     tensors with few enough slices, else one tile with a slice selector."""
     shape = tuple(int(s) for s in shape)
@@ -171,7 +209,8 @@ def make_item(tensor: str, shape: Sequence[int], line: str | None = None, *,
     lead_shape = shape[:-2]
     count = math.prod(lead_shape) if lead_shape else 1
     if len(shape) <= 2:
-        return FlowItem(tensor, shape, (Tile(tensor, tensor, (), rows, cols, colorbar=colorbar),), (1, 1), line, chars)
+        tile = Tile(tensor, tensor, (), rows, cols, colorbar=colorbar)
+        return FlowItem(tensor, shape, (tile,), (1, 1), line, text_em)
     if len(shape) <= 4 and 0 < count <= max_multiples and max(rows, cols) <= MAX_MULTIPLE_SIDE:
         if len(shape) == 4:
             grid = lead_shape
@@ -180,25 +219,32 @@ def make_item(tensor: str, shape: Sequence[int], line: str | None = None, *,
             grid = (math.ceil(count / per_row), per_row)
         leads = [tuple(int(i) for i in idx) for idx in _indices(lead_shape)]
         tiles = tuple(Tile(lead_key(tensor, ld), tensor, ld, rows, cols, colorbar=colorbar) for ld in leads)
-        return FlowItem(tensor, shape, tiles, (int(grid[0]), int(grid[1])), line, chars)
+        return FlowItem(tensor, shape, tiles, (int(grid[0]), int(grid[1])), line, text_em)
     return FlowItem(tensor, shape, (Tile(tensor, tensor, (), rows, cols, selector=True, colorbar=colorbar),),
-                    (1, 1), line, chars)
+                    (1, 1), line, text_em)
 
 
-def number_chars(values, limit: int = 16 * 16) -> int:
-    """Length of the longest 3-significant-digit number in ``values`` when its 2-D slices are
-    small enough to carry numbers (0 otherwise, or when nothing is finite)."""
+def text_em(text: str) -> float:
+    """Width of ``text`` per pixel of font size in the cells' font (digits, point, minus)."""
+    return sum(POINT_EM if ch == "." else MINUS_EM if ch in "-−" else DIGIT_EM for ch in text)
+
+
+def number_em(values, limit: int = 16 * 16, digits: int = 2) -> float:
+    """Width (per px of font) of the widest ``digits``-significant-digit number in ``values`` when
+    its 2-D slices are small enough to carry numbers (0 otherwise, or when nothing is finite).
+    Two digits: HeatmapView falls back to them when three do not fit a cell."""
     from opscope.compute.numbers import fmt  # noqa: PLC0415 - Qt-free, compute side
 
     a = np.asarray(values)
     rows, cols = _slice_dims(a.shape)
     if rows * cols > limit or a.size == 0 or a.size > 64 * limit or a.dtype.kind not in "biuf":
-        return 0
-    flat = a.reshape(-1)
-    texts = [fmt(float(v), 3) for v in flat if math.isfinite(float(v))]
-    if any(math.isinf(float(v)) for v in flat):
-        texts.append("-inf")
-    return max((len(t) for t in texts), default=0)
+        return 0.0
+    flat = a.reshape(-1).astype(np.float64)
+    texts = {fmt(float(v), digits) for v in flat if math.isfinite(float(v))}
+    width = max((text_em(t) for t in texts), default=0.0)
+    if np.isinf(flat).any():
+        width = max(width, text_em("-8"))  # "−∞"
+    return width
 
 
 def _indices(shape: tuple[int, ...]):
@@ -238,12 +284,12 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
             if name in inputs and name not in placed:
                 placed.add(name)
                 item = make_item(name, tl.shape(name), None, max_multiples=max_multiples,
-                                 chars=number_chars(finals[name]) if name in finals else 0)
+                                 text_em=number_em(finals[name]) if name in finals else 0.0)
                 items[name] = item
                 column_of[name] = i
                 new_inputs.append(item)
         result = make_item(part.name, tl.shape(part.name), part.name, max_multiples=max_multiples,
-                           chars=number_chars(finals[part.name]))
+                           text_em=number_em(finals[part.name]))
         items[part.name] = result
         column_of[part.name] = i
         written.add(part.name)
@@ -315,63 +361,30 @@ def _best(cols: Sequence[FlowColumn], width: float, height: float, m: Metrics) -
 
 def needed_px(cols: Sequence[FlowColumn], digit_px: float, m: Metrics = Metrics()) -> float:
     """The cell size at which every number of ``cols`` has ``digit_px`` digits (at most
-    ``m.max_cell``; at least :data:`READABLE_CELL_PX` scaled to ``digit_px``)."""
-    need = READABLE_CELL_PX * digit_px / 16.0
+    ``m.max_cell``)."""
+    need = 0.0
     for c in cols:
         for it in (c.result, *c.inputs):
             need = max(need, it.readable_px(digit_px))
     return min(need, m.max_cell)
 
 
-def paginate(graph: FlowGraph, width: float, height: float, m: Metrics = Metrics(),
-             digit_px: float = 16.0) -> tuple[tuple[int, ...], ...]:
-    """Consecutive runs of columns, each as long as its numbers keep ``digit_px`` digits (one page
-    holding every column when the whole program is readable; a column alone when even it is not)."""
-    cols = graph.columns
-    n = len(cols)
-    if n == 0:
-        return ((),)
-
-    def ok(a: int, b: int) -> bool:
-        return _best(cols[a:b], width, height, m)[0] >= needed_px(cols[a:b], digit_px, m) - 1e-6
-
-    if ok(0, n):
-        return (tuple(range(n)),)
-    pages, start = [], 0
-    while start < n:
-        end = start + 1
-        while end < n and ok(start, end + 1):
-            end += 1
-        pages.append(tuple(range(start, end)))
-        start = end
-    return tuple(pages)
-
-
 def place(graph: FlowGraph, width: float, height: float, m: Metrics = Metrics(), *,
-          page: Sequence[int] | None = None, pages: Sequence[Sequence[int]] | None = None) -> Placement:
-    """Rects for the columns ``page`` (default: all) in a ``width`` × ``height`` canvas."""
-    indices = tuple(range(len(graph.columns))) if page is None else tuple(page)
+          columns: Sequence[int] | None = None, top: bool = False) -> Placement:
+    """Rects for the columns ``columns`` (default: all) in a ``width`` × ``height`` area, centred
+    (or, with ``top``, from the area's top edge, so a caller can give what is left below to others)."""
+    indices = tuple(range(len(graph.columns))) if columns is None else tuple(columns)
     cols = [graph.columns[i] for i in indices]
-    pages = tuple(tuple(p) for p in pages) if pages is not None else (indices,)
     if not cols:
-        return Placement(0.0, {}, {}, {}, indices, pages, 1, 1)
+        return Placement(0.0, {}, {}, {}, indices, 1, 1)
     s, wrap, stack = _best(cols, width, height, m)
     s = max(s, m.min_cell)
     total_w, total_h = _extent(cols, wrap, stack, s, m)
     ox = max(0.0, (width - total_w) / 2.0) + m.margin
-    y = max(0.0, (height - total_h) / 2.0) + m.margin
+    y = (0.0 if top else max(0.0, (height - total_h) / 2.0)) + m.margin
     tiles: dict[str, Rect] = {}
     items: dict[str, Rect] = {}
     labels: dict[str, Rect] = {}
-
-    def put(item: FlowItem, x: float, y0: float) -> None:
-        gr, gc = item.grid
-        tw = (item.width(s, m) - (gc - 1) * m.tile_gap) / gc
-        th = (item.height(s, m) - (gr - 1) * m.tile_gap) / gr
-        for k, tile in enumerate(item.tiles):
-            r, c = divmod(k, item.grid[1])
-            tiles[tile.key] = (x + c * (tw + m.tile_gap), y0 + r * (th + m.tile_gap), tw, th)
-        items[item.tensor] = (x, y0, item.width(s, m), item.height(s, m))
 
     for r0 in range(0, len(cols), wrap):
         row = cols[r0:r0 + wrap]
@@ -382,11 +395,236 @@ def place(graph: FlowGraph, width: float, height: float, m: Metrics = Metrics(),
         for c, (iw, ih, cells) in zip(row, grids):
             cw = max(iw, c.result.width(s, m), m.label_min_w)
             # Inputs hang just above their line's label, so short stacks do not float far from it.
-            top = y + h_in - (ih + m.gap if c.inputs else 0.0)
+            top_y = y + h_in - (ih + m.gap if c.inputs else 0.0)
             for it, dx, dy in cells:
-                put(it, x + (cw - iw) / 2.0 + dx, top + dy)
+                _put(it, x + (cw - iw) / 2.0 + dx, top_y + dy, s, m, tiles, items)
             labels[c.line] = (x, y + h_in, cw, m.label_h)
-            put(c.result, x + (cw - c.result.width(s, m)) / 2.0, y + h_in + m.label_h)
+            _put(c.result, x + (cw - c.result.width(s, m)) / 2.0, y + h_in + m.label_h, s, m, tiles, items)
             x += cw + m.gap
         y += h_in + m.label_h + h_res + m.gap
-    return Placement(s, tiles, items, labels, indices, pages, wrap, stack)
+    return Placement(s, tiles, items, labels, indices, wrap, stack, total_h)
+
+
+def _put(item: FlowItem, x: float, y0: float, s: float, m: Metrics, tiles: dict, items: dict) -> None:
+    """Rects of ``item``'s tiles (its small multiples as a grid) with its top-left at (x, y0)."""
+    gr, gc = item.grid
+    tw = (item.width(s, m) - (gc - 1) * m.tile_gap) / gc
+    th = (item.height(s, m) - (gr - 1) * m.tile_gap) / gr
+    for k, tile in enumerate(item.tiles):
+        r, c = divmod(k, item.grid[1])
+        tiles[tile.key] = (x + c * (tw + m.tile_gap), y0 + r * (th + m.tile_gap), tw, th)
+    items[item.tensor] = (x, y0, item.width(s, m), item.height(s, m))
+
+
+# --- overview + focus -----------------------------------------------------------------------------
+#: Metrics of the overview: tensors painted as bare cells under a one-line name (no axes, no bars).
+OVERVIEW = Metrics(view_dx=2.0, view_dy=20.0, selector_dy=0.0, colorbar_dx=0.0, pad=1.0, gap=18.0,
+                   tile_gap=3.0, label_h=22.0, label_min_w=56.0, margin=6.0, min_cell=2.0, max_cell=30.0)
+#: Space between the operands of the line in play and its result: the arrow runs here.
+FOCUS_ARROW = 56.0
+#: Overview band heights tried, as fractions of the canvas height (the largest that leaves every
+#: line's focus readable wins, so the overview is as big as it can be without costing legibility).
+OVERVIEW_FRACTIONS = (0.16, 0.2, 0.24, 0.28, 0.32, 0.36, 0.4, 0.45, 0.5)
+#: Gap between the overview band and the focus below it.
+BAND_GAP = 14.0
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The line in play, drawn big: its operands (every tensor its text reads, in text order) and
+    its result, all at one cell size.
+
+    Attributes
+    ----------
+    column : index of the line's column; cell_px : the cell size of every view in it.
+    tiles, items : rects as in :class:`Placement`; label : rect of the line's text above them.
+    arrow : (x0, y0, x1, y1) from the operands to the result (None without operands).
+    beside : operands left of the result (True) or above it (False); per_row : operands a row.
+    """
+
+    column: int
+    cell_px: float
+    tiles: dict[str, Rect]
+    items: dict[str, Rect]
+    label: Rect
+    arrow: tuple[float, float, float, float] | None
+    beside: bool
+    per_row: int
+
+
+@dataclass(frozen=True)
+class FlowLayout:
+    """The whole program for one canvas size and one line in play: the ``overview`` (every
+    column, compact, in the band ``(0, band)``; its inputs drawn as name chips when ``chips``)
+    and the ``focus`` of the line in play below it."""
+
+    overview: Placement
+    focus: Focus
+    band: float
+    chips: bool = False
+
+
+#: Overview cells below this are too small to tell colours apart: such a band is a last resort.
+OVERVIEW_MIN_CELL = 10.0
+
+
+def overview_graph(graph: FlowGraph, chips: bool) -> FlowGraph:
+    """``graph`` with its columns' inputs drawn as name chips (``chips``) or unchanged."""
+    if not chips:
+        return graph
+    columns = tuple(dataclasses.replace(c, inputs=tuple(dataclasses.replace(i, chip=True) for i in c.inputs))
+                    for c in graph.columns)
+    items = dict(graph.items)
+    for c in columns:
+        for i in c.inputs:
+            items[i.tensor] = i
+    return FlowGraph(columns, items, dict(graph.column_of))
+
+
+def focus_items(graph: FlowGraph, column: int) -> tuple[list[FlowItem], FlowItem]:
+    """The operands (text order) and the result item of column ``column``."""
+    col = graph.columns[column]
+    ops = [graph.items[n] for n in col.operands if n in graph.items and n != col.line]
+    return ops, col.result
+
+
+def _focus_extent(ops: Sequence[FlowItem], res: FlowItem, beside: bool, per_row: int, s: float,
+                  m: Metrics) -> tuple[float, float]:
+    if not ops:
+        return res.width(s, m), m.label_h + res.height(s, m)
+    gw, gh, _ = _grid(ops, per_row, s, m)
+    if beside:
+        return gw + FOCUS_ARROW + res.width(s, m), m.label_h + max(gh, res.height(s, m))
+    return max(gw, res.width(s, m)), m.label_h + gh + FOCUS_ARROW * 0.6 + res.height(s, m)
+
+
+def _focus_best(ops: Sequence[FlowItem], res: FlowItem, width: float, height: float,
+                m: Metrics) -> tuple[float, bool, int]:
+    """(cell px, beside, per_row) of the focus arrangement with the biggest cells."""
+    best = (0.0, True, max(1, len(ops)))
+    for beside in (True, False):
+        for per_row in range(1, max(1, len(ops)) + 1):
+            lo, hi = 0.0, m.max_cell
+            for _ in range(22):
+                mid = (lo + hi) / 2.0
+                w, h = _focus_extent(ops, res, beside, per_row, mid, m)
+                if w <= width - 2 * m.margin and h <= height - 2 * m.margin:
+                    lo = mid
+                else:
+                    hi = mid
+            if lo > best[0] + 0.5:  # clearly bigger: otherwise keep the earlier (beside, one row)
+                best = (lo, beside, per_row)
+            if not ops:
+                return best
+    return best
+
+
+def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float, height: float,
+                m: Metrics = Metrics()) -> Focus:
+    """The :class:`Focus` of column ``column`` in the area (x, y, width, height)."""
+    ops, res = focus_items(graph, column)
+    s, beside, per_row = _focus_best(ops, res, width, height, m)
+    s = max(s, m.min_cell)
+    total_w, total_h = _focus_extent(ops, res, beside, per_row, s, m)
+    ox = x + max(0.0, (width - total_w) / 2.0)
+    oy = y + min(max(0.0, (height - total_h) / 2.0), 10.0)  # near the overview it belongs to
+    tiles: dict[str, Rect] = {}
+    items: dict[str, Rect] = {}
+    label = (ox, oy, max(total_w, min(width, 360.0)), m.label_h)
+    if label[2] > total_w:  # a narrow focus still gets a label wide enough for its text
+        label = (x + (width - label[2]) / 2.0, oy, label[2], m.label_h)
+    top = oy + m.label_h
+    arrow = None
+    rw, rh = res.width(s, m), res.height(s, m)
+    if not ops:
+        _put(res, ox, top, s, m, tiles, items)
+    else:
+        gw, gh, cells = _grid(ops, per_row, s, m)
+        if beside:
+            body = max(gh, rh)
+            gy = top + (body - gh) / 2.0
+            for it, dx, dy in cells:
+                _put(it, ox + dx, gy + dy, s, m, tiles, items)
+            rx, ry = ox + gw + FOCUS_ARROW, top + (body - rh) / 2.0
+            _put(res, rx, ry, s, m, tiles, items)
+            mid = top + body / 2.0
+            arrow = (ox + gw + 6.0, mid, rx - 6.0, mid)
+        else:
+            body_w = max(gw, rw)
+            gx = ox + (body_w - gw) / 2.0
+            for it, dx, dy in cells:
+                _put(it, gx + dx, top + dy, s, m, tiles, items)
+            rx, ry = ox + (body_w - rw) / 2.0, top + gh + FOCUS_ARROW * 0.6
+            _put(res, rx, ry, s, m, tiles, items)
+            cx = ox + body_w / 2.0
+            arrow = (cx, top + gh + 4.0, cx, ry - 4.0)
+    return Focus(column, s, tiles, items, label, arrow, beside, per_row)
+
+
+def focus_needed_px(graph: FlowGraph, column: int, digit_px: float, m: Metrics = Metrics()) -> float:
+    """The cell size at which the numbers of column ``column``'s focus have ``digit_px`` digits."""
+    ops, res = focus_items(graph, column)
+    need = 0.0
+    for it in (res, *ops):
+        need = max(need, it.readable_px(digit_px))
+    return min(need, m.max_cell)
+
+
+def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float = 16.0,
+                m: Metrics = Metrics(), om: Metrics = OVERVIEW) -> tuple[float, bool]:
+    """(height, chips) of the overview band for this canvas: one band for every line of the
+    program, so the overview never moves while the line in play changes.
+
+    Every band height of :data:`OVERVIEW_FRACTIONS`, with inputs drawn as tensors or as name chips,
+    is tried. Bands whose cells are too small to see (:data:`OVERVIEW_MIN_CELL`) are dropped while
+    others remain. Among the bands that leave every line's focus with ``digit_px`` digits, the one
+    with the biggest overview cells wins (tensors preferred to chips unless chips get cells a
+    third bigger); where none does, the one whose least readable focus is the most readable.
+    """
+    n = len(graph.columns)
+    if n == 0:
+        return 0.0, False
+    needs = [focus_needed_px(graph, i, digit_px, m) for i in range(n)]
+    focus_cache: dict[float, float] = {}
+
+    def worst_for(rest: float) -> float:
+        key = round(rest, 1)
+        if key not in focus_cache:
+            focus_cache[key] = min(_focus_best(*focus_items(graph, i), width, rest, m)[0] / max(needs[i], 1.0)
+                                   for i in range(n))
+        return focus_cache[key]
+
+    cands = []
+    for chips in (False, True):
+        og = overview_graph(graph, chips)
+        for frac in OVERVIEW_FRACTIONS:
+            ov = place(og, width, height * frac, om, top=True)
+            band = min(height * frac, ov.height)
+            worst = worst_for(height - band - BAND_GAP)
+            looks = min(ov.cell_px, 24.0) * (0.75 if chips else 1.0)
+            cands.append((worst, ov.cell_px, looks, -band, chips, band))
+    useful = [c for c in cands if c[1] >= OVERVIEW_MIN_CELL] or cands
+    readable = [c for c in useful if c[0] >= 1.0 - 1e-6]
+    if readable:
+        best = max(readable, key=lambda c: (c[2], c[3]))
+    else:
+        best = max(useful, key=lambda c: (round(min(c[0], 1.0), 2), c[2], c[3]))
+    return best[5], best[4]
+
+
+def layout(graph: FlowGraph, width: float, height: float, active: int, *,
+           band: tuple[float, bool] | None = None, digit_px: float = 16.0, m: Metrics = Metrics(),
+           om: Metrics = OVERVIEW) -> FlowLayout:
+    """The overview of every column in the top band (``band``: (height, chips), default
+    :func:`choose_band`) and the focus of column ``active`` below it."""
+    if band is None:
+        band = choose_band(graph, width, height, digit_px, m, om)
+    height_o, chips = band
+    ov = place(overview_graph(graph, chips), width, height_o, om, top=True)
+    y0 = height_o + BAND_GAP
+    if graph.columns:
+        focus = place_focus(graph, max(0, min(active, len(graph.columns) - 1)), 0.0, y0, width,
+                            max(1.0, height - y0), m)
+    else:
+        focus = Focus(0, 0.0, {}, {}, (0.0, 0.0, 0.0, 0.0), None, True, 1)
+    return FlowLayout(ov, focus, height_o, chips)

@@ -84,7 +84,7 @@ def test_mha_shows_both_heads_at_once(qtbot):
     c.set_timeline(tl)
     heads = tl.part("heads")
     c.show_step(heads.start + len(heads) - 1)
-    qtbot.waitUntil(lambda: c.placement is not None and 8 in c.placement.columns)
+    qtbot.waitUntil(lambda: c.flow_layout is not None and c.flow_layout.focus.column == 8)
     for name in ("weights", "heads"):
         views = c.views_of(name)
         assert len(views) == 2
@@ -92,16 +92,87 @@ def test_mha_shows_both_heads_at_once(qtbot):
     np.testing.assert_allclose(c.displayed("heads"), tl.result()["heads"])
 
 
-def test_cells_grow_with_the_canvas_and_carry_numbers(qtbot):
+SIZES = [(1024, 768), (1920, 1080)]
+
+
+def _inside(rect, w, h) -> bool:
+    x, y, rw, rh = rect
+    return x >= -1 and y >= -1 and x + rw <= w + 1 and y + rh <= h + 1
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[0] + b[2] - 1 and b[0] < a[0] + a[2] - 1 and a[1] < b[1] + b[3] - 1 and b[1] < a[1] + a[3] - 1
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("slug", program_lesson_names())
+def test_whole_program_on_screen_with_the_line_in_play_big(slug, size):
+    """Every line's tensor (and every input, as a tensor or a chip) is in the overview, whatever
+    line is in play; the focus holds that line's operands and result, bigger, below the overview."""
+    w, h = size
+    g = pl.build_graph(get_program_lesson(slug).stream())
+    band = pl.choose_band(g, w, h)
+    for ci, column in enumerate(g.columns):
+        lay = pl.layout(g, w, h, ci, band=band)
+        ov, focus = lay.overview, lay.focus
+        assert set(ov.items) == set(g.items), column.line
+        assert all(_inside(r, w, lay.band + 1) for r in ov.items.values()), column.line
+        assert focus.column == ci
+        ops, res = pl.focus_items(g, ci)
+        assert set(focus.items) == {res.tensor, *(o.tensor for o in ops)}
+        rects = list(focus.tiles.values())
+        assert all(_inside(r, w, h) and r[1] >= lay.band for r in rects), column.line
+        assert not any(_overlap(a, b) for i, a in enumerate(rects) for b in rects[i + 1:]), column.line
+        assert focus.cell_px > ov.cell_px, column.line
+        # One-character numbers always reach 16 px digits in the focus, on a 1024×768 canvas too.
+        assert focus.cell_px >= pl.READABLE_CELL_PX - 1e-6, (column.line, focus.cell_px)
+
+
+def test_the_overview_never_moves_and_the_focus_moves_only_with_the_line(qtbot):
+    tl = get_program_lesson("transformer_post_ln").stream()
+    c = _canvas(qtbot, (1024, 768))
+    c.set_timeline(tl)
+    first = None
+    per_line = {}
+    for n in range(len(tl)):
+        c.show_step(n)
+        lay = c.flow_layout
+        if first is None:
+            first = lay.overview
+        assert lay.overview == first, n
+        line = tl.locate(n)[0].name
+        per_line.setdefault(line, lay.focus)
+        assert lay.focus == per_line[line], n
+    assert len({f.column for f in per_line.values()}) == len(tl.lines)
+
+
+def test_focus_views_draw_16px_digits_at_1024x768(qtbot):
+    """Measured from what the views drew: the first line of the attention program (Q, K: whole
+    numbers; scores: whole numbers) carries numbers with digits at least 16 px high."""
     tl = get_program_lesson("attention_causal_program").stream()
-    small = _canvas(qtbot, (1024, 768))
-    small.set_timeline(tl)
-    small.relayout()
-    page = small.placement
-    cols = [small.graph.columns[i] for i in page.columns]
-    assert page.cell_px >= pl.needed_px(cols, 16.0) - 1e-6  # 16 px digits at 1024×768
-    whole = pl.place(small.graph, 4000, 3000)
-    assert whole.cell_px > pl.place(small.graph, 1024, 768).cell_px
+    c = _canvas(qtbot, (1024, 768))
+    c.set_timeline(tl)
+    c.show_step(tl.part("scores").start + len(tl.part("scores")) - 1)
+    c.relayout()
+    report = c.layout_report()
+    shown = {r["tensor"] for r in report}
+    assert shown == {"Q", "K", "scores"}  # only the focus has views; the overview is painted
+    for r in report:
+        assert r["numbers"] and r["font_px"] >= 16.0, r
+
+
+def test_overview_paints_every_tensor(qtbot):
+    """The overview's pixels change where a line is written: its cells are painted from the frame."""
+    tl = get_program_lesson("attention_causal_program").stream()
+    c = _canvas(qtbot, (1024, 768))
+    c.set_timeline(tl)
+    c.show_step(0)
+    x, y, w, h = c.flow_layout.overview.items["out"]
+    before = c.grab().toImage().copy(int(x), int(y), int(w), int(h))
+    c.show_step(len(tl) - 1)
+    after = c.grab().toImage().copy(int(x), int(y), int(w), int(h))
+    assert before != after
+    assert c.flow_layout.focus.column == len(tl.lines) - 1
 
 
 def test_graph_places_inputs_before_their_first_line():
@@ -113,3 +184,34 @@ def test_graph_places_inputs_before_their_first_line():
     p = pl.place(g, 1600, 1000)
     for (x, y, w, h) in p.tiles.values():
         assert x >= 0 and y >= 0 and x + w <= 1600 + 1 and y + h <= 1000 + 1
+    assert pl.place(g, 4000, 3000).cell_px > p.cell_px  # cells grow with the space
+
+
+def test_big_tensors_keep_to_the_canvas():
+    """A 512×256 tensor takes the room of a 32×16 one: the whole flow and its focus still fit."""
+    from opscope import compute
+
+    rng = np.random.default_rng(0)
+    tl = compute.stream_program("q = X @ W\ny = softmax(q @ q.T, axis=-1) @ q",
+                                {"X": rng.standard_normal((512, 256)), "W": rng.standard_normal((256, 64))})
+    g = pl.build_graph(tl)
+    for w, h in SIZES:
+        band = pl.choose_band(g, w, h)
+        for ci in range(len(g.columns)):
+            lay = pl.layout(g, w, h, ci, band=band)
+            rects = [*lay.overview.items.values(), *lay.focus.tiles.values()]
+            assert all(_inside(r, w, h) for r in rects), (w, h, ci)
+
+
+def test_clicking_a_line_in_the_overview_asks_for_its_first_step(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+
+    tl = get_program_lesson("attention_causal_program").stream()
+    c = _canvas(qtbot, (1024, 768))
+    c.set_timeline(tl)
+    x, y, w, h = c.flow_layout.overview.labels["weights"]
+    with qtbot.waitSignal(c.step_requested, timeout=2000) as sig:
+        qtbot.mouseClick(c, Qt.LeftButton, pos=QPoint(int(x + w / 2), int(y + h / 2)))
+    assert sig.args == [tl.part("weights").start]
+    fx, fy, fw, fh = c.flow_layout.focus.label
+    assert c.line_at(fx + fw / 2, fy + fh / 2) is None  # the focus is no overview line
