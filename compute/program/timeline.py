@@ -12,7 +12,9 @@ Tensor names. The program's tensors are its inputs (``"Q"``, ``"d_k"``) and its 
 qualified by the line: output ``scores`` of line ``w`` is ``"w.scores"``, and an argument that is
 a sub-expression rather than a name, e.g. ``K.T`` in ``w = attention(Q, K.T, V)``, is the line's
 input ``"w.K"``. Steps' captions start with their line (``"w: scores = Q Kᵀ …"``) and their
-regions and tensors use these program-wide names. A line's tensors are empty (NaN) before the
+regions and tensors use these program-wide names; the operation's captions are rewritten to the
+program's names (``r1[0,3] = X[0,3] + a[0,3]``, not ``result[0,3] = A[0,3] + B[0,3]``; see
+:mod:`.captions`). A line's tensors are empty (NaN) before the
 line's first step, as in one operation's timeline.
 """
 
@@ -24,7 +26,8 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -36,6 +39,7 @@ from ..plans import Run, Stage, StagePlan
 from ..registry import GRANULARITIES, get_spec
 from ..step import Region, Step, frozen
 from ..timeline import Timeline
+from .captions import line_labels, node_label, relabel
 from .evaluate import ENGINE_OPS, Evaluator, as_operand, engine_operands
 from .nodes import BinOp, Call, Name, Num, Transpose, Unary, short
 from .parse import RESULT, walk_names
@@ -53,7 +57,8 @@ class LinePart:
     """One line in a program's timeline: its ``name`` and expression ``text``; ``op`` (the
     registered operation it streams, or None for a one-step ``stage`` line); its own
     ``timeline``; ``start`` (its first step in the program's); ``names``, its timeline's tensor
-    names → the program's."""
+    names → the program's; ``labels``, how its captions name the operation's inputs and ``result``
+    (see :mod:`.captions`)."""
 
     name: str
     text: str
@@ -61,6 +66,7 @@ class LinePart:
     timeline: Timeline
     start: int
     names: Mapping[str, str]
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def granularity(self) -> str:
@@ -210,7 +216,8 @@ class ProgramTimeline(Sequence):
         s = part.timeline[local]
         regions = tuple(Region(self._name(part, r.tensor), r.kind, r.box) for r in s.regions)
         tensors = {self._name(part, k): v for k, v in s.tensors.items()}
-        return Step(self.run_id, n, self._len, s.stage, f"{part.name}: {s.caption}", tensors, regions, self.levels)
+        caption = f"{part.name}: {relabel(s.caption, part.labels)}"
+        return Step(self.run_id, n, self._len, s.stage, caption, tensors, regions, self.levels)
 
     @staticmethod
     def _name(part: LinePart, local: str) -> str:
@@ -448,7 +455,9 @@ def stream_program(text: str, inputs: Mapping, granularity=None, options=None, *
                 names[local] = line.name if local == "result" else f"{line.name}.{local}"
             value = tl.result()["result"]
             notices.extend(f"{line.name}: {n}" for n in tl.notices)
-            part = LinePart(line.name, text_of(root.span), op, tl, start, names)
+            labels = line_labels(line.name, {local: node_label(node, text_of(node.span))
+                                             for local, node in arg_nodes.items() if node is not None}, op)
+            part = LinePart(line.name, text_of(root.span), op, tl, start, names, MappingProxyType(labels))
         else:
             if not (isinstance(root, BinOp) and root.op in ENGINE_OPS):
                 value = ev.line_value(line)
