@@ -3,6 +3,11 @@
 The clock does not count ticks: it computes which step *should* be on screen from the time since
 play started (``anchor + elapsed × speed``), so when painting falls behind the animation jumps to
 the newest step instead of queueing frames (ARCHITECTURE §3, pyqtgraph's ``ImageView.timeout``).
+
+A progressive run (issue 10) is still being computed while it plays: the clock's ``frontier``
+(the steps computed so far) caps the step it asks for, so play waits at the frontier and goes on
+as panels land. :class:`RunProgress` polls the run on a timer (the GUI thread never waits on a
+computation) and the panel shows a progress bar with the time left and a Cancel button.
 """
 
 from __future__ import annotations
@@ -10,15 +15,18 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
+    QPushButton,
     QSlider,
     QStyle,
     QToolButton,
+    QToolTip,
     QWidget,
 )
 
@@ -27,7 +35,14 @@ TICK_MS = 16
 
 #: The speeds (steps per second) that Faster / Slower step through: round numbers, about ×2 apart,
 #: so a few key presses cover the whole range of the speed box.
-SPEED_LADDER = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 240.0)
+SPEED_LADDER = (0.1, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 240.0, 500.0, 1000.0)
+
+#: Slowest and fastest speeds the speed box takes (steps per second). Above the 60 Hz clock a
+#: speed skips steps, which is what a timeline of thousands of steps needs.
+MIN_SPEED, MAX_SPEED = 0.1, 1000.0
+
+#: How often a progressive run is polled for new steps (ms).
+PROGRESS_MS = 33
 
 
 def faster_speed(speed: float) -> float:
@@ -63,6 +78,9 @@ class PlayerClock(QObject):
         self.length = 0
         self.speed = 1.0
         self.loop = False
+        #: Steps that can be shown (a callable, re-read every tick; None: all ``length``). A
+        #: progressive run's ``available``: play waits there and goes on as panels land.
+        self.frontier = None
         self._anchor_time = 0.0
         self._anchor_step = 0
         self._last = -1
@@ -106,7 +124,13 @@ class PlayerClock(QObject):
             return
         n = self._anchor_step + int((time.monotonic() - self._anchor_time) * self.speed)
         end = False
-        if n >= self.length:
+        limit = self.length if self.frontier is None else max(1, min(self.length, int(self.frontier())))
+        if limit < self.length and n >= limit:
+            # At the frontier of a run still computed: wait there, and go on at the same pace
+            # from it once the next steps exist (never a burst to catch up).
+            n = limit - 1
+            self._anchor_time, self._anchor_step = time.monotonic(), n
+        elif n >= self.length:
             if self.loop:
                 n %= self.length
             else:
@@ -116,6 +140,108 @@ class PlayerClock(QObject):
             self.seek_requested.emit(n)
         if end:
             self.pause()
+
+
+def format_time_left(seconds: float | None) -> str:
+    """``"~12 s left"``; ``"estimating…"`` before the pace is known."""
+    if seconds is None:
+        return "estimating…"
+    if seconds < 1:
+        return "< 1 s left"
+    if seconds < 90:
+        return f"~{seconds:.0f} s left"
+    return f"~{seconds / 60:.0f} min left"
+
+
+class SpeedBox(QDoubleSpinBox):
+    """The speed box: a number typed beyond the range is refused with a message, never silently
+    cut to its first digits (a plain spin box drops the key that makes 100 into 1000).
+
+    Signals
+    -------
+    refused(str)
+        a typed value was out of range; the message says so and which value was kept.
+    """
+
+    refused = Signal(str)
+
+    def validate(self, text: str, pos: int):  # noqa: N802 - Qt's name
+        state = super().validate(text, pos)
+        if state[0] == QValidator.Invalid and self._number(text) is not None:
+            return (QValidator.Intermediate, text, pos)  # a number: judged when the edit ends
+        return state
+
+    def _number(self, text: str) -> float | None:
+        body = text.replace(self.suffix(), "").replace(self.prefix(), "").strip().replace(",", ".")
+        try:
+            return float(body)
+        except ValueError:
+            return None
+
+    def fixup(self, text: str) -> str:
+        value = self._number(text)
+        if value is not None and not (self.minimum() <= value <= self.maximum()):
+            kept = min(max(value, self.minimum()), self.maximum())
+            self.refused.emit(f"{value:g} steps/s is outside the speeds the player takes "
+                              f"({self.minimum():g}–{self.maximum():g}); the speed is now {kept:g} steps/s.")
+            return self.textFromValue(kept)
+        return super().fixup(text)
+
+
+class RunProgress(QObject):
+    """Watches a progressive run from the GUI thread by polling it (never waiting on it).
+
+    Signals
+    -------
+    advanced(int)
+        more steps are available (the new count).
+    polled()
+        the run was looked at (still computing): progress and time left may have changed.
+    ended(object)
+        the run has finished, been cancelled or failed (the timeline).
+    """
+
+    advanced = Signal(int)
+    polled = Signal()
+    ended = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setInterval(PROGRESS_MS)
+        self._timer.timeout.connect(self.poll)
+        self.timeline = None
+        self._seen = -1
+
+    def watch(self, tl) -> None:
+        """Follow ``tl`` (a finished timeline is let go at once)."""
+        self.timeline = tl
+        self._seen = -1
+        if tl is not None and not tl.done:
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    @property
+    def active(self) -> bool:
+        """True while a run is followed (it has not ended)."""
+        return self._timer.isActive()
+
+    def poll(self) -> None:
+        tl = self.timeline
+        if tl is None:
+            self._timer.stop()
+            return
+        done = tl.done  # read first: a run that ends now is seen whole below
+        n = tl.available()
+        if n != self._seen:
+            self._seen = n
+            self.advanced.emit(n)
+        if done:
+            self._timer.stop()
+            self.ended.emit(tl)
+        else:
+            self.polled.emit()
 
 
 def _button(icon, name: str, tip: str) -> QToolButton:
@@ -150,6 +276,7 @@ class AnimationPanel(QWidget):
     seek_requested = Signal(int)
     speed_changed = Signal(float)
     loop_changed = Signal(bool)
+    cancel_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -167,9 +294,10 @@ class AnimationPanel(QWidget):
         self.slider.setRange(0, 0)
         self.slider.setFocusPolicy(Qt.NoFocus)
         self.slider.setAccessibleName("Step")
+        self.slider.setMinimumWidth(160)  # the progress bar and Cancel never squeeze it away
         self.slider.setToolTip("scrub through the steps")
-        self.speed = QDoubleSpinBox()
-        self.speed.setRange(0.1, 240.0)
+        self.speed = SpeedBox()
+        self.speed.setRange(MIN_SPEED, MAX_SPEED)
         self.speed.setDecimals(1)
         self.speed.setSingleStep(0.5)
         self.speed.setValue(1.0)
@@ -188,12 +316,29 @@ class AnimationPanel(QWidget):
         self.readout.setFont(f)
         self.readout.setMinimumWidth(280)
         self.readout.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        # A progressive run: how far it is, how long it still needs, and a way to stop it (Esc).
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setTextVisible(True)
+        self.progress.setMinimumWidth(150)
+        self.progress.setMaximumWidth(200)
+        self.progress.setAccessibleName("Computation progress")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setFocusPolicy(Qt.NoFocus)
+        self.cancel_button.setAccessibleName("Cancel the run")
+        self.cancel_button.setToolTip("stop computing this run; what is computed stays (Esc)")
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.last_message = ""
+        self.speed.refused.connect(self._speed_refused)
 
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 2, 8, 2)
         for w in (self.first_button, self.back_button, self.play_button, self.forward_button, self.last_button):
             lay.addWidget(w)
         lay.addWidget(self.slider, 1)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.cancel_button)
         lay.addWidget(self.readout)
         lay.addSpacing(12)
         lay.addWidget(self.speed)
@@ -207,6 +352,37 @@ class AnimationPanel(QWidget):
         self.slider.valueChanged.connect(self._slider_moved)
         self.speed.valueChanged.connect(self.speed_changed)
         self.loop.toggled.connect(self.loop_changed)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+
+    def _speed_refused(self, message: str) -> None:
+        self.last_message = message
+        QToolTip.showText(self.speed.mapToGlobal(self.speed.rect().bottomLeft()), message, self.speed)
+
+    def set_progress(self, fraction: float, steps: int, total: int, seconds_left: float | None) -> None:
+        """Show a run being computed: ``steps`` of ``total`` available, ``fraction`` of the work
+        done, the estimated seconds left."""
+        # QProgressBar.setValue repaints synchronously, and a synchronous repaint flushes every
+        # dirty widget of the window with it (the canvas's plots: 50–200 ms measured inside one
+        # poll). With updates off it only marks itself dirty; the next paint shows it.
+        value = int(max(0.0, min(1.0, fraction)) * 100)
+        text = f"{value}% · {format_time_left(seconds_left)}"
+        if value != self.progress.value() or text != self.progress.format():
+            self.progress.setUpdatesEnabled(False)
+            try:
+                self.progress.setValue(value)
+                self.progress.setFormat(text)
+            finally:
+                self.progress.setUpdatesEnabled(True)
+            self.progress.update()
+        self.progress.setToolTip(f"computing: {steps} of {total} steps ready")
+        if self.progress.isHidden():
+            self.progress.show()
+            self.cancel_button.show()
+
+    def hide_progress(self) -> None:
+        """The run has ended (or none is computed): no bar, no Cancel."""
+        self.progress.hide()
+        self.cancel_button.hide()
 
     def _slider_moved(self, value: int) -> None:
         # Programmatic updates block signals, so this is always the user.

@@ -11,11 +11,16 @@ takes tens of milliseconds, so both happen in worker threads and reach the GUI a
 * :class:`FrameWorker` calls ``canvas.prepare_frame(n)``. It keeps only the newest request: when
   requests arrive faster than frames are prepared, the ones in between are never computed.
 * :class:`BlasLimiter` pins BLAS to one thread while an animation plays, leaving a core to paint.
+
+Big runs are *progressive* (:func:`use_progressive`): ``stream_op(..., progressive=True)`` returns
+at once, the timeline reaches the window before its first panel is computed, and the window shows
+steps as they become available. The compute thread then waits for the run's end (or its cancel)
+before it verifies it, so the next request queues behind a run the window has cancelled for at
+most one panel.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import traceback
@@ -25,6 +30,7 @@ from typing import Any
 
 from opscope import compute
 from opscope.compute.errors import OpScopeError
+from opscope.compute.progressive import BLAS_ONE_THREAD
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 
@@ -42,6 +48,8 @@ class RunRequest:
     #: A program's text: run it with :func:`compute.stream_program` instead of ``op`` (None: the
     #: operation itself). ``granularity`` may then also be a dict line name → granularity.
     program: str | None = None
+    #: A program's per-line stepping options, line name → {"tile": …, "kblock": …} (None: none).
+    options: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,33 @@ class FrameResult:
     error: str = ""
 
 
+#: Runs of at least this many floating-point operations stream progressively: a 2048² matmul
+#: (17 GFLOP, 0.3–1 s here) does, a 1024² one (2 GFLOP, 30–80 ms: a few frames) stays eager, as
+#: do all lessons. Only operations with a progressive path (matmul, attention's tile steps) can.
+PROGRESSIVE_MIN_FLOPS = 4 * 10**9
+
+
+def use_progressive(req: RunRequest) -> bool:
+    """Whether ``req`` should run progressively: an operation (not a program) with a progressive
+    path whose run is at least :data:`PROGRESSIVE_MIN_FLOPS`. Bad inputs answer False: the eager
+    path then reports what is wrong, as before."""
+    if req.program is not None:
+        return False
+    try:
+        from opscope.compute.registry import get_spec  # noqa: PLC0415
+
+        spec = get_spec(req.op)
+        if "progressive" not in spec.extra:
+            return False
+        # From shapes and checked parameters alone: nothing is cast or copied for the decision.
+        shapes = {k: tuple(getattr(a, "shape", ())) for k, a in req.inputs.items() if a is not None}
+        params = spec.check(shapes, spec.validate_params(dict(req.params)))
+        flops = spec.flops(shapes, params)
+    except Exception:  # noqa: BLE001 - the run itself will say what is wrong with it
+        return False
+    return flops >= PROGRESSIVE_MIN_FLOPS
+
+
 def describe_error(exc: BaseException) -> str:
     """One readable line (or a few) for the user: the message of OpScope's own errors, the type
     and message otherwise. Never a traceback."""
@@ -77,27 +112,12 @@ def describe_error(exc: BaseException) -> str:
 
 
 def verify_program(tl):
-    """The badge of a program's run: each line that calls an operation checked against that
-    operation's reference (:func:`compute.verify_run`), the worst of them reported.
+    """The badge of a program's run: :func:`compute.verify.verify_program` (operation lines against
+    their operations' references, arithmetic lines recomputed in float64 from their operands).
+    Returns a :class:`compute.Verification`, or a ``str`` when no line could be checked."""
+    from opscope.compute.verify import verify_program as check  # noqa: PLC0415 - compute owns the check
 
-    Lines of plain arithmetic (``scores / sqrt(d_k)``) have no separate reference and are not
-    checked; the message says how many lines were. Returns a :class:`compute.Verification`, or a
-    ``str`` when no line could be checked.
-    """
-    verdicts = []
-    for part in tl.lines:
-        if part.op is None:
-            continue
-        sub, run = part.timeline, part.timeline.run
-        verdicts.append(compute.verify_run(part.op, run.inputs, sub.params, run.outputs, sub.dtype("result")))
-    if not verdicts:
-        return "not verified: no line of this program calls an operation with a reference"
-    worst = max(verdicts, key=lambda v: (not v.ok, v.ratio))
-    ok = all(v.ok for v in verdicts)
-    unchecked = len(tl.lines) - len(verdicts)
-    rest = f"; {unchecked} arithmetic line{'s' if unchecked != 1 else ''} not checked" if unchecked else ""
-    head = f"{len(verdicts)} of {len(tl.lines)} lines checked"
-    return dataclasses.replace(worst, ok=ok, message=f"{worst.message} ({head}{rest})")
+    return check(tl)
 
 
 class ComputeWorker(QObject):
@@ -121,6 +141,8 @@ class ComputeWorker(QObject):
         super().__init__()
         # Written by the GUI thread, read here: an int assignment is atomic under the GIL.
         self.latest_run_id = 0
+        #: The progressive timeline this thread is waiting for (None when none): stop() cancels it.
+        self.in_flight = None
 
     @Slot(object)
     def compute(self, req: RunRequest) -> None:
@@ -129,12 +151,14 @@ class ComputeWorker(QObject):
             return
         try:
             if req.program is not None:
-                tl = compute.stream_program(req.program, dict(req.inputs), granularity=req.granularity)
+                tl = compute.stream_program(req.program, dict(req.inputs), granularity=req.granularity,
+                                            options=req.options)
                 # The window tells runs apart by its own ids (stale results, the badge).
                 tl.run_id = req.run_id
             else:
                 tl = compute.stream_op(req.op, dict(req.inputs), req.granularity, tile=req.tile,
-                                       kblock=req.kblock, run_id=req.run_id, **dict(req.params))
+                                       kblock=req.kblock, run_id=req.run_id, progressive=use_progressive(req),
+                                       **dict(req.params))
             # Levels are computed lazily on first use; touch them here so neither the GUI thread
             # (editor colours) nor the first frame pays a full pass over a big tensor.
             for name in tl.tensor_names:
@@ -144,8 +168,22 @@ class ComputeWorker(QObject):
                 traceback.print_exc()
             self.run_failed.emit(req.run_id, describe_error(exc))
             return
-        self.run_finished.emit(req.run_id, tl)
-        self.verify(req.run_id, tl)
+        if tl.done:
+            self.run_finished.emit(req.run_id, tl)
+            self.verify(req.run_id, tl)
+            return
+        # A progressive run: on screen at once, verified once it has ended (not if cancelled).
+        self.in_flight = tl
+        try:
+            self.run_finished.emit(req.run_id, tl)
+            try:
+                finished = tl.wait()
+            except Exception:  # noqa: BLE001 - the window reads the run's error from the timeline
+                finished = False
+        finally:
+            self.in_flight = None
+        if finished:
+            self.verify(req.run_id, tl)
 
     def verify(self, run_id: int, tl) -> None:
         """Check ``tl`` against the reference and emit ``run_verified`` (skipped once stale).
@@ -235,6 +273,9 @@ class WorkerThreads:
         """Ask both threads to finish and wait for them (a compute in progress runs to its end:
         ``stream_op`` cannot be interrupted, and a 4096² run takes about a second)."""
         self.compute.latest_run_id = -1  # anything still queued is now stale and skipped
+        running = self.compute.in_flight
+        if running is not None:
+            running.cancel(wait=False)  # its workers stop within one block; the wait below ends
         for thread in self._threads:
             thread.quit()
         for thread in self._threads:
@@ -248,25 +289,19 @@ class WorkerThreads:
 
 class BlasLimiter:
     """Limits BLAS to one thread while an animation plays (ARCHITECTURE §3: with 2 cores, BLAS
-    on both makes painting stall). The limit is process-wide, so it is switched only from the GUI
-    thread, on play and pause, never from inside a worker where two threads could race to restore."""
+    on both makes painting stall). The limit is process-wide and refcounted
+    (:data:`compute.progressive.BLAS_ONE_THREAD`): this takes one lease on play and gives it back
+    on pause; a progressive run's panel pool takes its own while it computes."""
 
     def __init__(self):
-        self._limiter = None
-        self._controller = None
+        self._held = False
 
     def limit(self, on: bool) -> None:
-        if on and self._limiter is None and (os.cpu_count() or 1) > 1:
-            try:
-                if self._controller is None:
-                    from threadpoolctl import ThreadpoolController
-
-                    self._controller = ThreadpoolController()
-                self._limiter = self._controller.limit(limits=1, user_api="blas")
-            except Exception:  # noqa: BLE001 - a missing or odd BLAS only costs speed
-                self._limiter = None
-        elif not on and self._limiter is not None:
-            try:
-                self._limiter.restore_original_limits()
-            finally:
-                self._limiter = None
+        # One lease on the process-wide count: a progressive run's panel pool holds another, and
+        # whichever ends last restores BLAS's own setting (compute.progressive.BLAS_ONE_THREAD).
+        if on and not self._held and (os.cpu_count() or 1) > 1:
+            BLAS_ONE_THREAD.acquire()
+            self._held = True
+        elif not on and self._held:
+            BLAS_ONE_THREAD.release()
+            self._held = False

@@ -257,7 +257,7 @@ def test_play_button_name_says_what_a_click_does(window, qtbot):
 def test_speed_ladder():
     assert faster_speed(1.0) == 2.0 and slower_speed(1.0) == 0.5
     assert faster_speed(3.0) == 4.0 and slower_speed(3.0) == 2.0
-    assert faster_speed(240.0) == 240.0 and slower_speed(0.1) == 0.1
+    assert faster_speed(240.0) == 500.0 and faster_speed(1000.0) == 1000.0 and slower_speed(0.1) == 0.1
     assert list(SPEED_LADDER) == sorted(SPEED_LADDER)
 
 
