@@ -7,7 +7,10 @@ Python values (``"0,1"`` → ``(0, 1)``); checking the values against shapes is 
 
 from __future__ import annotations
 
+import html
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from opscope import compute
 from PySide6.QtCore import Qt, Signal
@@ -16,6 +19,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -397,8 +401,172 @@ class SteppingBox(QGroupBox):
         return g, tile, kblock
 
 
+@dataclass(frozen=True)
+class LineRow:
+    """One line of a program as the steps box shows it: its ``name`` and expression ``text``, the
+    operation it streams (``op``; None for a one-step arithmetic line), the granularities that
+    operation offers, the one it ran with (``used``), and the user's choices (None: auto)."""
+
+    name: str
+    text: str
+    op: str | None
+    offered: tuple[str, ...]
+    used: str
+    granularity: str | None = None
+    tile: int | None = None
+    kblock: int | None = None
+
+
+def line_rows(tl, chosen: Mapping | None = None, options: Mapping | None = None) -> list[LineRow]:
+    """The :class:`LineRow` of every line of program timeline ``tl``, with the user's per-line
+    ``chosen`` granularities (a dict line → granularity, or one name for every line that offers
+    it) and ``options`` ({"tile": …, "kblock": …}) where given."""
+    every = chosen if isinstance(chosen, str) else None
+    chosen = {} if every is not None else dict(chosen or {})
+    options = dict(options or {})
+    rows = []
+    for part in tl.lines:
+        offered = tuple(compute.get_spec(part.op).granularities) if part.op else ()
+        opts = options.get(part.name, {})
+        g = every if every in offered else chosen.get(part.name)
+        rows.append(LineRow(part.name, part.text, part.op, offered, part.granularity, g,
+                            opts.get("tile"), opts.get("kblock")))
+    return rows
+
+
+class ProgramStepsBox(QGroupBox):
+    """A program's steps, line by line: each line that streams an operation gets its own
+    granularity (auto or one the operation offers) and tile / k-block sizes where they apply;
+    an arithmetic line is one stage step, shown as such.
+
+    Signals
+    -------
+    stepping_changed()
+        the user changed a line's granularity, tile or k-block.
+    """
+
+    stepping_changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Program lines", parent)
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(6, 6, 6, 6)
+        self._grid.setHorizontalSpacing(6)
+        self._rows: list[LineRow] = []
+        self._widgets: dict[str, tuple[QComboBox, QSpinBox, QSpinBox]] = {}
+        self._key: tuple = ()
+
+    def set_lines(self, rows: Sequence[LineRow]) -> None:
+        """Show ``rows`` (rebuilding the widgets only when the lines or their operations change)."""
+        key = tuple((r.name, r.op, r.offered) for r in rows)
+        if key != self._key:
+            self._build(rows)
+            self._key = key
+        self._rows = list(rows)
+        for r in rows:
+            combo, tile, kblock = self._widgets[r.name]
+            combo.setItemText(0, f"auto · {r.used}" if r.op else "stage")
+            i = combo.findData(r.granularity) if r.granularity else 0
+            _quiet(combo, combo.setCurrentIndex, max(0, i))
+            _quiet(tile, tile.setValue, _first_int(r.tile))
+            _quiet(kblock, kblock.setValue, int(r.kblock or 0))
+            self._enable(r.name)
+
+    def lines(self) -> list[str]:
+        """The line names shown, in order."""
+        return [r.name for r in self._rows]
+
+    def widgets(self, line: str) -> tuple[QComboBox, QSpinBox, QSpinBox]:
+        """(granularity box, tile spin box, k-block spin box) of ``line``."""
+        return self._widgets[line]
+
+    def set_line_granularity(self, line: str, g: str | None) -> None:
+        """Pick granularity ``g`` (None: auto) for ``line`` as the user would."""
+        combo = self._widgets[line][0]
+        i = combo.findData(g) if g else 0
+        if i < 0:
+            raise ValueError(f"line {line}: granularity {g!r} is not offered")
+        combo.setCurrentIndex(i)
+
+    def values(self) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+        """(line → granularity, line → {"tile": …, "kblock": …}) for the lines not left on auto."""
+        granularity, options = {}, {}
+        for r in self._rows:
+            combo, tile, kblock = self._widgets[r.name]
+            g = combo.currentData()
+            if g:
+                granularity[r.name] = g
+            opts = {}
+            if tile.isEnabled() and tile.value() > 0:
+                opts["tile"] = tile.value()
+            if kblock.isEnabled() and kblock.value() > 0:
+                opts["kblock"] = kblock.value()
+            if opts:
+                options[r.name] = opts
+        return granularity, options
+
+    def _build(self, rows: Sequence[LineRow]) -> None:
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self._widgets = {}
+        for j, head in enumerate(("line", "steps", "tile", "k-block")):
+            label = QLabel(head)
+            label.setStyleSheet("color: #666;")
+            self._grid.addWidget(label, 0, j)
+        for i, r in enumerate(rows, start=1):
+            name = QLabel(f"<b>{html.escape(r.name)}</b> <span style='color:#777'>{html.escape(r.op or '')}</span>")
+            name.setToolTip(f"{r.name} = {r.text}")
+            combo = QComboBox()
+            combo.addItem("auto", None)
+            for g in r.offered:
+                combo.addItem(g, g)
+            combo.setEnabled(bool(r.op))
+            combo.setToolTip(f"steps of {r.name} = {r.text}" if r.op else
+                             f"{r.name} = {r.text} is plain arithmetic: one stage step")
+            tile, kblock = QSpinBox(), QSpinBox()
+            for spin, tip in ((tile, "output tile size for tile steps (auto: about 256 tiles)"),
+                              (kblock, "block of the summed axis for kblock steps (auto: about 32 blocks)")):
+                spin.setRange(0, 1 << 16)
+                spin.setSpecialValueText("auto")
+                spin.setKeyboardTracking(False)
+                spin.setToolTip(tip)
+                spin.valueChanged.connect(lambda _v: self.stepping_changed.emit())
+            combo.currentIndexChanged.connect(lambda _i, line=r.name: self._changed(line))
+            self._grid.addWidget(name, i, 0)
+            self._grid.addWidget(combo, i, 1)
+            self._grid.addWidget(tile, i, 2)
+            self._grid.addWidget(kblock, i, 3)
+            self._widgets[r.name] = (combo, tile, kblock)
+        self._grid.setColumnStretch(1, 1)
+
+    def _changed(self, line: str) -> None:
+        self._enable(line)
+        self.stepping_changed.emit()
+
+    def _enable(self, line: str) -> None:
+        row = next((r for r in self._rows if r.name == line), None)
+        if row is None:
+            return
+        combo, tile, kblock = self._widgets[line]
+        g = combo.currentData()
+        tile.setEnabled(g == "tile" and "tile" in row.offered)
+        kblock.setEnabled(g == "kblock" and "kblock" in row.offered)
+
+
+def _first_int(v) -> int:
+    """A tile option (an int or (rows, cols)) as the one number a spin box shows."""
+    if isinstance(v, (tuple, list)):
+        return int(v[0]) if v else 0
+    return int(v or 0)
+
+
 class OperationPanel(QWidget):
-    """Picker, description, parameters and steps, stacked for the left dock."""
+    """Picker, description, parameters and steps, stacked for the left dock. In program mode
+    (:meth:`show_program`) the operation's parameters and steps make way for the program's
+    lines with their own steps (:class:`ProgramStepsBox`): what runs is the program, not the
+    operation still selected in the picker."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -411,12 +579,43 @@ class OperationPanel(QWidget):
         self.doc.setWordWrap(True)
         self.doc.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.doc.setStyleSheet("color: #444;")
+        self.program_note = QLabel()
+        self.program_note.setWordWrap(True)
+        self.program_note.setStyleSheet("color: #444;")
+        self.program_note.hide()
         self.params = ParamForm()
         self.stepping = SteppingBox()
+        self.program = ProgramStepsBox()
+        self.program.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.picker)
         lay.addWidget(self.doc)
+        lay.addWidget(self.program_note)
         lay.addWidget(self.params)
         lay.addWidget(self.stepping)
+        lay.addWidget(self.program)
         lay.addStretch(1)
+
+    @property
+    def mode(self) -> str:
+        """``"program"`` while a program's lines are shown, else ``"operation"``."""
+        return "program" if self.program.isVisibleTo(self) else "operation"
+
+    def show_program(self, rows: Sequence[LineRow]) -> None:
+        """Program mode: the program's lines and their steps instead of the operation's."""
+        n = len(rows)
+        self.program_note.setText(f"A program of {n} line{'s' if n != 1 else ''} runs. Each line that calls an "
+                                  f"operation steps on its own; pick an operation above to go back to it alone.")
+        self.program.set_lines(rows)
+        for w in (self.doc, self.params, self.stepping):
+            w.hide()
+        self.program_note.show()
+        self.program.show()
+
+    def show_operation(self) -> None:
+        """Operation mode: the picked operation's description, parameters and steps."""
+        self.program.hide()
+        self.program_note.hide()
+        for w in (self.doc, self.params, self.stepping):
+            w.show()

@@ -10,6 +10,7 @@ from opscope import (
 from opscope.compute.program import get_program_lesson, program_lessons
 from opscope.gui.canvas import OperationCanvas
 from opscope.gui.canvas.program_canvas import ProgramCanvas
+from PySide6.QtCore import Qt
 
 PROGRAM_SLUGS = [p.slug for p in program_lessons()]
 
@@ -86,6 +87,17 @@ def test_missing_inputs_get_tabs_and_the_program_runs(window, qtbot):
     assert "W" in window.document.inputs and "W" in window.inputs_panel.names()
     # A shape that makes the program check: (2, 2) fits A (2, 2) @ W.
     assert window.document.input("W").shape == (2, 2)
+    assert window.error == "" and window.timeline.op == "program"
+
+
+def test_missing_input_shapes_follow_the_program(window, qtbot):
+    """A (2, 2) @ W1 (2, n) then @ K.T with K (3, 2) forces n = 2… and the bias b1 a row."""
+    window.document.add_inputs({"K": np.ones((3, 4))})
+    wait_idle(qtbot, window)
+    text = "h = relu(A @ W1 + b1)\nresult = h @ K"
+    type_program(qtbot, window, text)
+    assert window.document.input("W1").shape == (2, 3)
+    assert window.document.input("b1").shape == (3,)
     assert window.error == "" and window.timeline.op == "program"
 
 
@@ -223,3 +235,73 @@ def test_a_saved_session_of_a_program_reopens_as_that_program(make_window, qtbot
     assert "d_k" in other.inputs_panel.names()
     np.testing.assert_allclose(other.timeline.result()["result"],
                                compute.run_program(text, dict(w.document.inputs))["result"])
+
+
+def test_program_mode_shows_the_programs_lines_instead_of_the_operation(window, qtbot):
+    panel = window.operation_panel
+    assert panel.mode == "operation" and panel.params.isVisible() and panel.stepping.isVisible()
+    type_program(qtbot, window, "s = A @ B\nt = s / 2\nresult = softmax(t, axis=-1)")
+    assert panel.mode == "program"
+    assert not panel.params.isVisible() and not panel.stepping.isVisible() and panel.program.isVisible()
+    assert panel.program.lines() == ["s", "t", "result"]
+    combo, tile, kblock = panel.program.widgets("s")
+    assert combo.isEnabled() and [combo.itemData(i) for i in range(1, combo.count())] == ["element", "tile",
+                                                                                          "kblock", "stage"]
+    assert combo.itemText(0) == f"auto · {window.timeline.part('s').granularity}"
+    assert not panel.program.widgets("t")[0].isEnabled()  # arithmetic: one stage step
+    window.select_op("softmax")
+    wait_idle(qtbot, window)
+    assert panel.mode == "operation" and panel.params.isVisible()
+
+
+def test_a_lines_tile_chosen_in_the_panel_reaches_its_run(window, qtbot):
+    type_program(qtbot, window, "s = A @ B\nresult = s * 2")
+    box = window.operation_panel.program
+    box.set_line_granularity("s", "tile")
+    wait_idle(qtbot, window)
+    assert window.timeline.part("s").granularity == "tile"
+    tile = box.widgets("s")[1]
+    assert tile.isEnabled()
+    tile.setValue(1)
+    wait_idle(qtbot, window)
+    part = window.timeline.part("s")
+    assert part.granularity == "tile" and len(part) == 4  # (2, 2) in 1×1 tiles
+    assert window.timeline.options["s"]["tile"] == (1, 1)
+    assert box.widgets("s")[1].value() == 1  # the panel shows what ran
+
+
+def test_the_mistake_view_keeps_the_hidden_run_out_of_reach(window, qtbot):
+    from opscope.compute.program.mistakes import mistakes
+
+    m = mistakes()[0]
+    window.mistake_actions[m.slug].trigger()
+    qtbot.waitUntil(lambda: window.mistake_view.is_ready(), timeout=15000)
+    step = window.current_step
+    for act in (window.play_action, window.first_action, window.last_action):
+        assert not act.isEnabled()
+    window.forward_action.trigger()  # steps the hidden run no more, from the menu or the keys
+    qtbot.keyClick(window, Qt.Key_Right)
+    window.seek(step + 1)
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.current_step == step and not window.is_playing
+    assert not window.operation_panel.params.isEnabled() and not window.inputs_panel.isEnabled()
+    assert window.operation_panel.picker.isEnabled()  # the way back stays
+    assert m.title in window.status.message.text() and not window.status.verified.isVisible()
+    window.select_op("matmul")
+    wait_idle(qtbot, window)
+    assert not window.is_mistake()
+    assert window.play_action.isEnabled() and window.inputs_panel.isEnabled()
+    assert window.status.verified.isVisible() and m.title not in window.status.message.text()
+
+
+def test_a_click_on_a_line_of_the_overview_goes_to_it(window, qtbot):
+    from PySide6.QtCore import QPoint
+
+    type_program(qtbot, window, "s = A @ B\nt = s / 2\nresult = softmax(t, axis=-1)")
+    canvas = window.canvas
+    qtbot.waitUntil(lambda: canvas.flow_layout is not None, timeout=5000)
+    x, y, w, h = canvas.flow_layout.overview.labels["result"]
+    qtbot.mouseClick(canvas, Qt.LeftButton, pos=QPoint(int(x + w / 2), int(y + h / 2)))
+    start = window.timeline.part("result").start
+    qtbot.waitUntil(lambda: window.current_step == start, timeout=5000)
+    qtbot.waitUntil(lambda: canvas.flow_layout.focus.column == 2, timeout=5000)
