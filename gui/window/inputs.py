@@ -186,7 +186,13 @@ class InputsPanel(QWidget):
         inputs a program reads, which need not be ``spec``'s.
         """
         self._names = None if names is None else list(names)
+        # QTabWidget.clear() only removes the tabs: each page (a scroll area holding the editor,
+        # its doc label and "use" box) stays a child of the tab widget, a few dozen widgets kept
+        # for every lesson ever opened. Delete the pages; the editors go with them.
+        pages = [self.tabs.widget(i) for i in range(self.tabs.count())]
         self.tabs.clear()
+        for page in pages:
+            page.deleteLater()
         for ed in self._editors.values():
             ed.deleteLater()
         self._editors.clear()
