@@ -19,6 +19,7 @@ import numpy as np
 from opscope import compute
 from opscope.compute.errors import InputError, OpScopeError, ParamError
 from opscope.compute.interop import as_numpy
+from opscope.compute.registry import GRANULARITIES
 from opscope.gui.app import SigintQuit, create_application, display_problem, fit_to_screen, freeze_heap
 from opscope.gui.lessons import Lesson, get_lesson, lesson_names
 from PySide6.QtCore import QCoreApplication, QEventLoop, QThread, QTimer
@@ -45,6 +46,9 @@ class _Target:
     granularity: str | None
     #: The lesson to open as it is (its title, description and speed); None when the caller changed anything.
     lesson: Lesson | None = None
+    #: Program text (named lines) to show instead of one operation: ``inputs`` are then its tensors
+    #: and scalars (0-d arrays) and ``granularity`` a name or a dict line name -> name.
+    program: str | None = None
 
 
 def _names_hint() -> str:
@@ -105,9 +109,7 @@ def resolve(op_or_program, tensors: Mapping[str, object], params: Mapping[str, o
         lesson = get_lesson(name)
         spec = compute.get_spec(lesson.op)
     elif _PROGRAM_CHARS.search(name):
-        raise ParamError(f"opscope.show: program text ({name.splitlines()[0][:40]!r}) is not supported yet; "
-                         f"pass one operation's name and its tensors, e.g. opscope.show('matmul', A=a, B=b); "
-                         f"{_names_hint()}")
+        return _resolve_program(op_or_program, tensors, params, granularity)
     else:
         raise ParamError(f"opscope.show: unknown operation or lesson {name!r}; {_names_hint()}")
     if params is not None and not isinstance(params, Mapping):
@@ -147,6 +149,39 @@ def resolve(op_or_program, tensors: Mapping[str, object], params: Mapping[str, o
     return _Target(spec.name, given, keywords, granularity, lesson if as_is else None)
 
 
+def _resolve_program(text: str, tensors: Mapping[str, object], params: Mapping[str, object] | None,
+                     granularity) -> _Target:
+    """Check program ``text`` on ``tensors`` (and the scalars in ``params``) as :func:`resolve` does
+    an operation: every name, value and shape before any window exists."""
+    if params is not None and not isinstance(params, Mapping):
+        raise ParamError(f"opscope.show: params must be a dict of name -> value (e.g. {{'d_k': 3}}), "
+                         f"not a {type(params).__name__}")
+    inputs: dict[str, np.ndarray] = {}
+    for key, value in {**dict(params or {}), **tensors}.items():
+        if value is None:
+            continue
+        # A program's scalars (d_k) are inputs like any other, as in the built-in programs: 0-d
+        # arrays the user can edit in the window. Copies: later edits of the caller's arrays stay out.
+        array = as_numpy(value, key, copy=True)
+        inputs[str(key)] = array.astype(np.float64) if array.ndim == 0 and array.dtype.kind in "biu" else array
+    if granularity is not None and not isinstance(granularity, (str, Mapping)):
+        raise ParamError(f"opscope.show: granularity is a name or a dict line name -> name, "
+                         f"not a {type(granularity).__name__}")
+    # The checks a run makes (grammar, names, shapes; the failing sub-expression named), raised in
+    # the caller's session rather than shown in the window.
+    lines = compute.check_program(text, {k: v.shape for k, v in inputs.items()})
+    asked = dict(granularity) if isinstance(granularity, Mapping) else {name: granularity for name in lines}
+    for line, want in asked.items():
+        if line not in lines:
+            raise ParamError(f"opscope.show: granularity for {line!r}, which is not a line of the program "
+                             f"(its lines: {', '.join(lines)})")
+        if want is not None and want not in GRANULARITIES:
+            raise ParamError(f"opscope.show: unknown granularity {want!r} for line {line}; "
+                             f"valid: {', '.join(GRANULARITIES)} or None (each line's default)")
+    given = dict(granularity) if isinstance(granularity, Mapping) else granularity
+    return _Target("program", inputs, {}, given, None, program=text)
+
+
 def _ipython_shell():
     """The running IPython shell, or None (IPython is never imported here: if it is not loaded, this
     is not an IPython session)."""
@@ -184,7 +219,9 @@ def current_window():
 
 
 def _apply(window, target: _Target) -> None:
-    if target.lesson is not None:
+    if target.program is not None:
+        window.show_program(target.program, target.inputs, target.granularity, autoplay=True)
+    elif target.lesson is not None:
         window.open_lesson(target.lesson.slug, autoplay=True)  # the lesson as it is: its title, text and speed
     else:
         window.select_op(target.op, target.inputs, target.params, target.granularity, autoplay=True)
@@ -202,6 +239,11 @@ def _block(app, window) -> None:
             sigint.deleteLater()
         if sigint.interrupted:
             window.close()
+            # Closed outside the loop: what closing posted (layout requests of the scenes, deferred
+            # deletes) would otherwise still be queued when PySide6 tears the objects down at exit,
+            # which crashed the interpreter about one exit in twenty (SIGSEGV in shiboken's error path).
+            QCoreApplication.sendPostedEvents()
+            QCoreApplication.processEvents()
             raise KeyboardInterrupt
         return
     # Inside a running loop (block=True asked for) a second app.exec() returns at once: a local
@@ -222,14 +264,16 @@ def show(op_or_program, /, *, params: Mapping[str, object] | None = None, granul
     ----------
     op_or_program : str
         An operation name (``"matmul"``, ``"softmax"``...; see ``opscope.compute.operations()``) or
-        a lesson name (``"softmax_rows"``...; ``python main.py --list-lessons``). Program text
-        (``"s = Q @ K.T"``) is not supported yet.
+        a lesson name (``"softmax_rows"``...; ``python main.py --list-lessons``), or program text:
+        named lines over your tensors (``"s = Q @ K.T / sqrt(d_k)\nw = softmax(s)\nresult = w @ V"``;
+        see ``opscope.compute.check_program``), checked for shapes before the window opens.
     params : dict, optional
-        The operation's keyword parameters, e.g. ``{"axis": 0}``. A parameter may also be passed as
+        The operation's keyword parameters, e.g. ``{"axis": 0}``; for a program, its scalars
+        (``{"d_k": 3}``), which may also be passed as keywords of their own. A parameter may also be passed as
         a keyword of its own (``axis=0``) when no input has that name.
-    granularity : str, optional
+    granularity : str or dict, optional
         ``"element"``, ``"tile"``, ``"kblock"`` or ``"stage"`` (default: the finest that keeps the
-        animation short).
+        animation short); for a program also a dict line name -> granularity.
     block : bool or None
         Wait until the window is closed (True) or return at once (False). None decides: no
         blocking where Qt's events are processed anyway (IPython or Jupyter after ``%gui qt``),
@@ -259,6 +303,7 @@ def show(op_or_program, /, *, params: Mapping[str, object] | None = None, granul
     >>> import numpy as np, opscope
     >>> opscope.show("matmul", A=np.arange(6).reshape(2, 3), B=np.ones((3, 2)))  # doctest: +SKIP
     >>> opscope.show("softmax", X=np.random.randn(3, 4), params={"axis": 0})    # doctest: +SKIP
+    >>> opscope.show("s = Q @ K.T / sqrt(d_k)\nresult = softmax(s)", Q=q, K=k, d_k=3)  # doctest: +SKIP
     """
     global _window, _hinted
     target = resolve(op_or_program, tensors, params, granularity)

@@ -147,11 +147,42 @@ def test_cupy_arrays_are_copied_to_the_host(qtbot, fresh):
     assert computed(qtbot, w).op == "hadamard"
 
 
+def test_program_text_shows_every_line_on_the_callers_tensors(qtbot, fresh):
+    q = np.array([[1.0, 0.0, 1.0], [0.0, 2.0, 0.0]])
+    k = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    v = np.arange(9.0).reshape(3, 3)
+    text = "s = Q @ K.T / sqrt(d_k)\nw = softmax(s)\nresult = w @ V"
+    w = opscope.show(text, Q=q, K=k, V=v, d_k=3, block=False)
+    assert w.is_program() and w.document.program_text == text
+    assert np.array_equal(w.editor("Q").array(), q) and w.editor("d_k").array().shape == ()
+    tl = computed(qtbot, w)
+    assert tl.op == "program"
+    s = q @ k.T / np.sqrt(3.0)
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    expected = (e / e.sum(axis=-1, keepdims=True)) @ v
+    assert np.allclose(tl.result()["result"], expected, rtol=1e-12, atol=1e-12)
+    q[0, 0] = 99.0  # the window keeps the numbers of the call
+    assert w.editor("Q").array()[0, 0] == 1.0
+
+
+def test_a_program_then_an_operation_in_the_same_window(qtbot, fresh):
+    w = opscope.show("result = relu(X) * 2", X=[[-1.0, 3.0]], granularity="stage", block=False)
+    assert np.array_equal(computed(qtbot, w).result()["result"], [[0.0, 6.0]])
+    w2 = opscope.show("softmax", X=[[1.0, 2.0]], block=False)
+    assert w2 is w and not w.is_program() and computed(qtbot, w).op == "softmax"
+
+
 @pytest.mark.parametrize("call, error, words", [
     (lambda: opscope.show("matmull", A=1, B=2), ParamError, ["unknown operation or lesson 'matmull'", "matmul",
                                                              "softmax_rows"]),
-    (lambda: opscope.show("s = Q @ K.T", Q=1), ParamError, ["not supported yet", "matmul", "attention"]),
-    (lambda: opscope.show("Q @ K.T"), ParamError, ["not supported yet"]),
+    (lambda: opscope.show("s = Q @ K.T", Q=1), ParamError, ["unknown name 'K'", "Inputs: Q"]),
+    (lambda: opscope.show("Q @ K.T"), ParamError, ["unknown name 'Q'"]),
+    (lambda: opscope.show("s = Q @ K", Q=np.ones((4, 3)), K=np.ones((4, 3))), ShapeError,
+     ["Q @ K", "(4, 3)", "Did you mean K.T?"]),
+    (lambda: opscope.show("s = Q @ K.T", Q=[[1.0]], K=[[2.0]], granularity={"t": "tile"}), ParamError,
+     ["'t'", "not a line", "its lines: s"]),
+    (lambda: opscope.show("s = Q @ K.T", Q=[[1.0]], K=[[2.0]], granularity="rows"), ParamError, ["'rows'"]),
+    (lambda: opscope.show("s = Q @ K.T", Q="abc", K=[[2.0]]), InputError, ["Q", "not numbers"]),
     (lambda: opscope.show(np.eye(2)), ParamError, ["operation or lesson name"]),
     (lambda: opscope.show("matmul", A=[[1]], C=[[2]]), InputError, ["unknown input 'C'", "A, B"]),
     (lambda: opscope.show("matmul", A="abc", B=[[1]]), InputError, ["input A", "not numbers"]),
