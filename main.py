@@ -29,10 +29,22 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     parser.add_argument("--list-lessons", action="store_true", help="print the lesson names, one a line, and exit")
     parser.add_argument("--lesson", metavar="NAME", help="open a ready-made lesson (see --list-lessons)")
     parser.add_argument("--op", metavar="NAME", help="open an operation on its example inputs")
+    parser.add_argument("--deck", metavar="FILE|course",
+                        help="open a deck (a .opdeck file, or 'course': the built-in course); PageDown/→ "
+                             "steps through each lesson, then to the next")
     parser.add_argument("--granularity", metavar="G", help="element, tile, kblock or stage (default: auto)")
-    parser.add_argument("--step", type=int, metavar="N", help="show step N (0-based; past the end clamps)")
+    parser.add_argument("--step", type=int, metavar="N",
+                        help="show step N, 0-based like the API and export --steps (the window's read-out counts "
+                             "from 1: --step 0 is 'step 1 / 6'); past the end clamps")
     parser.add_argument("--screenshot", metavar="FILE.png",
                         help="render the window offscreen at its default size, save a PNG and exit")
+    parser.add_argument("--present", action="store_true",
+                        help="start in presentation mode (F5 in the window; Esc leaves it); with --screenshot or "
+                             "--layout-report, render it offscreen")
+    parser.add_argument("--size", type=_window_size, metavar="WxH",
+                        help="with --screenshot or --layout-report: the window's exact size, e.g. 1024x768")
+    parser.add_argument("--layout-report", metavar="FILE.json",
+                        help="render offscreen and write what each view drew (cell and digit sizes) as JSON")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
                                 description="optional; without one, the window opens")
     from opscope.compute.cli import build_parser as build_compute_parser
@@ -43,6 +55,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
 
     build_export_parser(sub)
     return parser, sub
+
+
+def _window_size(text: str) -> tuple[int, int]:
+    """``"1024x768"`` → ``(1024, 768)`` (for ``--size``)."""
+    w, sep, h = text.lower().replace("×", "x").partition("x")
+    try:
+        size = (int(w), int(h)) if sep else None
+    except ValueError:
+        size = None
+    if size is None or not (100 <= size[0] <= 10000 and 100 <= size[1] <= 10000):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels (100..10000), e.g. 1024x768, not {text!r}")
+    return size
 
 
 def _fail(message: str) -> int:
@@ -64,6 +88,17 @@ def run_gui(args) -> int:
         return 0
     if args.lesson and args.op:
         return _fail("give --lesson or --op, not both")
+    extra = {}
+    if args.deck is not None:
+        if args.lesson or args.op:
+            return _fail("give --deck or --lesson/--op, not both")
+        from opscope.compute.deck import DeckError
+        from opscope.gui.window.deck_controller import resolve_deck
+
+        try:
+            extra["deck"] = resolve_deck(args.deck)
+        except DeckError as exc:
+            return _fail(str(exc))
     from opscope import compute
     from opscope.compute.program.lessons import program_lesson_names
     from opscope.gui.lessons import DEFAULT_LESSON, get_lesson, lesson_names
@@ -90,16 +125,27 @@ def run_gui(args) -> int:
         if args.granularity not in offered:
             return _fail(f"unknown granularity {args.granularity!r} for {op}; valid: {', '.join(offered)}")
 
-    if args.screenshot:
+    offscreen = args.present or args.size is not None or args.layout_report is not None
+    if args.size is not None and not (args.screenshot or args.layout_report):
+        return _fail("--size needs --screenshot FILE.png or --layout-report FILE.json "
+                     "(the window itself takes the screen's size)")
+    if args.screenshot or args.layout_report:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if offscreen:
+            from opscope.gui.window.presentation import take_presentation_screenshot
+
+            return take_presentation_screenshot(args.screenshot, lesson=args.lesson, op=args.op,
+                                                granularity=args.granularity, step=args.step, size=args.size,
+                                                present=args.present, report=args.layout_report, **extra)
         from opscope.gui.app import take_screenshot
 
         return take_screenshot(args.screenshot, lesson=args.lesson, op=args.op, granularity=args.granularity,
-                               step=args.step)
+                               step=args.step, **extra)
     from opscope.gui.app import run_window
 
-    return run_window(lesson=args.lesson, op=args.op, granularity=args.granularity, step=args.step)
+    return run_window(lesson=args.lesson, op=args.op, granularity=args.granularity, step=args.step,
+                      present=args.present, **extra)
 
 
 def main(argv=None) -> int:

@@ -160,7 +160,7 @@ def wait_for_run(window, timeout: float = 120.0) -> bool:
 
 
 def run_window(lesson: str | None = None, op: str | None = None, granularity: str | None = None,
-               step: int | None = None) -> int:
+               step: int | None = None, deck=None, present: bool = False) -> int:
     """Open the window (playing, unless a step was asked for) and run the event loop; the exit status.
 
     Without a display, says so on stderr and returns :data:`NO_DISPLAY_STATUS` before Qt starts.
@@ -180,9 +180,14 @@ def run_window(lesson: str | None = None, op: str | None = None, granularity: st
     window = MainWindow(lesson=None, offer_restore=True, autosave=True)
     fit_to_screen(window)
     remembered = WindowSettings(window)  # saves on close
-    _open(window, lesson, op, granularity, autoplay=step is None)
-    remembered.restore(playback=lesson is None)
+    if deck is not None:  # a compute.deck.Deck (main.py --deck): its first entry, paused, for the clicker
+        window.decks.open_deck(deck)
+    else:
+        _open(window, lesson, op, granularity, autoplay=step is None)
+    remembered.restore(playback=lesson is None and deck is None)
     window.show()
+    if present:  # main.py --present: full screen, bars hidden, the clicker's keys (Esc leaves)
+        window.set_presentation(True)
     if step is not None:
         wait_for_run(window)
         if window.timeline is not None:
@@ -200,7 +205,7 @@ def run_window(lesson: str | None = None, op: str | None = None, granularity: st
 
 
 def take_screenshot(path: str, lesson: str | None = None, op: str | None = None, granularity: str | None = None,
-                    step: int | None = None, size: QSize | None = None) -> int:
+                    step: int | None = None, size: QSize | None = None, deck=None) -> int:
     """Render the window at its default size at ``step`` and save it as PNG; returns an exit status.
 
     Messages (a clamped step, a failed run) go to stderr, one line each.
@@ -211,7 +216,10 @@ def take_screenshot(path: str, lesson: str | None = None, op: str | None = None,
     window = MainWindow(lesson=None, autoplay=False)
     window.resize(size or MainWindow.DEFAULT_SIZE)
     try:
-        _open(window, lesson, op, granularity, autoplay=False)
+        if deck is not None:  # its first entry, at the first step of its range unless --step says
+            window.decks.open_deck(deck)
+        else:
+            _open(window, lesson, op, granularity, autoplay=False)
         window.show()
         if not wait_for_run(window):
             print("opscope: the run did not finish within the time limit", file=sys.stderr)
@@ -220,7 +228,7 @@ def take_screenshot(path: str, lesson: str | None = None, op: str | None = None,
             print(f"opscope: {window.error.splitlines()[0]}", file=sys.stderr)
             return 1
         total = len(window.timeline)
-        n = 0 if step is None else int(step)
+        n = (deck[0].span(total)[0] if deck is not None else 0) if step is None else int(step)
         if n < 0:
             n += total
         if not 0 <= n < total:

@@ -20,14 +20,14 @@ import numpy as np
 from opscope import compute
 from opscope.compute.document import Document
 from opscope.compute.errors import OpScopeError
-from opscope.compute.program import get_program_lesson, parse_program, program_lessons
+from opscope.compute.program import get_program_lesson, infer_input_shapes, parse_program, program_lessons
 from opscope.compute.program.mistakes import get_mistake, mistakes
 from opscope.gui.canvas import create_canvas
 from opscope.gui.canvas.pool import shared_pool
 from opscope.gui.editor.history import WorkspaceUndo
 from opscope.gui.lessons import DEFAULT_LESSON, LESSONS, get_lesson
 from opscope.gui.program import ProgramEditor
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -39,13 +39,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .controls import OperationPanel, ParamValueError
+from .controls import OperationPanel, ParamValueError, line_rows
+from .deck_controller import DeckController
 from .desktop import DesktopActions
 from .file_actions import FileActions
 from .inputs import InputsPanel
 from .mistake_view import MistakeView
-from .player import AnimationPanel, PlayerClock
-from .widgets import CaptionBar, HeaderBar, StatusFields
+from .player import AnimationPanel, PlayerClock, RunProgress
+from .presentation import Presentation
+from .widgets import CaptionBar, HeaderBar, LessonHeading, StatusFields
 from .workers import BlasLimiter, FrameRequest, RunRequest, WorkerThreads
 
 #: Width of the side panels: the canvas gets the rest (about 70 % of a 1600-pixel window).
@@ -60,30 +62,11 @@ DEFAULT_NEW_INPUT_SHAPE = (2, 2)
 
 _ONE_LINE = re.compile(r"result\s*=\s*(\w+)\s*\((.*)\)")
 
-_NAV_KEYS = frozenset({Qt.Key_Space, Qt.Key_Left, Qt.Key_Right, Qt.Key_Home, Qt.Key_End, Qt.Key_PageUp,
-                       Qt.Key_PageDown, Qt.Key_Up, Qt.Key_Down})
-
-
-class _KeepKeysInPanels(QObject):
-    """Lets the side panels keep the keys they use: with focus in a table or a field, Space types
-    and the arrows move the cursor; elsewhere the same keys drive the animation.
-
-    A widget that accepts ``ShortcutOverride`` gets the key instead of the shortcut; the event
-    propagates up from the focus widget, so one filter on each dock covers all its children.
-    """
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-        if event.type() == QEvent.ShortcutOverride and (event.key() in _NAV_KEYS or _types_text(event)):
-            event.accept()
-            return True
-        return False
-
-
-def _types_text(event) -> bool:
-    # A plain character ("l", "]") typed into a table cell is a value, not the one-key shortcut
-    # (loop, faster) it is elsewhere; with Ctrl, Alt or Meta it is a shortcut again.
-    held = event.modifiers() & (Qt.ControlModifier | Qt.AltModifier | Qt.MetaModifier)
-    return bool(event.text()) and event.text().isprintable() and not held
+def _program_blurb(text: str) -> str:
+    """The header's description of a program (what is true of any program)."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return (f"{len(lines)} line{'s' if len(lines) != 1 else ''}, stepped one after another; the last line is "
+            "the result. The granularity chosen under Steps applies to every line whose operation offers it.")
 
 
 class MainWindow(QMainWindow):
@@ -125,6 +108,8 @@ class MainWindow(QMainWindow):
         a run is pending or being computed.
     playing_changed(bool)
         the animation started or stopped.
+    presentation_changed(bool)
+        presentation mode was entered or left (:mod:`gui.window.presentation`).
     """
 
     DEFAULT_SIZE = QSize(1600, 1000)
@@ -134,6 +119,7 @@ class MainWindow(QMainWindow):
     error_changed = Signal(str)
     busy_changed = Signal(bool)
     playing_changed = Signal(bool)
+    presentation_changed = Signal(bool)
     _run_requested = Signal(object)
 
     def __init__(self, lesson: str | None = DEFAULT_LESSON, autoplay: bool = True, parent=None, *,
@@ -147,6 +133,7 @@ class MainWindow(QMainWindow):
         self._param_error = ""  # a parameter field holds text that is not a value (the run says so)
         self._spec = None
         self._lesson: str | None = None
+        self._heading: LessonHeading | None = None  # the open lesson's header, and its edited form
         self._run_id = 0
         self._timeline = None
         self._canvas = None
@@ -168,6 +155,9 @@ class MainWindow(QMainWindow):
         # A program lesson's per-line granularity, kept with the text it belongs to: the
         # document's granularity is the operation's, and a dict has no place there.
         self._program_granularity: tuple[str, dict] | None = None
+        # The steps chosen line by line in the Operation panel's program box: (text, line →
+        # granularity, line → {"tile", "kblock"}), for that text only.
+        self._program_steps: tuple[str, dict, dict] | None = None
         # While missing inputs are added, the editor keeps its (not yet checked) text.
         self._keep_editor_text = False
         # Heatmap views for the first boards are built while the window idles, one per event-loop
@@ -184,6 +174,12 @@ class MainWindow(QMainWindow):
         self._clock.seek_requested.connect(self._request_frame)
         self._clock.playing_changed.connect(self._playing_changed)
         self._blas = BlasLimiter()
+        # A progressive run (issue 10): polled on a timer, shown as its steps become available.
+        self._progress = RunProgress(self)
+        self._progress.advanced.connect(self._run_advanced)
+        self._progress.polled.connect(self._show_progress)
+        self._progress.ended.connect(self._run_ended)
+        self._follow = False  # show the newest computed step until the user picks one
 
         self._workers = WorkerThreads()
         self._run_requested.connect(self._workers.compute.compute)
@@ -256,9 +252,7 @@ class MainWindow(QMainWindow):
         self._canvas_host.setFocusPolicy(Qt.StrongFocus)
         self.animation.speed.setFocusPolicy(Qt.ClickFocus)
         self.setFocusProxy(self._canvas_host)
-        self._key_filter = _KeepKeysInPanels(self)
-        for dock in (self.operation_dock, self.inputs_dock, self.program_bar):
-            dock.installEventFilter(self._key_filter)
+        # Who gets PageDown, the arrows, Space when a panel has the focus: see presentation.py.
 
         self.status = StatusFields(self.statusBar())
 
@@ -291,6 +285,8 @@ class MainWindow(QMainWindow):
         for m in mistakes():
             entry(m.title, m.slug, m.summary, self.open_mistake, self.mistake_actions)
         lessons.setToolTipsVisible(True)
+        # Decks: File › Open/Save Deck…, Lessons › Course…, and the clicker across entries (deck_controller.py)
+        self.decks = DeckController(self, self.files.menu, lessons)
 
         anim = self.playback_menu = mb.addMenu("&Playback")
 
@@ -321,12 +317,15 @@ class MainWindow(QMainWindow):
 
         # Edit › Undo / Redo, Playback › Faster / Slower / Loop, and the Help menu: see desktop.py
         self.desktop = DesktopActions(self, self.edit_menu, self.playback_menu)
+        # View › Presentation mode (F5), black / white screen, Esc, and who gets a key: presentation.py
+        self.presentation = Presentation(self, view)
 
     def _connect_controls(self) -> None:
         op = self.operation_panel
         op.picker.op_requested.connect(lambda name: self.select_op(name))
         op.params.params_changed.connect(self._params_edited)
         op.stepping.stepping_changed.connect(self._stepping_edited)
+        op.program.stepping_changed.connect(self._program_lines_edited)
         ev = self.document.events
         ev.op_changed.connect(self._doc_op_changed)
         ev.inputs_changed.connect(lambda _n: self._user_changed())
@@ -337,6 +336,9 @@ class MainWindow(QMainWindow):
         ev.step_changed.connect(self._doc_step_changed)
         ev.program_text_changed.connect(self._doc_program_changed)
         ev.inputs_changed.connect(lambda _n: self._update_input_shapes())
+        ev.inputs_changed.connect(lambda _n: self._follow_lesson_numbers())
+        ev.used_changed.connect(lambda _n, _on: self._follow_lesson_numbers())
+        ev.params_changed.connect(lambda _c: self._follow_lesson_numbers())
         pe = self.program_editor
         pe.program_changed.connect(self._program_edited)
         pe.missing_inputs_changed.connect(self._add_missing_inputs)
@@ -351,6 +353,8 @@ class MainWindow(QMainWindow):
         a.seek_requested.connect(self.seek)
         a.speed_changed.connect(lambda s: self._clock.set_speed(s, max(self._want, 0)))
         a.loop_changed.connect(self._set_loop)
+        a.cancel_requested.connect(self.cancel_run)
+        a.speed.refused.connect(self.status.flash)
         self._clock.set_speed(a.speed.value(), 0)
 
     # ------------------------------------------------------------------------------------------
@@ -390,6 +394,9 @@ class MainWindow(QMainWindow):
             if lesson in self.lesson_actions:
                 self._lesson = lesson
                 self.lesson_actions[lesson].setChecked(True)
+                self._heading = LessonHeading(title or name, description if description is not None else
+                                              self._spec.doc, self._spec.doc, self.document.run_inputs(),
+                                              self.document.params)
             self.setWindowTitle(f"OpScope — {title or name}")
         finally:
             self._loading = False
@@ -425,17 +432,20 @@ class MainWindow(QMainWindow):
         self._update_blas()
         self._schedule_run(delay=0)
 
-    def open_lesson(self, slug: str, autoplay: bool = True) -> None:
+    def open_lesson(self, slug: str, autoplay: bool = True, step: int | None = None) -> None:
         """Open lesson ``slug`` (see :mod:`gui.lessons`, and the built-in programs of
-        :func:`compute.program.program_lessons`); KeyError for an unknown one."""
+        :func:`compute.program.program_lessons`); KeyError for an unknown one. With ``step``, the
+        run lands on that step (clamped to the run) instead of step 0, with no frame of step 0 first."""
         if slug in {p.slug for p in program_lessons()}:
             self.open_program_lesson(slug, autoplay=autoplay)
-            return
-        lesson = get_lesson(slug)
-        self.animation.speed.setValue(lesson.speed)
-        self.select_op(lesson.op, {k: np.array(v) for k, v in lesson.inputs.items()}, dict(lesson.params),
-                       lesson.granularity, autoplay=autoplay, title=lesson.title, description=lesson.description,
-                       lesson=slug, record=False)
+        else:
+            lesson = get_lesson(slug)
+            self.animation.speed.setValue(lesson.speed)
+            self.select_op(lesson.op, {k: np.array(v) for k, v in lesson.inputs.items()}, dict(lesson.params),
+                           lesson.granularity, autoplay=autoplay, title=lesson.title,
+                           description=lesson.description, lesson=slug, record=False)
+        if step is not None:
+            self._land_on = max(0, int(step))
 
     def open_program_lesson(self, slug: str, autoplay: bool = True) -> None:
         """Open built-in program ``slug``: its text, its inputs (its scalars as 0-d inputs), its
@@ -454,7 +464,40 @@ class MainWindow(QMainWindow):
             self._lesson = slug
             self.lesson_actions[slug].setChecked(True)
             self.header.set_text(plesson.title, plesson.description)
+            self._heading = LessonHeading(plesson.title, plesson.description, _program_blurb(plesson.text),
+                                          self.document.run_inputs(), self.document.params)
             self.setWindowTitle(f"OpScope — {plesson.title}")
+        finally:
+            self._loading = False
+        self._land_on = None
+        self._autoplay_next = autoplay
+        self._update_blas()
+
+    def show_program(self, text: str, inputs: dict | None = None, granularity=None, *,
+                     autoplay: bool = True, title: str | None = None) -> None:
+        """Show program ``text`` on ``inputs`` (added to the document's; scalars as 0-d arrays),
+        stepped with ``granularity`` (a name, a dict line name → name, or None: each line's default);
+        then play it (with ``autoplay``). The workspace history starts afresh, as for a lesson.
+
+        Raises
+        ------
+        compute.ParamError, compute.InputError
+            text that is not a string, or an input the document refuses (nothing changes).
+        """
+        self._leave_mistake()
+        if self.document.op is None:
+            self.select_op(get_lesson(DEFAULT_LESSON).op, record=False)
+        arrays = {k: np.asarray(v) for k, v in dict(inputs or {}).items()}
+        self._program_granularity = (text, granularity if granularity is not None else {})
+        self._loading = True
+        try:
+            self.document.set_program(text, arrays, record=False)
+            self._lesson = None
+            for act in self.lesson_actions.values():
+                act.setChecked(False)
+            heading = title or "Program"
+            self.header.set_text(heading, _program_blurb(text))
+            self.setWindowTitle(f"OpScope — {heading}")
         finally:
             self._loading = False
         self._land_on = None
@@ -484,6 +527,31 @@ class MainWindow(QMainWindow):
         self.animation.hide()
         self.header.set_text("Common mistake", m.summary)
         self.setWindowTitle(f"OpScope — {m.title}")
+        self._mistake_chrome(m)
+
+    def _mistake_chrome(self, m=None) -> None:
+        """While mistake ``m`` is shown (None: none), nothing around it may act on the run hidden
+        behind it: play, first and last are disabled and a step does nothing (:meth:`seek`; the
+        step keys stay enabled for a deck's clicker, which moves to its next entry), the hidden
+        run's parameters, steps and inputs are disabled (the picker and the program bar stay: they
+        are the ways back), and the status bar names the mistake instead of the hidden run's badge
+        and figures."""
+        on = m is not None
+        for act in (self.play_action, self.first_action, self.last_action):
+            act.setEnabled(not on)
+        panel = self.operation_panel
+        for w in (panel.params, panel.stepping, panel.program, self.inputs_panel):
+            w.setEnabled(not on)
+        st = self.status
+        for w in (st.verified, st.shapes, st.steps, st.flops, st.time):
+            w.setVisible(not on)
+        if on:
+            st.message.setStyleSheet("")
+            st.message.setText(f"Common mistake: {m.title} — right and wrong side by side on the same numbers; "
+                               f"pick an operation or a lesson, or type a program, to go back")
+            st.message.setToolTip(m.summary)
+        else:
+            st.set_notices(self._timeline.notices if self._timeline is not None else ())
 
     def is_mistake(self) -> bool:
         """Whether a common mistake is shown in place of the canvas."""
@@ -498,6 +566,7 @@ class MainWindow(QMainWindow):
         # Every caller sets the header for what it shows next, so it is left to them.
         self.caption_bar.show()
         self.animation.show()
+        self._mistake_chrome(None)
         self._canvas_layout.setCurrentWidget(self._canvas if self._canvas is not None else self._placeholder)
 
     # ------------------------------------------------------------------------------------------
@@ -576,10 +645,7 @@ class MainWindow(QMainWindow):
         if not self.is_program(text) and self._lesson in self.lesson_actions:
             return  # back to an operation lesson's own program: its title stays
         if self.is_program(text):
-            lines = [ln for ln in text.splitlines() if ln.strip()]
-            self.header.set_text("Program", f"{len(lines)} line{'s' if len(lines) != 1 else ''}, stepped one after "
-                                 "another; the last line is the result. The granularity chosen under Steps "
-                                 "applies to every line whose operation offers it.")
+            self.header.set_text("Program", _program_blurb(text))
             self.setWindowTitle("OpScope — program")
         elif spec is not None:
             self.header.set_text(spec.name, spec.doc)
@@ -591,31 +657,34 @@ class MainWindow(QMainWindow):
         new = [n for n in names if n not in doc.inputs]
         if not new or doc.op is None:
             return
-        shape = self._guess_shape(self.program_editor.text(), new)
+        shapes = self._guess_shapes(self.program_editor.text(), new)
         self._keep_editor_text = True
         try:
-            doc.add_inputs({n: np.zeros(shape) for n in new})
+            doc.add_inputs({n: np.zeros(shapes[n]) for n in new})
         finally:
             self._keep_editor_text = False
 
-    def _guess_shape(self, text: str, names: list) -> tuple[int, ...]:
-        """A shape for the new inputs ``names`` that makes ``text`` check, tried among the other
-        inputs' shapes (and their transposes); :data:`DEFAULT_NEW_INPUT_SHAPE` otherwise."""
+    def _guess_shapes(self, text: str, names: list) -> dict[str, tuple[int, ...]]:
+        """A shape for each new input of ``names``, inferred from what ``text`` forces on it
+        (:func:`compute.program.infer_input_shapes`); :data:`DEFAULT_NEW_INPUT_SHAPE` where
+        nothing does, or where the text does not parse."""
         known = {n: np.shape(a) for n, a in self.document.inputs.items()}
-        candidates = [DEFAULT_NEW_INPUT_SHAPE]
-        for shp in known.values():
-            for c in (shp, shp[:-2] + shp[-2:][::-1]):
-                if c and c not in candidates and int(np.prod(c)) <= 4096:
-                    candidates.append(c)
-        for c in candidates[:12]:  # a few cheap checks of a short text, on the GUI thread
-            try:
-                compute.check_program(text, {**known, **{n: c for n in names}})
-            except OpScopeError:
-                continue
-            except Exception:  # noqa: BLE001 - a guess only: any failure means "not this shape"
-                continue
-            return tuple(c)
-        return DEFAULT_NEW_INPUT_SHAPE
+        try:
+            return infer_input_shapes(parse_program(text), known, names, default=DEFAULT_NEW_INPUT_SHAPE)
+        except OpScopeError:
+            return {n: DEFAULT_NEW_INPUT_SHAPE for n in names}
+
+    def _follow_lesson_numbers(self) -> None:
+        """An open lesson's header quotes its numbers: once the inputs or parameters are no longer
+        the lesson's, it names the lesson "(edited)" and describes the operation instead; undo
+        back to the lesson's numbers brings its own header back (:class:`LessonHeading`)."""
+        if self._loading or self._lesson is None or self._heading is None or self.is_mistake():
+            return
+        doc = self.document
+        title, description = self._heading.text(doc.run_inputs(), doc.params)
+        if (title, description) != self.header.texts():
+            self.header.set_text(title, description)
+            self.setWindowTitle(f"OpScope — {title}")
 
     @property
     def lesson(self) -> str | None:
@@ -719,12 +788,61 @@ class MainWindow(QMainWindow):
             return
         self._run_id += 1
         self._workers.compute.latest_run_id = self._run_id
+        self.cancel_run()  # a long run of the old inputs stops now; the compute thread is free for this one
         self._set_busy(True)
         if delay <= 0:
             self._debounce.stop()
             self._send_run()
         else:
             self._debounce.start(delay)
+
+    def cancel_run(self) -> bool:
+        """Cancel the progressive run being computed; True when one was (Esc, the Cancel button).
+
+        What was computed stays on screen and can be scrubbed and played; the workers stop
+        within one block. Never waits: the run's end arrives through :class:`RunProgress`. An
+        eager (small) run cannot be interrupted: False."""
+        tl = self._progress.timeline
+        if tl is None or tl.done or tl.cancelled:
+            return False
+        tl.cancel(wait=False)
+        self.animation.hide_progress()
+        return True
+
+    def _run_advanced(self, n: int) -> None:
+        """More steps of the progressive run on screen exist: update the bar, show them."""
+        tl = self._progress.timeline
+        if tl is not self._timeline or self._shut:
+            return
+        self._show_progress()
+        if n <= 0:
+            return
+        if self._follow and not self._clock.playing:
+            self._request_frame(n - 1)
+        elif self._want != self._shown:
+            self._request_frame(self._want)
+
+    def _show_progress(self) -> None:
+        tl = self._progress.timeline
+        if tl is self._timeline and tl is not None and not tl.cancelled and not tl.done:
+            self.animation.set_progress(tl.progress(), tl.available(), len(tl), tl.time_left())
+
+    def _run_ended(self, tl) -> None:
+        """The progressive run finished, was cancelled or failed."""
+        if tl is not self._timeline or self._shut:
+            return
+        self.animation.hide_progress()
+        self.status.set_run(tl)
+        if tl.error is not None:
+            self._show_error(f"the run failed after {tl.available()} of {len(tl)} steps: {tl.error}")
+        elif tl.cancelled:
+            self.status.set_error(f"cancelled: {tl.available()} of {len(tl)} steps were computed "
+                                  f"(they can be scrubbed and played)")
+        if tl.error is not None or tl.cancelled:
+            self.status.set_verification("not verified: the run did not finish")
+        if tl.available() < len(tl):
+            self._clock.length = max(1, tl.available())  # play ends where the computation stopped
+        self._follow = False
 
     def run_now(self) -> None:
         """Send a pending (debounced) run at once."""
@@ -760,10 +878,35 @@ class MainWindow(QMainWindow):
             reads = tuple(doc.inputs)  # the worker's stream_program says what is wrong
         inputs = {n: doc.inputs[n] for n in reads if n in doc.inputs}
         granularity = doc.granularity
+        options = None
         # A lesson's per-line steps, until the user picks one granularity for every line.
         if granularity is None and self._program_granularity is not None and self._program_granularity[0] == text:
             granularity = self._program_granularity[1] or None
-        return RunRequest(self._run_id, "program", inputs, {}, granularity, program=text)
+        # Steps picked line by line in the program box win: they were chosen for this text.
+        if self._program_steps is not None and self._program_steps[0] == text:
+            granularity, options = self._program_steps[1] or None, self._program_steps[2] or None
+        return RunRequest(self._run_id, "program", inputs, {}, granularity, program=text, options=options)
+
+    def _program_lines_edited(self) -> None:
+        """A line's steps changed in the Operation panel's program box: re-run with them."""
+        if self._loading:
+            return
+        granularity, options = self.operation_panel.program.values()
+        self._program_steps = (self.document.program_text, granularity, options)
+        self._user_changed()
+
+    def _show_program_panel(self, tl) -> None:
+        """The Operation panel shows what runs: a program's lines and their steps, or the operation."""
+        panel = self.operation_panel
+        if tl.op != "program":
+            panel.show_operation()
+            return
+        chosen, options = {}, {}
+        if self._program_steps is not None and self._program_steps[0] == tl.text:
+            chosen, options = self._program_steps[1], self._program_steps[2]
+        elif self._program_granularity is not None and self._program_granularity[0] == tl.text:
+            chosen = self._program_granularity[1]
+        panel.show_program(line_rows(tl, chosen, options))
 
     def _on_run_finished(self, run_id: int, tl) -> None:
         if self._shut or run_id != self._run_id:
@@ -783,9 +926,19 @@ class MainWindow(QMainWindow):
         self._land_on = None
         self._want = n
         self._clock.length = len(tl)
+        self._clock.frontier = tl.available if not tl.done else None
+        self._follow = not tl.done and self._land_on is None and not self._clock.playing
+        self._progress.watch(tl if not tl.done else None)
+        if not tl.done:
+            self.animation.set_progress(0.0, 0, len(tl), None)
+        else:
+            self.animation.hide_progress()
         self.animation.set_length(len(tl))
         self.inputs_panel.set_levels(tl.levels)
         self.status.set_run(tl)
+        if not tl.done:
+            self.status.time.setText("computing…")  # _run_ended says how long it took
+        self._show_program_panel(tl)
         self.status.set_verifying()  # the worker checks it next; _on_run_verified shows the verdict
         self.timeline_changed.emit(tl)
         if self._autoplay_next or self._clock.playing:
@@ -824,6 +977,8 @@ class MainWindow(QMainWindow):
         self._canvas_op = op
         self._canvas.caption_changed.connect(self.caption_bar.set_caption)
         self._canvas.save_requested.connect(self.files.save_view)
+        if hasattr(self._canvas, "step_requested"):  # a program's overview: a click goes to that line
+            self._canvas.step_requested.connect(self.seek)
         self._canvas_layout.addWidget(self._canvas)
         # A run that lands while a mistake is shown waits behind it.
         self._canvas_layout.setCurrentWidget(self.mistake_view if mistake_shown else self._canvas)
@@ -858,7 +1013,11 @@ class MainWindow(QMainWindow):
         tl = self._timeline
         if tl is None or self._shut:
             return
-        self._want = max(0, min(int(n), len(tl) - 1))
+        # A progressive run: only computed steps are shown (scrubbing stops at the frontier).
+        limit = len(tl) if tl.done and not tl.cancelled else tl.available()
+        self._want = max(0, min(int(n), len(tl) - 1, limit - 1))
+        if limit <= 0:
+            return  # nothing computed yet: RunProgress asks again when the first step exists
         if self._in_flight is None and self._want != self._shown:
             self._dispatch(self._want)
 
@@ -937,14 +1096,28 @@ class MainWindow(QMainWindow):
             self.play()
 
     def seek(self, n: int) -> None:
-        """Go to step ``n`` (pauses)."""
+        """Go to step ``n`` (pauses); nothing while a common mistake hides the run."""
+        if self.is_mistake():
+            return
+        self._follow = False  # the user's step, not the frontier's
         self.pause()
         self._request_frame(n)
 
     def step_forward(self) -> None:
+        # A step spread over several pages of the canvas (mha's projection writes Q, K and V at
+        # once) shows its next page first, as a slide shows its builds.
+        if getattr(self._canvas, "next_page", None) is not None and not self.is_playing and self._canvas.next_page():
+            return
+        if self.decks.step_forward():  # a deck is open: its next step, or its next entry
+            return
         self.seek(self._want + 1)
 
     def step_back(self) -> None:
+        if getattr(self._canvas, "previous_page", None) is not None and not self.is_playing \
+                and self._canvas.previous_page():
+            return
+        if self.decks.step_back():
+            return
         self.seek(self._want - 1)
 
     def first(self) -> None:
@@ -1010,7 +1183,7 @@ class MainWindow(QMainWindow):
     def is_idle(self) -> bool:
         """Nothing pending: no run waiting or computing, no frame in flight, the wanted step shown."""
         return (not self._busy and self._in_flight is None and self._timeline is not None
-                and self._shown == self._want)
+                and self._shown == self._want and not self._progress.active)
 
     def caption_text(self) -> str:
         return self.caption_bar.caption.text()
@@ -1021,13 +1194,22 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------
     # presentation
     def set_full_screen(self, on: bool) -> None:
-        """Full screen for lecturing (F11); Esc-free on purpose: clickers send odd keys."""
+        """Full screen (F11; Esc leaves it). Presentation mode (F5) also hides the bars."""
         if on:
             self.showFullScreen()
         else:
             self.showNormal()
         if self.fullscreen_action.isChecked() != on:
             self.fullscreen_action.setChecked(on)
+
+    def set_presentation(self, on: bool, *, full_screen: bool = True) -> None:
+        """Enter or leave presentation mode (F5 / Esc; :mod:`gui.window.presentation`); with
+        ``full_screen=False`` the window keeps its size (offscreen screenshots)."""
+        self.presentation.set_presenting(on, full_screen=full_screen)
+
+    def is_presenting(self) -> bool:
+        """Whether presentation mode is on."""
+        return self.presentation.presenting
 
     def set_panels_visible(self, on: bool) -> None:
         """Show or hide the side panels (F9): all the screen for the canvas."""
@@ -1046,8 +1228,10 @@ class MainWindow(QMainWindow):
         self._debounce.stop()
         self._clock.pause()
         self._blas.limit(False)
+        self._progress.watch(None)
         self._workers.stop()
         self.mistake_view.stop()
+        self.decks.shutdown()
         self._in_flight = None
         self.files.shutdown()  # a clean exit: the autosave is no longer needed
 
