@@ -91,7 +91,43 @@ def block_reduce(xp, a, max_shape: Sequence[int], how: str = "mean"):
     return blocks.max(axis=(-3, -1)) if how == "max" else blocks.mean(axis=(-3, -1))
 
 
-class Timeline(Sequence):
+class ComputedWhole:
+    """The progress calls of a timeline whose run was computed before the timeline existed
+    (``stream_op`` without ``progressive``, and programs): every step is there at once. Needs
+    ``self._len``, the number of steps."""
+
+    _len: int
+
+    @property
+    def done(self) -> bool:
+        """True: the run was computed before the timeline existed."""
+        return True
+
+    @property
+    def cancelled(self) -> bool:
+        return False
+
+    def available(self) -> int:
+        """Steps computed so far: every step."""
+        return self._len
+
+    def wait(self, n: int | None = None, timeout: float | None = None) -> bool:
+        """True: every step is there (``n`` is checked like an index)."""
+        if n is not None:
+            n = int(n)
+            if not -self._len <= n < self._len:
+                raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
+        return True
+
+    def cancel(self, wait: bool = True) -> None:
+        """Nothing to stop: the run was computed whole."""
+
+    def progress(self) -> float:
+        """Fraction of the computation done: 1.0."""
+        return 1.0
+
+
+class Timeline(ComputedWhole, Sequence):
     """The steps of one run, with random access: ``len(tl)``, ``tl[17]``, ``tl[-1]``.
 
     A step is built on demand from the run's plan in O(1) (no replay), so seeking backwards is as
@@ -154,35 +190,7 @@ class Timeline(Sequence):
             c = self._plan.step(n)
         return Step(self.run_id, n, self._len, c.stage, c.caption, c.tensors, c.regions, self.levels)
 
-    # --- progress (a computed timeline is complete; ProgressiveTimeline overrides these) --------
-    @property
-    def done(self) -> bool:
-        """True: this timeline's run was computed before the timeline existed."""
-        return True
-
-    @property
-    def cancelled(self) -> bool:
-        return False
-
-    def available(self) -> int:
-        """Steps computed so far: every step, for a timeline that is not progressive."""
-        return self._len
-
-    def wait(self, n: int | None = None, timeout: float | None = None) -> bool:
-        """True: every step of a computed timeline is there (``n`` is checked like an index)."""
-        if n is not None:
-            n = int(n)
-            if not -self._len <= n < self._len:
-                raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
-        return True
-
-    def cancel(self, wait: bool = True) -> None:
-        """Nothing to stop: the run was computed whole."""
-
-    def progress(self) -> float:
-        """Fraction of the computation done: 1.0."""
-        return 1.0
-
+    # --- progress: see ComputedWhole; ProgressiveTimeline overrides these -----------------------
     def _final_ready(self) -> bool:
         """Whether the run's outputs hold their final values (display caches may keep them)."""
         return True

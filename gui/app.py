@@ -115,6 +115,20 @@ def create_application(argv=None) -> QApplication:
     return app
 
 
+def screenshot_step(step: int | None, total: int) -> int:
+    """The step a screenshot shows for ``--step`` (0-based; None: 0; negative counts from the end):
+    one past either end is clamped, and stderr says so in one line."""
+    n = 0 if step is None else int(step)
+    if n < 0:
+        n += total
+    if not 0 <= n < total:
+        clamped = max(0, min(n, total - 1))
+        print(f"opscope: step {step} is out of range (the timeline has {total} steps, 0..{total - 1}); "
+              f"showing step {clamped}", file=sys.stderr)
+        n = clamped
+    return n
+
+
 def fit_to_screen(window) -> None:
     """Size ``window`` at its default size, or at the primary screen's available area if smaller."""
     screen = QApplication.primaryScreen()
@@ -228,15 +242,9 @@ def take_screenshot(path: str, lesson: str | None = None, op: str | None = None,
             print(f"opscope: {window.error.splitlines()[0]}", file=sys.stderr)
             return 1
         total = len(window.timeline)
-        n = (deck[0].span(total)[0] if deck is not None else 0) if step is None else int(step)
-        if n < 0:
-            n += total
-        if not 0 <= n < total:
-            clamped = max(0, min(n, total - 1))
-            print(f"opscope: step {step} is out of range (the timeline has {total} steps, 0..{total - 1}); "
-                  f"showing step {clamped}", file=sys.stderr)
-            n = clamped
-        window.show_step(n)
+        if step is None and deck is not None:
+            step = deck[0].span(total)[0]
+        window.show_step(screenshot_step(step, total))
         for _ in range(3):  # let layouts settle and the canvas repaint at its final size
             app.processEvents()
             time.sleep(0.02)

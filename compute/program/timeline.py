@@ -38,7 +38,7 @@ from ..numbers import fmt, fmt_shape
 from ..plans import Run, Stage, StagePlan
 from ..registry import GRANULARITIES, get_spec
 from ..step import Region, Step, frozen
-from ..timeline import Timeline
+from ..timeline import ComputedWhole, Timeline
 from .captions import line_labels, node_label, relabel
 from .evaluate import ENGINE_OPS, Evaluator, as_operand, engine_operands
 from .nodes import BinOp, Call, Name, Num, Transpose, Unary, short
@@ -93,7 +93,7 @@ class ProgramLevels(Mapping):
         return len(self._tl.tensor_names)
 
 
-class ProgramTimeline(Sequence):
+class ProgramTimeline(ComputedWhole, Sequence):
     """The steps of a whole program, with the API of :class:`~compute.timeline.Timeline`:
     ``len(tl)``, ``tl[n]`` (a :class:`~compute.step.Step`, built on demand), ``tensor_at``,
     ``value_at``, ``shape``, ``dtype``, ``is_written``, ``first_step_writing``, ``result()``,
@@ -157,33 +157,6 @@ class ProgramTimeline(Sequence):
     # --- Sequence -------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._len
-
-    # --- progress: a program is computed whole before its timeline exists (Timeline's API) ------
-    @property
-    def done(self) -> bool:
-        """True: every line was computed before the timeline existed."""
-        return True
-
-    @property
-    def cancelled(self) -> bool:
-        return False
-
-    def available(self) -> int:
-        """Steps computed so far: all of them."""
-        return self._len
-
-    def wait(self, n: int | None = None, timeout: float | None = None) -> bool:
-        """True: every step is there (``n`` is checked like an index)."""
-        if n is not None and not -self._len <= int(n) < self._len:
-            raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
-        return True
-
-    def cancel(self, wait: bool = True) -> None:
-        """Nothing to stop: the program was computed whole."""
-
-    def progress(self) -> float:
-        """Fraction of the computation done: 1.0."""
-        return 1.0
 
     def locate(self, n: int) -> tuple[LinePart, int]:
         """The line holding step ``n`` and the step's index within the line's own timeline."""

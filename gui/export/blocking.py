@@ -31,6 +31,26 @@ from .options import (
 __all__ = ["export_animation", "export_png"]
 
 
+def still_source(canvas_or_tl, op, step):
+    """``(timeline, op, step)`` of a still export of ``canvas_or_tl``: a timeline as given, or a
+    live canvas's run, operation and step on screen (where the caller named none).
+
+    Raises
+    ------
+    ExportError
+        a canvas that shows no run yet.
+    """
+    if not isinstance(canvas_or_tl, QWidget):
+        return canvas_or_tl, op, step
+    tl = getattr(canvas_or_tl, "timeline", None)
+    if tl is None:
+        raise ExportError("the canvas shows no run yet: nothing to export")
+    op = op or getattr(canvas_or_tl, "op_name", None)
+    if step is None and getattr(canvas_or_tl, "current_index", -1) >= 0:
+        step = canvas_or_tl.current_index
+    return tl, op, step
+
+
 def export_png(canvas_or_tl, path: str | os.PathLike, size: Sequence[int] = DEFAULT_SIZE, *, op: str | None = None,
                step: int | None = None, caption: bool = True, canvas_factory: Callable | None = None) -> str:
     """Write one step as a PNG of exactly ``size`` pixels (or an SVG / PDF of that size), atomically.
@@ -56,14 +76,7 @@ def export_png(canvas_or_tl, path: str | os.PathLike, size: Sequence[int] = DEFA
     str
         ``path``.
     """
-    tl = canvas_or_tl
-    if isinstance(canvas_or_tl, QWidget):
-        tl = getattr(canvas_or_tl, "timeline", None)
-        if tl is None:
-            raise ExportError("the canvas shows no run yet: nothing to export")
-        op = op or getattr(canvas_or_tl, "op_name", None)
-        if step is None and getattr(canvas_or_tl, "current_index", -1) >= 0:
-            step = canvas_or_tl.current_index
+    tl, op, step = still_source(canvas_or_tl, op, step)
     fmt = export_format(path)
     if fmt in ("svg", "pdf"):  # the same still, as vector graphics
         from .vector import export_vector

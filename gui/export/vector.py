@@ -170,14 +170,9 @@ def export_vector(canvas_or_tl, path: str | os.PathLike, size: Sequence[int] = D
     ExportError
         Bad options, or a failed render or write (an old file at ``path`` is untouched).
     """
-    tl = canvas_or_tl
-    if isinstance(canvas_or_tl, QWidget):
-        tl = getattr(canvas_or_tl, "timeline", None)
-        if tl is None:
-            raise ExportError("the canvas shows no run yet: nothing to export")
-        op = op or getattr(canvas_or_tl, "op_name", None)
-        if step is None and getattr(canvas_or_tl, "current_index", -1) >= 0:
-            step = canvas_or_tl.current_index
+    from .blocking import still_source  # noqa: PLC0415 - blocking imports this module for .svg/.pdf
+
+    tl, op, step = still_source(canvas_or_tl, op, step)
     fmt = export_format(path)
     name = os.path.basename(os.fspath(path)) or os.fspath(path)
     if fmt not in VECTOR_FORMATS:

@@ -435,18 +435,6 @@ class Presentation(QObject):
         return False
 
 
-def _parse_step(step: int | None, total: int) -> int:
-    n = 0 if step is None else int(step)
-    if n < 0:
-        n += total
-    if not 0 <= n < total:
-        clamped = max(0, min(n, total - 1))
-        print(f"opscope: step {step} is out of range (the timeline has {total} steps, 0..{total - 1}); "
-              f"showing step {clamped}", file=sys.stderr)
-        n = clamped
-    return n
-
-
 def take_presentation_screenshot(path: str | None, *, lesson: str | None = None, op: str | None = None,
                                  granularity: str | None = None, step: int | None = None,
                                  size: tuple[int, int] | None = None, present: bool = True,
@@ -461,7 +449,7 @@ def take_presentation_screenshot(path: str | None, *, lesson: str | None = None,
     leading indices shown, the slice's shape, the cell size and digit height in pixels, and whether
     numbers were drawn, measured from the paint.
     """
-    from opscope.gui.app import create_application, wait_for_run
+    from opscope.gui.app import create_application, screenshot_step, wait_for_run
     from opscope.gui.lessons import DEFAULT_LESSON
 
     from .main_window import MainWindow
@@ -497,7 +485,7 @@ def take_presentation_screenshot(path: str | None, *, lesson: str | None = None,
         total = len(window.timeline)
         if step is None and deck is not None:
             step = deck[0].span(total)[0]
-        window.show_step(_parse_step(step, total))
+        window.show_step(screenshot_step(step, total))
         for _ in range(4):  # let layouts settle and the canvas repaint at its final size
             app.processEvents()
             time.sleep(0.02)
