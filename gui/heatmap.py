@@ -459,6 +459,18 @@ class HeatmapView(QFrame):
         self._bar.axis.setTextPen(pg.mkPen("#444"))
         self._glw.addItem(self._bar, row=0, col=1)
 
+    @property
+    def has_colorbar(self) -> bool:
+        """Whether the colour bar is built (shown or not)."""
+        return self._bar is not None
+
+    def prebuild_colorbar(self) -> None:
+        """Build the colour bar now, hidden until the view wants it (the view pool does this in an
+        idle turn: built when a board is, the bars of a 4096² board cost ~120 ms of the GUI thread)."""
+        if self._bar is None:
+            self._ensure_bar()
+            self._bar.setVisible(False)
+
     def configure(self, *, colorbar: bool, labels: bool, transpose: bool) -> None:
         """Set the flags given to the constructor on an existing view (one built ahead of time by
         :class:`~gui.canvas.pool.ViewPool`)."""
