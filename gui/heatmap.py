@@ -384,6 +384,7 @@ class HeatmapView(QFrame):
         # No pyqtgraph context menus (the view has its own): built eagerly, they were ~35 ms of
         # each view's construction on the GUI thread, and parentless menus only gc frees.
         self._plot = self._glw.addPlot(row=0, col=0, axisItems=self._axes, enableMenu=False)
+        self._adopt_menus(self._plot)
         for side in ("bottom", "right"):  # hidden, but they follow every range change too
             self._plot.getAxis(side).enableAutoSIPrefix(False)
         self._plot.hideButtons()
@@ -448,6 +449,15 @@ class HeatmapView(QFrame):
         self.set_active("")
         self.set_tensor(name, (), (0.0, 1.0))
 
+    def _adopt_menus(self, plot) -> None:
+        """Make this view the Qt parent of the menus pyqtgraph builds without one (a plot's
+        control menu, its view box's menu). Left parentless they die whenever Python's garbage
+        collector runs, and a collection that lands inside a signal disconnect deleted a QAction
+        under Qt's connection lock: the GUI thread deadlocked (seen once in CI, in a pool build)."""
+        for menu in (getattr(plot, "ctrlMenu", None), getattr(plot.getViewBox(), "menu", None)):
+            if menu is not None and menu.parent() is None:
+                menu.setParent(self, menu.windowFlags())
+
     def _ensure_bar(self) -> None:
         """Build the colour bar (about a third of a view's build time, so only when asked for)."""
         if self._bar is not None:
@@ -458,6 +468,7 @@ class HeatmapView(QFrame):
         self._bar.axis.setWidth(40)
         self._bar.axis.setTextPen(pg.mkPen("#444"))
         self._glw.addItem(self._bar, row=0, col=1)
+        self._adopt_menus(self._bar)
 
     @property
     def has_colorbar(self) -> bool:
