@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import colormaps as cm
+from .colour_key import ColourKey
 
 #: Above this many cells a view stops writing numbers into them (they would be unreadable).
 LABEL_CELL_LIMIT = 16 * 16
@@ -313,6 +314,18 @@ def label_font_px(cell_w: float, cell_h: float, ratio: float) -> float:
     return min(cell_h * LABEL_HEIGHT_SHARE, cell_w * 0.88 / max(ratio, 0.3), MAX_LABEL_PX)
 
 
+_MENU_HOLDER: QWidget | None = None
+
+
+def _menu_holder() -> QWidget:
+    """A hidden widget that owns the pyqtgraph menus of every view (see HeatmapView._adopt_menus)."""
+    global _MENU_HOLDER
+    if _MENU_HOLDER is None:
+        _MENU_HOLDER = QWidget()
+        _MENU_HOLDER.setObjectName("opscope-menu-holder")
+    return _MENU_HOLDER
+
+
 class HeatmapView(QFrame):
     """A heatmap of one 2-D slice of a tensor, with numbers, region overlays and a colour bar.
 
@@ -450,37 +463,25 @@ class HeatmapView(QFrame):
         self.set_tensor(name, (), (0.0, 1.0))
 
     def _adopt_menus(self, plot) -> None:
-        """Make this view the Qt parent of the menus pyqtgraph builds without one (a plot's
-        control menu, its view box's menu). Left parentless they die whenever Python's garbage
-        collector runs, and a collection that lands inside a signal disconnect deleted a QAction
-        under Qt's connection lock: the GUI thread deadlocked (seen once in CI, in a pool build)."""
+        """Give the menus pyqtgraph builds without a parent (a plot's control menu, a colour bar's)
+        a Qt parent outside this view, deleted when the view is.
+
+        Left parentless they die whenever Python's garbage collector runs, and a collection that
+        landed inside a signal disconnect deleted a QAction under Qt's connection lock: the GUI
+        thread deadlocked (seen once in CI, in a pool build). Not parented to the view itself: its
+        14 menus (windows, with 80 widgets in them) made every reparenting of the view, each time a
+        board placed it, cost 8–10 ms of the GUI thread; a view outside them costs 0.1 ms."""
         for menu in (getattr(plot, "ctrlMenu", None), getattr(plot.getViewBox(), "menu", None)):
             if menu is not None and menu.parent() is None:
-                menu.setParent(self, menu.windowFlags())
+                menu.setParent(_menu_holder(), menu.windowFlags())
+                self.destroyed.connect(menu.deleteLater)
 
     def _ensure_bar(self) -> None:
-        """Build the colour bar (about a third of a view's build time, so only when asked for)."""
+        """Build the colour key (a fraction of a millisecond: see :mod:`gui.colour_key`)."""
         if self._bar is not None:
             return
-        self._bar = pg.ColorBarItem(values=self._levels, colorMap=cm.colormap_for(self._levels), width=12,
-                                    interactive=False, colorMapMenu=False, rounding=1e-12)
-        self._bar.axis.setStyle(tickFont=AXIS_FONT)
-        self._bar.axis.setWidth(40)
-        self._bar.axis.setTextPen(pg.mkPen("#444"))
+        self._bar = ColourKey(self._levels, AXIS_FONT)
         self._glw.addItem(self._bar, row=0, col=1)
-        self._adopt_menus(self._bar)
-
-    @property
-    def has_colorbar(self) -> bool:
-        """Whether the colour bar is built (shown or not)."""
-        return self._bar is not None
-
-    def prebuild_colorbar(self) -> None:
-        """Build the colour bar now, hidden until the view wants it (the view pool does this in an
-        idle turn: built when a board is, the bars of a 4096² board cost ~120 ms of the GUI thread)."""
-        if self._bar is None:
-            self._ensure_bar()
-            self._bar.setVisible(False)
 
     def configure(self, *, colorbar: bool, labels: bool, transpose: bool) -> None:
         """Set the flags given to the constructor on an existing view (one built ahead of time by
@@ -533,7 +534,9 @@ class HeatmapView(QFrame):
         self._factor = (fy, fx)
         self._raw = np.full((math.ceil(th / fy), math.ceil(tw / fx)), np.nan)
         self._data = as_2d(self._raw)
-        self._render(quantized=None)
+        # All "not yet written": its colour indices without quantizing a display-sized NaN array
+        # on the GUI thread (~12 ms a 1024² view, three or more views a board).
+        self._render(quantized=np.full(self._data.shape, cm.NAN_INDEX, dtype=np.uint8))
         self._cell_aspect = 1.0  # a pooled view may come from a flow page with wide cells
         self._setup_axes(h, w)
         self.reset_zoom()
@@ -544,8 +547,7 @@ class HeatmapView(QFrame):
         self._levels = cm.display_levels(levels)
         self._lut = cm.lut_for(self._levels)
         if self._bar is not None:
-            self._bar.setColorMap(cm.colormap_for(self._levels))
-            self._bar.setLevels(self._levels)
+            self._bar.set_levels(self._levels)
 
     def set_title(self, title: str | None) -> None:
         """Replace the automatic title (name + shape) by ``title`` (HTML allowed); None restores it."""

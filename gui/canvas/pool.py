@@ -1,11 +1,12 @@
 """Heatmap views built ahead of time, one per event-loop turn, so a new run never builds a board's
 worth of graphics views in one block.
 
-Building a :class:`~gui.heatmap.HeatmapView` costs about 20 ms (a pyqtgraph plot, axes and a colour
-bar). A board of six views built when a run finishes stalls the event loop for over 100 ms, and
-several times that on a loaded machine while the compute and frame workers hold both cores. The
-pool spreads that work over idle turns of the event loop: :meth:`ViewPool.prewarm` schedules the
-builds, :meth:`ViewPool.take` hands out a spare (or builds one when none is left).
+Building a :class:`~gui.heatmap.HeatmapView` costs about 20–27 ms (a pyqtgraph plot and its axes;
+its colour key is built on demand, in well under a millisecond). A board of six views built when a
+run finishes stalls the event loop for over 100 ms, and several times that on a loaded machine
+while the compute and frame workers hold both cores. The pool spreads that work over idle turns
+of the event loop: :meth:`ViewPool.prewarm` schedules the builds, :meth:`ViewPool.take` hands out
+a spare (or builds one when none is left).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ TARGET_SPARES = 12
 
 
 class ViewPool(QObject):
-    """Spare heatmap views, each with its colour bar built and hidden (built in idle turns, so a
-    board that needs bars does not pay for them when a run lands)."""
+    """Spare heatmap views, built in idle turns of the event loop."""
 
     def __init__(self, target: int = TARGET_SPARES):
         super().__init__()
@@ -37,11 +37,11 @@ class ViewPool(QObject):
         return len(self._spares)
 
     def _unfinished(self) -> bool:
-        return len(self._spares) < self._target or any(not v.has_colorbar for v in self._spares)
+        return len(self._spares) < self._target
 
     def prewarm(self) -> None:
-        """Top the pool up to its target and give each spare its colour bar, one piece of work per
-        turn of the event loop (a view ~27 ms, a bar ~36 ms: each turn stays short)."""
+        """Top the pool up to its target, one view per turn of the event loop (each turn stays
+        short)."""
         if self._unfinished() and not self._timer.isActive():
             self._timer.start()
 
@@ -62,13 +62,7 @@ class ViewPool(QObject):
         return view
 
     def _build_one(self) -> None:
-        bare = next((v for v in self._spares if not v.has_colorbar), None)
-        if bare is not None:
-            try:
-                bare.prebuild_colorbar()
-            except RuntimeError:  # its C++ side was deleted with a parent: drop it
-                self._spares.remove(bare)
-        elif len(self._spares) < self._target:
+        if len(self._spares) < self._target:
             self._spares.append(HeatmapView("", colorbar=False))
         if self._unfinished():
             self._timer.start()
