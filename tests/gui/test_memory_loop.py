@@ -61,8 +61,7 @@ def window(make_window, qtbot):
 
 def test_inputs_panel_keeps_one_page_per_tab(window, qtbot):
     panel = window.inputs_panel
-    for _ in range(2):
-        _cycle(qtbot, window)
+    _cycle(qtbot, window)  # every lesson once: each of their pages was built and replaced
     window.open_lesson("attention_causal", autoplay=False)
     _settle(qtbot, window)
     # One scroll area (a tab's page) per input tab: the pages of earlier lessons are gone.
