@@ -82,15 +82,18 @@ _KT = [[1, 0, 2, 1], [1, 1, 0, 1], [0, 2, 1, 1]]  # K transposed, written out: r
 # One batch of 3 samples × 4 features, shared by the LayerNorm and BatchNorm lessons.
 _BATCH = [[1, 2, 3, 4], [2, 4, 6, 8], [0, 1, 0, 1]]
 
+#: Titles and descriptions pose the question and name the method, never the result: step 0 shows
+#: only the inputs, and the answer appears when the steps reach it, in their captions (issue #9;
+#: tests/gui/test_lessons.py checks that no result entry is stated after "=" or "→").
 LESSONS: tuple[Lesson, ...] = (
-    _lesson("dot_product", "Dot product: [1, 2, 3] · [4, 5, 6] = 32", "dot",
+    _lesson("dot_product", "Dot product: [1, 2, 3] · [4, 5, 6]", "dot",
             {"a": [1, 2, 3], "b": [4, 5, 6]}, granularity="element",
-            description="Multiply matching entries, then add: 1×4 + 2×5 + 3×6 = 4 + 10 + 18 = 32. "
+            description="Multiply matching entries, then add them: 1×4 + 2×5 + 3×6. "
                         "Both vectors need the same length; the result is one number."),
     _lesson("matmul_2x2", "Matrix product: [[1, 2], [3, 4]] @ [[5, 6], [7, 8]]", "matmul",
             {"A": _A2, "B": _B2}, granularity="element",
             description="Each cell result[i, j] is the dot product of row i of A with column j of B: "
-                        "result[0, 0] = 1×5 + 2×7 = 19. A's columns must equal B's rows: (2×2) @ (2×2) → 2×2."),
+                        "result[0, 0] = 1×5 + 2×7. A's columns must equal B's rows: (2×2) @ (2×2) → 2×2."),
     _lesson("qk_loop_vs_matmul", "Q @ Kᵀ: a double loop of dot products is one matrix product", "matmul",
             {"A": _Q, "B": _KT}, granularity="element",
             description="A = Q (4×3), B = Kᵀ (3×4). The manual loop `for i, j: S[i, j] = Q[i] · K[j]` "
@@ -98,16 +101,16 @@ LESSONS: tuple[Lesson, ...] = (
                         "query·key dot product, one cell of the 4×4 similarity matrix."),
     _lesson("hadamard_2x2", "Hadamard product: [[1, 2], [3, 4]] ⊙ [[5, 6], [7, 8]]", "hadamard",
             {"A": _A2, "B": _B2}, granularity="element",
-            description="Element by element, no sums: [[1×5, 2×6], [3×7, 4×8]] = [[5, 12], [21, 32]]. "
+            description="Element by element, no sums: [[1×5, 2×6], [3×7, 4×8]]. "
                         "Same inputs as the matrix product, a different result."),
     _lesson("broadcast_scalar", "Broadcasting a scalar: 2 ⊙ [[1, 2], [3, 4]]", "hadamard",
             {"A": 2, "B": _A2}, granularity="element",
             description="The scalar 2 is stretched to the shape of B (copies, not new data), then multiplied "
-                        "element by element: [[2, 4], [6, 8]]."),
+                        "element by element."),
     _lesson("broadcast_vector", "Broadcasting a vector: [[1, 2, 3], [4, 5, 6]] ⊙ [10, 20, 30]", "hadamard",
             {"A": [[1, 2, 3], [4, 5, 6]], "B": [10, 20, 30]}, granularity="element",
-            description="Shapes align from the right: (2, 3) and (3,) → B is copied along the rows. "
-                        "Result [[10, 40, 90], [40, 100, 180]]."),
+            description="Shapes align from the right: (2, 3) and (3,) → B is copied along the rows, "
+                        "then the two are multiplied element by element."),
     _lesson("batched_matmul", "Batched product: (3, 3, 2) @ (2, 4) → (3, 3, 4)", "matmul",
             {"A": np.arange(1, 19).reshape(3, 3, 2).tolist(), "B": [[1, 0, 2, 1], [0, 1, 1, 2]]},
             granularity="element", speed=4.0,
@@ -116,51 +119,51 @@ LESSONS: tuple[Lesson, ...] = (
     _lesson("matvec_rotation", "Matrix × vector as a rotation (90°)", "matvec",
             {"A": [[0, -1], [1, 0]], "x": [1, 2]}, granularity="element",
             description="A = [[cos 90°, −sin 90°], [sin 90°, cos 90°]] turns every vector a quarter turn "
-                        "anticlockwise and keeps its length: [1, 2] → [−2, 1]."),
+                        "anticlockwise and keeps its length. Where does [1, 2] go?"),
     _lesson("matvec_shear", "Matrix × vector as a shear", "matvec",
             {"A": [[1, 1], [0, 1]], "x": [1, 2]}, granularity="element",
-            description="A = [[1, 1], [0, 1]] slides each point sideways by its height: [1, 2] → [3, 2]. "
+            description="A = [[1, 1], [0, 1]] slides each point sideways by its height. "
                         "The x-axis stays put; squares become parallelograms of the same area."),
     _lesson("matvec_scaling", "Matrix × vector as a scaling", "matvec",
             {"A": [[2, 0], [0, 2]], "x": [1, 2]}, granularity="element",
             description="A scalar matrix 2·I stretches every vector to twice its length without turning it: "
-                        "[1, 2] → [2, 4]. Every vector is an eigenvector, with eigenvalue 2."),
+                        "every vector is an eigenvector, with eigenvalue 2."),
     _lesson("matvec_projection", "Matrix × vector as a projection", "matvec",
             {"A": [[1, 0], [0, 0]], "x": [1, 2]}, granularity="element",
-            description="A = [[1, 0], [0, 0]] drops the y component: [1, 2] → [1, 0], onto the x-axis. "
+            description="A = [[1, 0], [0, 0]] drops the y component, onto the x-axis. "
                         "Projecting twice changes nothing more (A·A = A, idempotent)."),
     _lesson("sum_axis0", "Reduction: sum over axis 0 (down the columns)", "sum",
             {"X": [[1, 2, 3], [4, 5, 6]]}, {"axis": 0}, granularity="element",
-            description="X.sum(axis=0) adds the rows together, one total per column: [1+4, 2+5, 3+6] = [5, 7, 9]. "
+            description="X.sum(axis=0) adds the rows together, one total per column: [1+4, 2+5, 3+6]. "
                         "The reduced axis disappears from the shape: (2, 3) → (3,)."),
     _lesson("mean_axis1", "Reduction: mean over axis 1 (along each row)", "mean",
             {"X": [[1, 2, 3], [4, 5, 6]]}, {"axis": 1}, granularity="element",
-            description="X.mean(axis=1) averages each row: [(1+2+3)/3, (4+5+6)/3] = [2, 5]. "
+            description="X.mean(axis=1) averages each row: [(1+2+3)/3, (4+5+6)/3]. "
                         "Global average pooling in a CNN is this mean over the spatial axes."),
     _lesson("max_axis1", "Reduction: max over axis 1", "max",
             {"X": [[1, 5, 3], [4, 2, 6]]}, {"axis": 1}, granularity="element",
-            description="X.max(axis=1) keeps the largest entry of each row: [5, 6]."),
+            description="X.max(axis=1) keeps the largest entry of each row, one per row: (2, 3) → (2,)."),
     _lesson("cumsum_rows", "Running sum: cumsum along each row", "cumsum",
             {"X": [[1, 2, 3, 4], [4, 3, 2, 1]]}, {"axis": -1}, granularity="element", speed=2.0,
-            description="cumsum keeps every partial sum along each row: [1, 2, 3, 4] → [1, 3, 6, 10]. "
+            description="cumsum keeps every partial sum along each row: 1, 1+2, 1+2+3, … "
                         "Each step writes one position of both rows; the shape does not change."),
-    _lesson("norm_l1", "L1 norm: ‖[3, −4, 0]‖₁ = 7", "norm",
+    _lesson("norm_l1", "L1 norm: ‖[3, −4, 0]‖₁", "norm",
             {"X": [3, -4, 0]}, {"ord": 1}, granularity="element",
-            description="The L1 norm adds the absolute values: |3| + |−4| + |0| = 7. "
+            description="The L1 norm adds the absolute values: |3| + |−4| + |0|. "
                         "As a penalty it pushes weights to exactly zero (sparsity)."),
-    _lesson("norm_l2", "L2 norm: ‖[3, −4, 0]‖₂ = 5", "norm",
+    _lesson("norm_l2", "L2 norm: ‖[3, −4, 0]‖₂", "norm",
             {"X": [3, -4, 0]}, {"ord": 2}, granularity="element",
-            description="The L2 norm is the Euclidean length: √(3² + (−4)² + 0²) = √25 = 5. "
+            description="The L2 norm is the Euclidean length: √(3² + (−4)² + 0²). "
                         "L2 regularization (weight decay) penalizes its square."),
     _lesson("softmax_rows", "Softmax: scores → probabilities", "softmax",
             {"X": [[1, 2, 3], [2, 1, 0.1]]}, {"axis": -1}, granularity="stage",
             description="Subtract each row's max (no overflow), exponentiate, divide by the row's sum: "
-                        "row 0 [1, 2, 3] → [0.09003, 0.2447, 0.6652]. Every row sums to 1; order is kept."),
+                        "every row of the result sums to 1, and the order of its entries is kept."),
     _lesson("layernorm_batch", "LayerNorm: each sample normalized over its own features", "layernorm",
             {"X": _BATCH, "gamma": [1, 1, 1, 1], "beta": [0, 0, 0, 0]}, granularity="stage",
             description="Same batch X (3 samples × 4 features) as the BatchNorm lesson. LayerNorm takes μ and σ² "
                         "along axis −1, across the features of ONE sample: every ROW ends with mean 0, variance 1. "
-                        "Rows 0 and 1 ([1, 2, 3, 4] and [2, 4, 6, 8]) become identical (up to eps)."),
+                        "Watch rows 0 and 1, [1, 2, 3, 4] and [2, 4, 6, 8]: one is twice the other."),
     _lesson("batchnorm_batch", "BatchNorm: each feature normalized over the batch", "batchnorm",
             {"X": _BATCH, "gamma": [1, 1, 1, 1], "beta": [0, 0, 0, 0]}, {"training": True}, granularity="stage",
             description="Same batch X as the LayerNorm lesson. BatchNorm takes μ and σ² along axis 0, across the "

@@ -169,8 +169,8 @@ PROGRAM_LESSONS: tuple[ProgramLesson, ...] = (
             ATTENTION, {"Q": Q, "K": K, "V": V}, {"d_k": 3},
             description="Q, K and V are (2, 4, 3): a batch of 2 sequences of 4 tokens with 3 features. "
                         "scores = Q @ K.T pairs every query with every key (2, 4, 4); the causal mask adds −∞ "
-                        "above the diagonal so each row of weights (2, 4, 4) sums to 1 over keys 0..i only, "
-                        "and row 0 puts all its weight on key 0.",
+                        "above the diagonal so each row of weights (2, 4, 4) sums to 1 over keys 0..i only. "
+                        "Which keys can row 0 weigh?",
             granularity={"scores": "element", "scaled": "stage", "masked": "element", "weights": "stage",
                          "out": "element"},
             source="seeds/000: scaled_dot_product_attention(Q, K, V, d_k) with batch_size, seq_len, d_model = "

@@ -1,5 +1,7 @@
 """Every lesson opens, plays to the end and shows the numbers of the source articles."""
 
+import re
+
 import numpy as np
 import pytest
 from opscope import (
@@ -44,6 +46,36 @@ def test_every_lesson_is_listed_with_an_expectation():
         assert lesson.title and lesson.description and lesson.op in {s.name for s in compute.operations()}
     with pytest.raises(KeyError, match="valid: dot_product"):
         get_lesson("nope")
+
+
+_STATED = re.compile(r"[=→]\s*(\[[^=→]*?\]\]?|[−-]?\d+(?:\.\d+)?)")
+_NUMBER = re.compile(r"[−-]?\d+(?:\.\d+)?")
+
+
+def _stated_numbers(text: str) -> list[float]:
+    """The numbers a text states as a result: right after "=" or "→" (one number, or a bracketed list)."""
+    return [float(n.replace("−", "-")) for m in _STATED.finditer(text) for n in _NUMBER.findall(m.group(1))]
+
+
+def test_stated_numbers_finds_stated_answers():
+    assert _stated_numbers("1×4 + 2×5 + 3×6 = 32. ") == [32]
+    assert _stated_numbers("[1, 2] → [−2, 1]") == [-2, 1]
+    assert _stated_numbers("(2, 3) → (3,)") == []  # a shape, not a value
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.slug)
+def test_the_header_never_gives_away_the_answer(lesson):
+    """Step 0 shows only the inputs (issue #9): the title and description pose the question and the
+    method; the result's own numbers appear when the steps reach them, in the captions."""
+    expected = EXPECTED[lesson.slug]
+    if expected is None:
+        expected = compute.run_op(lesson.op, dict(lesson.inputs), **lesson.params)["result"]
+    inputs = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in lesson.inputs.values()])
+    # A result entry equal to an input entry gives nothing away when written.
+    answers = [v for v in np.ravel(np.asarray(expected, dtype=float)) if not np.isclose(inputs, v).any()]
+    stated = _stated_numbers(lesson.title + " " + lesson.description)
+    leaked = [v for v in stated if np.isclose(answers, v, rtol=1e-3, atol=1e-3).any()]
+    assert not leaked, f"{lesson.slug} states its result {leaked}: {lesson.title!r} {lesson.description!r}"
 
 
 def test_layernorm_and_batchnorm_share_the_batch_and_say_which_axis():
