@@ -334,11 +334,12 @@ def test_header_stops_quoting_the_lessons_numbers_once_they_are_edited(make_wind
     w = make_window(lesson="dot_product", autoplay=False)
     wait_idle(qtbot, w)
     title, description = w.header.title.text(), w.header.description.text()
-    assert "32" in title
+    assert "[1, 2, 3]" in title and "1×4" in description  # the lesson's numbers (its inputs: no answers)
     w.set_input("a", np.array([1.0, 2.0, 4.0]))
     qtbot.waitUntil(lambda: w.header.title.text() == "Dot product (edited)", timeout=5000)
     assert w.header.description.text() == w.document.spec.doc
-    assert "32" not in w.header.title.text() + w.header.description.text()
+    assert "[1, 2, 3]" not in w.header.title.text() + w.header.description.text()
+    assert "1×4" not in w.header.description.text()
     assert w.lesson == "dot_product"
     w.undo_history.undo()
     qtbot.waitUntil(lambda: w.header.title.text() == title, timeout=5000)
