@@ -274,7 +274,8 @@ class ProgramCanvas(QWidget):
                 continue
             x, y, rw, rh = rect
             view.setGeometry(int(round(x)), int(round(y)), int(math.floor(rw)), int(math.floor(rh)))
-            view.set_cell_cap(s)  # one cell size for every view: rows line up across the focus
+            # One cell size for every view, so rows line up across the focus; wide where numbers need it.
+            view.set_cell_cap(s, aspect=focus.cell_aspect)
             view.show()
         font_px = int(max(14, min(26, s * 0.45)))
         active = self._graph.columns[focus.column].line

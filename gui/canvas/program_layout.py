@@ -116,11 +116,12 @@ class FlowItem:
         font = digit_px / DIGIT_HEIGHT_EM
         return max(font / LABEL_HEIGHT_SHARE, font * self.text_em / TEXT_WIDTH_SHARE)
 
-    def width(self, s: float, m: Metrics) -> float:
+    def width(self, s: float, m: Metrics, aspect: float = 1.0) -> float:
+        """Width at cells ``s`` px high and ``aspect`` × ``s`` wide."""
         if self.chip:
             return CHIP_CHAR_PX * len(self.tensor) + CHIP_PAD_PX
         t = self.tiles[0]
-        one = m.pad * t.span[1] * s + m.view_dx + (m.colorbar_dx if t.colorbar else 0.0)
+        one = m.pad * t.span[1] * s * aspect + m.view_dx + (m.colorbar_dx if t.colorbar else 0.0)
         return self.grid[1] * one + (self.grid[1] - 1) * m.tile_gap
 
     def height(self, s: float, m: Metrics) -> float:
@@ -298,20 +299,20 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
 
 
 # --- placing --------------------------------------------------------------------------------------
-def _grid(items: Sequence[FlowItem], per_row: int, s: float, m: Metrics):
+def _grid(items: Sequence[FlowItem], per_row: int, s: float, m: Metrics, aspect: float = 1.0):
     """(width, height, [(item, dx, dy)]) of ``items`` laid row-major, ``per_row`` to a row."""
     per_row = max(1, min(per_row, len(items)))
     rows = [items[i:i + per_row] for i in range(0, len(items), per_row)]
     col_w = [0.0] * per_row
     for row in rows:
         for j, it in enumerate(row):
-            col_w[j] = max(col_w[j], it.width(s, m))
+            col_w[j] = max(col_w[j], it.width(s, m, aspect))
     out, y = [], 0.0
     for row in rows:
         h = max(it.height(s, m) for it in row)
         x = 0.0
         for j, it in enumerate(row):
-            out.append((it, x + (col_w[j] - it.width(s, m)) / 2.0, y + (h - it.height(s, m))))
+            out.append((it, x + (col_w[j] - it.width(s, m, aspect)) / 2.0, y + (h - it.height(s, m))))
             x += col_w[j] + m.gap
         y += h + m.gap
     width = sum(col_w) + m.gap * (per_row - 1)
@@ -405,15 +406,16 @@ def place(graph: FlowGraph, width: float, height: float, m: Metrics = Metrics(),
     return Placement(s, tiles, items, labels, indices, wrap, stack, total_h)
 
 
-def _put(item: FlowItem, x: float, y0: float, s: float, m: Metrics, tiles: dict, items: dict) -> None:
+def _put(item: FlowItem, x: float, y0: float, s: float, m: Metrics, tiles: dict, items: dict,
+         aspect: float = 1.0) -> None:
     """Rects of ``item``'s tiles (its small multiples as a grid) with its top-left at (x, y0)."""
     gr, gc = item.grid
-    tw = (item.width(s, m) - (gc - 1) * m.tile_gap) / gc
+    tw = (item.width(s, m, aspect) - (gc - 1) * m.tile_gap) / gc
     th = (item.height(s, m) - (gr - 1) * m.tile_gap) / gr
     for k, tile in enumerate(item.tiles):
         r, c = divmod(k, item.grid[1])
         tiles[tile.key] = (x + c * (tw + m.tile_gap), y0 + r * (th + m.tile_gap), tw, th)
-    items[item.tensor] = (x, y0, item.width(s, m), item.height(s, m))
+    items[item.tensor] = (x, y0, item.width(s, m, aspect), item.height(s, m))
 
 
 # --- overview + focus -----------------------------------------------------------------------------
@@ -440,6 +442,8 @@ class Focus:
     tiles, items : rects as in :class:`Placement`; label : rect of the line's text above them.
     arrow : (x0, y0, x1, y1) from the operands to the result (None without operands).
     beside : operands left of the result (True) or above it (False); per_row : operands a row.
+    cell_aspect : width over height of every cell (above 1 where the numbers need the width and
+    the focus has it to spare; ``cell_px`` is the height).
     """
 
     column: int
@@ -450,6 +454,7 @@ class Focus:
     arrow: tuple[float, float, float, float] | None
     beside: bool
     per_row: int
+    cell_aspect: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -489,13 +494,41 @@ def focus_items(graph: FlowGraph, column: int) -> tuple[list[FlowItem], FlowItem
 
 
 def _focus_extent(ops: Sequence[FlowItem], res: FlowItem, beside: bool, per_row: int, s: float,
-                  m: Metrics) -> tuple[float, float]:
+                  m: Metrics, aspect: float = 1.0) -> tuple[float, float]:
     if not ops:
-        return res.width(s, m), m.label_h + res.height(s, m)
-    gw, gh, _ = _grid(ops, per_row, s, m)
+        return res.width(s, m, aspect), m.label_h + res.height(s, m)
+    gw, gh, _ = _grid(ops, per_row, s, m, aspect)
     if beside:
-        return gw + FOCUS_ARROW + res.width(s, m), m.label_h + max(gh, res.height(s, m))
-    return max(gw, res.width(s, m)), m.label_h + gh + FOCUS_ARROW * 0.6 + res.height(s, m)
+        return gw + FOCUS_ARROW + res.width(s, m, aspect), m.label_h + max(gh, res.height(s, m))
+    return max(gw, res.width(s, m, aspect)), m.label_h + gh + FOCUS_ARROW * 0.6 + res.height(s, m)
+
+
+#: Widest cells the focus gives (width over height): enough for "−0.019" at the height's font.
+MAX_CELL_ASPECT = 2.2
+
+
+def _wanted_aspect(items: Sequence[FlowItem]) -> float:
+    """Width over height of cells whose numbers are as big as the cell's height allows: the
+    widest number (3 significant digits, ~1.25× its 2-digit width) at the height-limited font."""
+    em = max((it.text_em for it in items), default=0.0) * 1.25
+    return min(MAX_CELL_ASPECT, max(1.0, LABEL_HEIGHT_SHARE * em / TEXT_WIDTH_SHARE))
+
+
+def _focus_aspect(ops: Sequence[FlowItem], res: FlowItem, beside: bool, per_row: int, s: float,
+                  width: float, m: Metrics) -> float:
+    """The widest cells up to :func:`_wanted_aspect` that keep the focus within ``width``: square
+    cells leave small numbers between wide empty margins when a line's tensors are few and narrow."""
+    want = _wanted_aspect((res, *ops))
+    if want <= 1.0 or _focus_extent(ops, res, beside, per_row, s, m, want)[0] <= width - 2 * m.margin:
+        return want
+    lo, hi = 1.0, want
+    for _ in range(16):
+        mid = (lo + hi) / 2.0
+        if _focus_extent(ops, res, beside, per_row, s, m, mid)[0] <= width - 2 * m.margin:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _focus_best(ops: Sequence[FlowItem], res: FlowItem, width: float, height: float,
@@ -525,7 +558,8 @@ def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float,
     ops, res = focus_items(graph, column)
     s, beside, per_row = _focus_best(ops, res, width, height, m)
     s = max(s, m.min_cell)
-    total_w, total_h = _focus_extent(ops, res, beside, per_row, s, m)
+    a = _focus_aspect(ops, res, beside, per_row, s, width, m)
+    total_w, total_h = _focus_extent(ops, res, beside, per_row, s, m, a)
     ox = x + max(0.0, (width - total_w) / 2.0)
     oy = y + min(max(0.0, (height - total_h) / 2.0), 10.0)  # near the overview it belongs to
     tiles: dict[str, Rect] = {}
@@ -535,30 +569,30 @@ def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float,
         label = (x + (width - label[2]) / 2.0, oy, label[2], m.label_h)
     top = oy + m.label_h
     arrow = None
-    rw, rh = res.width(s, m), res.height(s, m)
+    rw, rh = res.width(s, m, a), res.height(s, m)
     if not ops:
-        _put(res, ox, top, s, m, tiles, items)
+        _put(res, ox, top, s, m, tiles, items, a)
     else:
-        gw, gh, cells = _grid(ops, per_row, s, m)
+        gw, gh, cells = _grid(ops, per_row, s, m, a)
         if beside:
             body = max(gh, rh)
             gy = top + (body - gh) / 2.0
             for it, dx, dy in cells:
-                _put(it, ox + dx, gy + dy, s, m, tiles, items)
+                _put(it, ox + dx, gy + dy, s, m, tiles, items, a)
             rx, ry = ox + gw + FOCUS_ARROW, top + (body - rh) / 2.0
-            _put(res, rx, ry, s, m, tiles, items)
+            _put(res, rx, ry, s, m, tiles, items, a)
             mid = top + body / 2.0
             arrow = (ox + gw + 6.0, mid, rx - 6.0, mid)
         else:
             body_w = max(gw, rw)
             gx = ox + (body_w - gw) / 2.0
             for it, dx, dy in cells:
-                _put(it, gx + dx, top + dy, s, m, tiles, items)
+                _put(it, gx + dx, top + dy, s, m, tiles, items, a)
             rx, ry = ox + (body_w - rw) / 2.0, top + gh + FOCUS_ARROW * 0.6
-            _put(res, rx, ry, s, m, tiles, items)
+            _put(res, rx, ry, s, m, tiles, items, a)
             cx = ox + body_w / 2.0
             arrow = (cx, top + gh + 4.0, cx, ry - 4.0)
-    return Focus(column, s, tiles, items, label, arrow, beside, per_row)
+    return Focus(column, s, tiles, items, label, arrow, beside, per_row, a)
 
 
 def focus_needed_px(graph: FlowGraph, column: int, digit_px: float, m: Metrics = Metrics()) -> float:

@@ -128,6 +128,32 @@ def test_whole_program_on_screen_with_the_line_in_play_big(slug, size):
         assert focus.cell_px >= pl.READABLE_CELL_PX - 1e-6, (column.line, focus.cell_px)
 
 
+def test_focus_cells_widen_where_numbers_need_the_width_and_the_line_leaves_room():
+    """Square cells gave a 4×4 residual sum of the transformer block 9 px digits beside empty
+    margins at 1024×768: its cells now widen into that room (the focus still fits), and cells
+    that carry no numbers stay square."""
+    g = pl.build_graph(get_program_lesson("transformer_post_ln").stream())
+    w, h = 1024, 560  # the presentation canvas at 1024×768
+    band = pl.choose_band(g, w, h)
+    focus = pl.layout(g, w, h, g.column_of["r2"], band=band).focus
+    assert focus.cell_aspect > 1.3
+    assert max(x + rw for x, _y, rw, _h in focus.items.values()) <= w
+    ops, res = pl.focus_items(g, g.column_of["r2"])
+    square = pl.place_focus(g, g.column_of["r2"], 0.0, 0.0, 1e9, h - band[0] - pl.BAND_GAP)
+    assert square.cell_aspect == pytest.approx(pl._wanted_aspect((res, *ops)))  # unbounded width: all it wants
+    assert pl.MAX_CELL_ASPECT >= square.cell_aspect > 1.0
+
+
+def test_cells_without_numbers_stay_square():
+    from opscope import compute
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((512, 256)), rng.standard_normal((256, 64))
+    tl = compute.stream_program("y = X @ W", {"X": x, "W": w})
+    g = pl.build_graph(tl)
+    assert pl.layout(g, 1600, 1000, 0).focus.cell_aspect == 1.0
+
+
 def test_the_overview_never_moves_and_the_focus_moves_only_with_the_line(qtbot):
     tl = get_program_lesson("transformer_post_ln").stream()
     c = _canvas(qtbot, (1024, 768))
