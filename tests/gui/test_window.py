@@ -46,7 +46,28 @@ def test_opens_on_the_default_lesson_playing(make_window, qtbot):
     assert w.timeline.op == "matmul"
     assert "=" in w.caption_text()
     assert w.readout_text().startswith("step ")
-    assert w.caption_bar.caption.font().pointSize() >= 20
+    from PySide6.QtGui import QFontInfo
+
+    assert QFontInfo(w.caption_bar.caption.font()).pointSizeF() >= 20  # a short caption keeps its big type
+
+
+def test_the_desktop_canvas_does_not_jump_between_steps(make_window, qtbot):
+    """Captions of one line and of five (a tile of a 64-term product) share one caption box: the
+    box that grew with its caption moved every view at such a step, and back at the next."""
+    from PySide6.QtWidgets import QApplication
+
+    rng = np.random.default_rng(0)
+    w = make_window(lesson=None)
+    w.select_op("matmul", {"A": rng.standard_normal((64, 64)), "B": rng.standard_normal((64, 8))}, autoplay=False)
+    wait_idle(qtbot, w)
+    sizes, captions = set(), set()
+    for n in (0, 1, len(w.timeline) // 2, len(w.timeline) - 1, 0):
+        w.show_step(n)
+        qtbot.waitUntil(lambda n=n: w.current_step == n, timeout=5000)
+        QApplication.processEvents()
+        sizes.add((w.canvas.size().toTuple(), w.caption_bar.height()))
+        captions.add(w.caption_text())
+    assert len(captions) > 2 and len(sizes) == 1, sizes
 
 
 @pytest.mark.parametrize("op", OPS)
