@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from opscope.compute import Region
+from opscope.compute import Region, get_spec, operations
 from opscope.compute.numbers import fmt_shape
 
 from . import flow
@@ -20,13 +20,6 @@ from .geometry import GeometryView
 PRODUCTS = ("matmul", "matvec", "outer", "linear")
 ELEMENTWISE = ("hadamard", "add")
 REDUCTIONS = ("sum", "mean", "max", "norm")
-PIPELINES = {
-    "softmax": ("X", "shifted", "exp", "sum", "result"),
-    "layernorm": ("X", "mean", "var", "normalized", "result"),
-    "rmsnorm": ("X", "ms", "rms", "normalized", "result"),
-    "batchnorm": ("X", "mean", "var", "normalized", "result"),
-}
-STRIP_ROLES = {"matmul": ("A", "B"), "matvec": ("A", "x"), "linear": ("X", "W"), "dot": ("a", "b")}
 
 
 def union_levels(*levels) -> tuple[float, float]:
@@ -83,11 +76,14 @@ def batch_note(tl, a: str, b: str, out: str, core_a: int, core_b: int, core_out:
 
 
 # --- products -----------------------------------------------------------------------------------
-def _strips(board: Board, row: int, col: int, a: str, b: str) -> None:
-    """Beside the output: the k products of the element in play and their running sum, with numbers."""
+def _strips(board: Board, row: int, col: int) -> None:
+    """Beside the output: the k products of the element in play and their running sum, with numbers.
+    The two inputs multiplied are the spec's ``strip_roles`` (compute/ops owns them)."""
     tl = board.tl
-    if tl.granularity != "element" or not (board.has(a) and board.has(b)):
+    roles = get_spec(tl.op).strip_roles
+    if tl.granularity != "element" or len(roles) != 2 or not all(board.has(n) for n in roles):
         return
+    a, b = roles
     k = int(tl.shape(a)[-1])
     lp = product_levels(tl.levels[a], tl.levels[b])
     out = "result" if tl.op != "linear" else "XW"
@@ -129,7 +125,7 @@ def layout_products(board: Board) -> None:
                           (len(sa) >= 2) + (len(sb) >= 2))
         board.note("C = A @ B\nC[i, j] = Σₖ A[i, k]·B[k, j]" + (f"\n\n{note}" if note else ""), 1, 0)
         board.weight(rows={0: 20.0, 1: 12.0})
-        _strips(board, 1, 1, "A", "B")
+        _strips(board, 1, 1)
     elif op == "matmul":
         sa, sb = board.shape("A"), board.shape("B")
         board.heat("A", 1, 0, lead_names=("batch",))
@@ -139,13 +135,13 @@ def layout_products(board: Board) -> None:
                           (len(sa) >= 2) + (len(sb) >= 2))
         text = "C = A @ B\nC[i, j] = Σₖ A[i, k]·B[k, j]" + (f"\n\n{note}" if note else "")
         board.note(text, 0, 0)
-        _strips(board, 1, 2, "A", "B")
+        _strips(board, 1, 2)
     elif op == "matvec":
         board.heat("A", 1, 0, lead_names=("batch",))
         board.heat("x", 0, 1, transpose=True, lead_names=("batch",))
         board.heat("result", 1, 1, transpose=True, lead_names=("batch",))
         board.note("y = A x\ny[i] = Σₖ A[i, k]·x[k]", 0, 0)
-        _strips(board, 1, 2, "A", "x")
+        _strips(board, 1, 2)
         if board.shape("A") == (2, 2) and board.shape("x") == (2,):
             geo = GeometryView()
             board.widget_at(geo, 0, 3, 2, 1, col_weight=8.0)
@@ -174,7 +170,7 @@ def layout_products(board: Board) -> None:
         board.heat("result", 1, 3, lead_names=("batch",))
         board.note("XWᵀ = X @ Wᵀ\nresult = XWᵀ + b" if board.has("b") else "XWᵀ = X @ Wᵀ", 0, 0)
         if len(sx) >= 1:
-            _strips(board, 1, 4, "X", "W")
+            _strips(board, 1, 4)
 
 
 def layout_dot(board: Board) -> None:
@@ -272,7 +268,7 @@ def layout_cumsum(board: Board) -> None:
 # --- normalization pipelines ---------------------------------------------------------------------
 def layout_pipeline(board: Board) -> None:
     tl = board.tl
-    chain = [n for n in PIPELINES[tl.op] if board.has(n)]
+    chain = [n for n in get_spec(tl.op).pipeline if board.has(n)]
     nd = len(tl.shape("X"))
     # BatchNorm's statistics are per channel (axis 1): with N-d X the slice shown has the channels
     # as rows, so the statistics stand as a column beside them.
@@ -380,7 +376,9 @@ LAYOUTS = {
     **{op: layout_elementwise for op in ELEMENTWISE},
     **{op: layout_reduction for op in REDUCTIONS},
     "cumsum": layout_cumsum,
-    **{op: layout_pipeline for op in PIPELINES},
+    # Every operation whose spec names a chain of stages (OpSpec.pipeline): a new normalization
+    # registered in compute/ gets this layout without a line here.
+    **{spec.name: layout_pipeline for spec in operations() if spec.pipeline},
     "attention": layout_attention,
     "mha": layout_mha,
 }
