@@ -79,10 +79,12 @@ REGION_ORDER = ("reduce", "masked", "broadcast", "write", "read", "differ")
 
 ACTIVE_COLOR = "#e86a00"
 READ_COLOR = "#2a6fd6"
-#: The frame of a view, by its ``active`` property ("write", "read", "none").
-FRAME_STYLE = ("#heatmapFrame { border: 3px solid transparent; border-radius: 6px; }"
-               f'#heatmapFrame[active="write"] {{ border: 4px solid {ACTIVE_COLOR}; }}'
-               f'#heatmapFrame[active="read"] {{ border: 3px solid {READ_COLOR}; }}')
+#: The frame a view paints around itself, by its ``active`` kind: (colour, width px). Painted, not
+#: a style sheet: a style sheet fixes the frame's palette (and its children's) when it is
+#: polished, so a view built in a dark desktop palette kept light titles on the board's white.
+FRAME_PENS = {"write": (ACTIVE_COLOR, 4.0), "read": (READ_COLOR, 3.0)}
+#: Room kept for the frame whatever its kind, so the contents never move when it changes.
+FRAME_MARGIN = 4
 
 
 def label_text(value: float, digits: int = 3, decimals: int | None = None) -> str:
@@ -355,6 +357,7 @@ class HeatmapView(QFrame):
                  labels: bool = True, transpose: bool = False):
         super().__init__(parent)
         self.setObjectName("heatmapFrame")
+        self.setContentsMargins(FRAME_MARGIN, FRAME_MARGIN, FRAME_MARGIN, FRAME_MARGIN)
         self.name = name
         self.transpose = bool(transpose)
         self.show_labels = bool(labels)
@@ -385,9 +388,12 @@ class HeatmapView(QFrame):
         # (pyqtgraph's own title item sets its text width as the plot's minimum width).
         self._title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         # No colour of its own: the title follows the palette (the canvas gives its board one).
-        self._title.setStyleSheet(f"font-size: {TITLE_SIZE};")
+        # A font, not a style sheet: a style sheet fixes the label's palette when it is polished,
+        # and a view built by the pool (parentless, in the desktop's palette) kept a dark theme's
+        # light text on the board's white when the board adopted it.
         self._title_font = QFont(self._title.font())
         self._title_font.setPointSizeF(float(TITLE_SIZE.rstrip("pt")))
+        self._title.setFont(self._title_font)
         outer.addWidget(self._title, 0)
         self._glw = pg.GraphicsLayoutWidget()
         self._glw.setBackground("w")
@@ -433,7 +439,9 @@ class HeatmapView(QFrame):
         lead_layout.setContentsMargins(4, 0, 4, 0)
         lead_layout.setSpacing(6)
         self._lead_caption = QLabel("slice")
-        self._lead_caption.setStyleSheet("font-size: 12pt;")
+        caption_font = QFont(self._lead_caption.font())
+        caption_font.setPointSize(12)
+        self._lead_caption.setFont(caption_font)  # (a font, not a style sheet: see the title)
         self._lead_caption.setMinimumWidth(1)  # clipped, never widening a narrow view
         lead_layout.addWidget(self._lead_caption)
         self._spins: list[QSpinBox] = []
@@ -596,18 +604,24 @@ class HeatmapView(QFrame):
     def set_active(self, kind: str) -> None:
         """Frame the view: ``"write"`` (the stage's output: orange), ``"read"`` (blue) or ``""``."""
         kind = kind or ""
-        if kind == self._active and self.styleSheet():
+        if kind == self._active:
             return
         self._active = kind
-        if not self.styleSheet():
-            self.setStyleSheet(FRAME_STYLE)
-        # A property and a re-polish of this frame alone: setting a new style sheet re-styles every
-        # child widget too (~15 ms a view, paid by every view at every page change).
-        self.setProperty("active", kind or "none")
-        style = self.style()
-        style.unpolish(self)
-        style.polish(self)
         self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().paintEvent(event)
+        pen = FRAME_PENS.get(self._active)
+        if pen is None:
+            return
+        colour, width = pen
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(QColor(colour), width))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        half = width / 2.0
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(half, half, -half, -half), 6.0, 6.0)
+        painter.end()
 
     def active(self) -> str:
         return self._active

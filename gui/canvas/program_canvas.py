@@ -117,8 +117,14 @@ class ProgramCanvas(QWidget):
         self._relayout_timer.setSingleShot(True)
         self._relayout_timer.setInterval(0)
         self._relayout_timer.timeout.connect(self.relayout)
+        # White with dark text whatever the desktop theme, as the operation canvas: the views'
+        # titles take their colour from this palette.
         pal = self.palette()
         pal.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
+        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+            pal.setColor(role, QColor(17, 17, 17))
+        pal.setColor(QPalette.ColorRole.Base, QColor(255, 255, 255))
+        pal.setColor(QPalette.ColorRole.Button, QColor(240, 240, 240))
         self.setPalette(pal)
         self.setAutoFillBackground(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)

@@ -293,3 +293,32 @@ def test_screenshots(qtbot):
         qtbot.wait(10)
         assert c.grab().save(os.path.join(out, f"{spec.name}.png"))
         c.close()
+
+
+@pytest.mark.parametrize("op", ["matmul", "attention"])
+def test_titles_stay_dark_on_the_white_board_in_a_dark_desktop_theme(qtbot, op):
+    """The board is white with dark text whatever the desktop's palette; a view frame styled by a
+    style sheet took the dark palette's light text when it was polished (titles all but vanished)."""
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    old = app.palette()
+    dark = QPalette(old)
+    for role, colour in ((QPalette.Window, "#2b2b2b"), (QPalette.WindowText, "#eeeeee"),
+                         (QPalette.Base, "#1e1e1e"), (QPalette.Text, "#eeeeee")):
+        dark.setColor(role, QColor(colour))
+    app.setPalette(dark)
+    try:
+        spec = compute.get_spec(op)
+        tl = compute.stream_op(op, spec.example(), granularity="stage" if op == "attention" else "element")
+        c = _canvas(qtbot, op)
+        c.set_timeline(tl)
+        c.show()
+        for n in (0, len(tl) - 1):
+            c.show_step(n)
+            QApplication.processEvents()
+            for name, view in c.views.items():
+                assert view._title.palette().color(QPalette.WindowText).lightness() < 80, name
+    finally:
+        app.setPalette(old)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from opscope.compute import Region
 from opscope.gui import colormaps as cm
-from opscope.gui.heatmap import LABEL_CELL_LIMIT, HeatmapView, as_2d, exact_text, label_text
+from opscope.gui.heatmap import ACTIVE_COLOR, LABEL_CELL_LIMIT, READ_COLOR, HeatmapView, as_2d, exact_text, label_text
 from PySide6.QtCore import QPointF
 
 
@@ -202,7 +202,17 @@ def test_zoom_on_a_big_tensor_asks_for_the_visible_box(view, qtbot):
 
 def test_active_frame_and_title(view):
     view.set_tensor("scores", (4, 4), (0.0, 1.0))
+    view.resize(300, 260)
     view.set_active("write")
-    assert view.active() == "write" and "solid" in view.styleSheet()
+    assert view.active() == "write"
+
+    def edge():
+        return view.grab().toImage().pixelColor(1, view.height() // 2).name()
+
+    assert edge() == ACTIVE_COLOR  # the frame is painted on the view's edge
+    view.set_active("read")
+    assert edge() == READ_COLOR
+    view.set_active("")
+    assert edge() not in (ACTIVE_COLOR, READ_COLOR)
     view.set_title("<b>weights</b> = softmax")
     assert view.title_override() == "<b>weights</b> = softmax"
