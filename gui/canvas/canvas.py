@@ -41,6 +41,20 @@ DEFAULT_MAX_SHAPE = (512, 512)
 ZOOM_STEP = 1.25
 
 
+def use_board_palette(widget: QWidget) -> None:
+    """Give ``widget`` the canvases' palette: a white board with dark text whatever the desktop
+    theme. The views' titles and captions take their colour from it, so a dark theme never leaves
+    them light on white."""
+    pal = widget.palette()
+    pal.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        pal.setColor(role, QColor(17, 17, 17))
+    pal.setColor(QPalette.ColorRole.Base, QColor(255, 255, 255))
+    pal.setColor(QPalette.ColorRole.Button, QColor(240, 240, 240))
+    widget.setPalette(pal)
+    widget.setAutoFillBackground(True)
+
+
 def _same_array(a: np.ndarray, b: np.ndarray) -> bool:
     """True when ``a`` and ``b`` are the same read-only memory seen the same way.
 
@@ -93,16 +107,7 @@ class OperationCanvas(QWidget):
         self._equalize_timer.timeout.connect(self.equalize_cells)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(4, 4, 4, 4)
-        # A white board with dark text whatever the desktop theme: the views' titles and captions
-        # take their colour from this palette, so a dark theme never leaves them light on white.
-        pal = self.palette()
-        pal.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
-        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-            pal.setColor(role, QColor(17, 17, 17))
-        pal.setColor(QPalette.ColorRole.Base, QColor(255, 255, 255))
-        pal.setColor(QPalette.ColorRole.Button, QColor(240, 240, 240))
-        self.setPalette(pal)
-        self.setAutoFillBackground(True)
+        use_board_palette(self)
         self._install_zoom_keys()
         shared_pool().prewarm()
 

@@ -35,13 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 from opscope.compute.numbers import fmt_shape
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPalette, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from .. import colormaps as cm
 from ..heatmap import ACTIVE_COLOR, READ_COLOR, TITLE_SIZE, HeatmapView, label_text
 from . import program_layout as pl
-from .canvas import DEFAULT_MAX_SHAPE, _same_array
+from .canvas import DEFAULT_MAX_SHAPE, _same_array, use_board_palette
 from .frame import Frame, Snapshot, ViewEntry, prepare
 from .pool import shared_pool
 
@@ -117,16 +117,7 @@ class ProgramCanvas(QWidget):
         self._relayout_timer.setSingleShot(True)
         self._relayout_timer.setInterval(0)
         self._relayout_timer.timeout.connect(self.relayout)
-        # White with dark text whatever the desktop theme, as the operation canvas: the views'
-        # titles take their colour from this palette.
-        pal = self.palette()
-        pal.setColor(QPalette.ColorRole.Window, QColor(255, 255, 255))
-        for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
-            pal.setColor(role, QColor(17, 17, 17))
-        pal.setColor(QPalette.ColorRole.Base, QColor(255, 255, 255))
-        pal.setColor(QPalette.ColorRole.Button, QColor(240, 240, 240))
-        self.setPalette(pal)
-        self.setAutoFillBackground(True)
+        use_board_palette(self)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         shared_pool().prewarm()
 
