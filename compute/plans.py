@@ -113,13 +113,23 @@ def full_box(shape) -> tuple[tuple[int, int], ...]:
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage: its ``name``, the tensors it ``writes`` and ``reads``, and its caption."""
+    """One stage: its ``name``, the tensors it ``writes`` and ``reads``, and its caption.
+
+    ``caption`` is a string, or a callable giving it when the step is built: a caption that
+    quotes a value of what the stage writes must not read it when the plan is made, because a
+    progressive run plans its steps before its outputs are computed (they are still uninitialized
+    memory then)."""
 
     name: str
     writes: tuple[str, ...]
     reads: tuple[str, ...]
-    caption: str
+    caption: str | Callable[[], str]
     tensors: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The caption (evaluated now when it is a callable)."""
+        return self.caption() if callable(self.caption) else self.caption
 
 
 class StagePlan(Plan):
@@ -143,7 +153,7 @@ class StagePlan(Plan):
         regions = tuple(Region(t, "read", full_box(self.run.shape(t))) for t in s.reads)
         regions += tuple(Region(t, "write", full_box(self.run.shape(t))) for t in s.writes)
         tensors = {t: self.run.host(t) for t in s.tensors}
-        return StepContent(s.name, s.caption, tensors, regions)
+        return StepContent(s.name, s.text, tensors, regions)
 
     def tensor_at(self, name: str, n: int):
         first = self._first.get(name)

@@ -280,13 +280,18 @@ def contraction_plan(con: Contraction, granularity: str, options: dict, stage_ca
     if granularity == "kblock":
         kb = options.get("kblock") or max(1, math.ceil(con.k / 32))
         return kblock_plan(con, kb)
-    if con.m and con.n and int(np.prod(con.batch, dtype=np.int64)):
+    head = stage_caption
+
+    def caption() -> str:  # read when the step is built: a progressive run's result is not there yet
+        if not (con.m and con.n and int(np.prod(con.batch, dtype=np.int64))):
+            return head
         bidx = (0,) * len(con.batch)
         first = run.scalar(con.c.name, (0,) * len(con.c.shape))
         dot = _dot_text(con, bidx, 0, 0) if con.k else "0 (an empty sum)"
         one = int(np.prod(con.c.shape, dtype=np.int64)) == 1
-        stage_caption += f"{': ' if stage_caption else ''}{con.c_label(bidx, 0, 0)} = {dot} = {num(first)}" \
+        return head + f"{': ' if head else ''}{con.c_label(bidx, 0, 0)} = {dot} = {num(first)}" \
             + ("" if one else ", …")
-    stage = Stage("result", (con.c.name,), (con.a.name, con.b.name), stage_caption)
+
+    stage = Stage("result", (con.c.name,), (con.a.name, con.b.name), caption)
     return StagePlan(run, [stage])
 

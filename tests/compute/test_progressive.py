@@ -82,6 +82,29 @@ def test_matmul_steps_equal_eager(granularity):
     np.testing.assert_allclose(list(tl.levels.values()), list(ref.levels.values()), rtol=1e-12)
 
 
+@pytest.mark.parametrize("granularity", ["stage", "kblock", "element", "tile"])
+def test_captions_quote_computed_values_not_the_memory_before_it(monkeypatch, granularity):
+    # A progressive run plans its steps before its panels are computed; a caption that read the
+    # output then quoted uninitialized memory (the stage caption's "= 6.9e-310"). Filling the
+    # fresh outputs with NaN makes such a read visible every time.
+    spec = compute.get_spec("matmul")
+    hook = spec.extra["progressive"]
+
+    def poisoned(inputs, params, g):
+        panels = hook(inputs, params, g)
+        if panels is not None:
+            for a in panels.outputs.values():
+                a.fill(np.nan)
+        return panels
+
+    monkeypatch.setitem(spec.extra, "progressive", poisoned)
+    a = np.arange(1.0, 17.0).reshape(4, 4)
+    tl = compute.stream_op("matmul", {"A": a, "B": a}, granularity=granularity, progressive=True)
+    ref = compute.stream_op("matmul", {"A": a, "B": a}, granularity=granularity)
+    assert [tl[n].caption for n in range(len(ref))] == [ref[n].caption for n in range(len(ref))]
+    assert "nan" not in " ".join(tl[n].caption for n in range(len(ref)))
+
+
 def test_big_matmul_float64_mid_run_steps_and_exact_result():
     a = _rng().standard_normal((1024, 1024))
     tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
