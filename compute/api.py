@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import BackendInfo, get_backend, to_host
+from .backend import BackendInfo, backend_info, get_backend, to_host
 from .budget import check_budget, stream_sizes
 from .buffers import POOL
 from .errors import InputError, ParamError
@@ -254,19 +254,7 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
         a bad granularity, tile, kblock or run_id (they are checked before anything is computed),
         besides everything :func:`prepare` raises.
     """
-    if granularity is not None and (not isinstance(granularity, str) or granularity not in GRANULARITIES):
-        raise ParamError(f"{name}: unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)} or None")
-    options = {}
-    if tile is not None:
-        options["tile"] = _tile_option(name, tile)
-    if kblock is not None:
-        kb = as_int(kblock)
-        if kb is None or kb < 1:
-            raise ParamError(f"{name}: kblock must be an int ≥ 1 (terms of the reduced axis per step) or None "
-                             f"for about 32 blocks; not {kblock!r}")
-        options["kblock"] = kb
-    if run_id is not None and as_int(run_id) is None:
-        raise ParamError(f"{name}: run_id must be an int or None, not {run_id!r}")
+    options = _stream_options(name, granularity, tile, kblock, run_id)
     prep = prepare(name, inputs, params)
     spec = prep.spec
     if granularity is not None and granularity not in spec.granularities:
@@ -293,6 +281,63 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
     used.update(getattr(plan, "options", {}) or {})
     return Timeline(run, plan, granularity=granularity, run_id=next(_run_ids) if run_id is None else as_int(run_id),
                     backend=info, notices=notices, flops=flops, elapsed=elapsed, input_names=spec.input_names,
+                    options=used)
+
+
+def _stream_options(name: str, granularity, tile, kblock, run_id) -> dict:
+    """``stream_op``'s stepping arguments checked (before anything is computed) as its options."""
+    if granularity is not None and (not isinstance(granularity, str) or granularity not in GRANULARITIES):
+        raise ParamError(f"{name}: unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)} or None")
+    options = {}
+    if tile is not None:
+        options["tile"] = _tile_option(name, tile)
+    if kblock is not None:
+        kb = as_int(kblock)
+        if kb is None or kb < 1:
+            raise ParamError(f"{name}: kblock must be an int ≥ 1 (terms of the reduced axis per step) or None "
+                             f"for about 32 blocks; not {kblock!r}")
+        options["kblock"] = kb
+    if run_id is not None and as_int(run_id) is None:
+        raise ParamError(f"{name}: run_id must be an int or None, not {run_id!r}")
+    return options
+
+
+def plan_ahead(name: str, shapes: Mapping[str, tuple], dtypes: Mapping[str, object], granularity: str | None = None,
+               *, tile=None, kblock: int | None = None, run_id: int | None = None, **params) -> Timeline:
+    """The timeline :func:`stream_op` would return for inputs of these ``shapes`` and ``dtypes``,
+    planned before any input exists: every tensor is a zero-stride array of zeros, so nothing is
+    allocated and nothing computed.
+
+    Its step count, granularity, options, tensor names, shapes and dtypes, and which steps write
+    what, are the real run's (plans are built from shapes; tests/compute/test_program_progressive.py
+    compares them with ``stream_op`` for every operation and granularity); its values and captions
+    are not. A progressive program numbers its lines' steps with it before the lines are computed.
+    """
+    from .program.opshapes import output_shapes  # noqa: PLC0415 - programs build on the engine, not back
+
+    options = _stream_options(name, granularity, tile, kblock, run_id)
+    spec = get_spec(name)
+    shapes = {k: tuple(int(n) for n in s) for k, s in shapes.items()}
+    params = spec.check(shapes, spec.validate_params(dict(params)))
+    if granularity is not None and granularity not in spec.granularities:
+        raise ParamError(f"{name}: granularity {granularity!r} is not available; "
+                         f"{name} steps by {', '.join(spec.granularities)}")
+    stand = {k: np.broadcast_to(np.zeros((), np.dtype(dtypes[k])), s) for k, s in shapes.items()}
+    dtype = _compute_dtype(spec, stand)
+    targets = _target_dtypes(spec, stand, dtype)
+    inputs = {k: np.broadcast_to(np.zeros((), targets[k]), s) for k, s in shapes.items()}
+    outputs = {k: np.broadcast_to(np.zeros((), dtype), s) for k, s in output_shapes(spec, shapes, params).items()}
+    run = Run(spec.name, np, inputs, outputs, dict(params))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if granularity is None:
+            granularity = _default_granularity(spec, run, options)
+        plan = spec.plan(run, granularity, options)
+    if not len(plan):
+        plan = empty_plan(run)
+    used = dict(options)
+    used.update(getattr(plan, "options", {}) or {})
+    return Timeline(run, plan, granularity=granularity, run_id=0 if run_id is None else as_int(run_id),
+                    backend=backend_info(), flops=spec.flops(shapes, params), input_names=spec.input_names,
                     options=used)
 
 

@@ -26,11 +26,11 @@ from .lessons import ProgramLesson, get_program_lesson, program_lessons
 from .mistakes import Mistake, MistakeResult, compare_mistake, get_mistake, mistakes
 from .nodes import Program
 from .parse import known_functions, parse_program
-from .run import ProgramResult, check_program, run_program
+from .run import ProgramResult, check_program, program_flops, run_program
 from .shapes import Analysis, analyze, infer_input_shapes
 from .timeline import ProgramTimeline, stream_program
 
 __all__ = ["FUNCTIONS", "Analysis", "Program", "ProgramResult", "ProgramTimeline", "analyze", "check_program",
-           "infer_input_shapes", "known_functions", "parse_program", "run_program", "stream_program",
+           "infer_input_shapes", "known_functions", "parse_program", "program_flops", "run_program", "stream_program",
            "Mistake", "MistakeResult", "ProgramLesson", "compare_mistake", "get_mistake", "get_program_lesson",
            "mistakes", "program_lessons"]

@@ -6,6 +6,10 @@ output rule of each operation — one line each, after ``check`` has accepted th
 operation missing from the table is computed once on zeros when its inputs are small, and refused
 with a message otherwise; tests/compute/test_program_shapes.py fails for any registered operation
 without a rule here, and compares every rule with ``run_op`` on random shapes.
+
+:func:`output_shapes` gives the shape of *every* named output (the intermediates a timeline shows,
+attention's ``scores`` … ``weights``), so a progressive program can plan a line's steps before
+the line's inputs exist (:mod:`.progressive`); the same test compares it with ``run_op``.
 """
 
 from __future__ import annotations
@@ -93,3 +97,100 @@ def result_shape(spec: OpSpec, shapes: dict, params: dict) -> tuple[int, ...]:
     with np.errstate(all="ignore"):
         out = spec.compute(np, zeros, params)
     return tuple(int(n) for n in np.shape(out["result"]))
+
+
+def _keep_trailing(x: tuple, n: int) -> tuple:
+    """``x`` with its last ``n`` axes kept as 1 (a mean over them with keepdims)."""
+    return x[:len(x) - n] + (1,) * n
+
+
+def _softmax_parts(s, p, r):
+    x = tuple(s["X"])
+    ax = int(p["axis"]) % len(x) if x else 0
+    return {"shifted": x, "exp": x, "sum": tuple(1 if i == ax else n for i, n in enumerate(x)), "result": r}
+
+
+def _norm_parts(first: str, second: str):
+    def rule(s, p, r):
+        x, g = tuple(s["X"]), tuple(s["gamma"])
+        stat = _keep_trailing(x, len(g))
+        return {first: stat, second: stat, "normalized": x, "result": r}
+    return rule
+
+
+def _batchnorm_parts(s, p, r):
+    x = tuple(s["X"])
+    ch = (x[1],)
+    out = {}
+    if p["training"] and "running_mean" in s and "running_var" in s:
+        out = {"new_running_mean": ch, "new_running_var": ch}
+    return {**out, "mean": ch, "var": ch, "normalized": x, "result": r}
+
+
+def _attention_parts(s, p, r):
+    q, k, v = (tuple(s[n]) for n in ("Q", "K", "V"))
+    sc = _bc(q[:-2], k[:-2], v[:-2]) + (q[-2], k[-2])
+    return {"scores": sc, "scaled": sc, "masked": sc, "weights": sc, "result": r}
+
+
+def _mha_parts(s, p, r):
+    if "X" in s:
+        xq = xk = xv = tuple(s["X"])
+    else:
+        xq = tuple(s["query"])
+        xk = tuple(s.get("key", xq))
+        xv = tuple(s.get("value", xk))
+    h = int(p["num_heads"])
+    q = _bc(xq[:-1] + (1,), s.get("b_q", ())) [:-1] + (tuple(s["W_q"])[1],)
+    k = _bc(xk[:-1] + (1,), s.get("b_k", ()))[:-1] + (tuple(s["W_k"])[1],)
+    v = _bc(xv[:-1] + (1,), s.get("b_v", ()))[:-1] + (tuple(s["W_v"])[1],)
+    batch = _bc(q[:-2], k[:-2], v[:-2])
+    return {"Q": q, "K": k, "V": v, "scores": batch + (h, q[-2], k[-2]), "weights": batch + (h, q[-2], k[-2]),
+            "heads": batch + (h, q[-2], v[-1] // h), "concat": batch + (q[-2], v[-1]), "result": r}
+
+
+def _just(r):
+    return {"result": r}
+
+
+#: Every named output's shape, in the order the operation's ``compute`` returns them, from the
+#: input shapes, the checked params and the result's shape ``r``.
+OUTPUT_SHAPES = {
+    "dot": lambda s, p, r: {"products": _bc(s["a"], s["b"]), "result": r},
+    "cosine": lambda s, p, r: {"dot": r, "norm_a": r, "norm_b": r, "result": r},
+    "matvec": lambda s, p, r: _just(r),
+    "outer": lambda s, p, r: _just(r),
+    "matmul": lambda s, p, r: _just(r),
+    "linear": lambda s, p, r: {"XW": r, "result": r},
+    "hadamard": lambda s, p, r: {"A_broadcast": r, "B_broadcast": r, "result": r},
+    "add": lambda s, p, r: {"A_broadcast": r, "B_broadcast": r, "result": r},
+    "sum": lambda s, p, r: _just(r),
+    "mean": lambda s, p, r: {"sum": r, "result": r},
+    "max": lambda s, p, r: _just(r),
+    "cumsum": lambda s, p, r: _just(r),
+    "norm": lambda s, p, r: {"terms": tuple(s["X"]), "result": r},
+    "softmax": _softmax_parts,
+    "layernorm": _norm_parts("mean", "var"),
+    "rmsnorm": _norm_parts("ms", "rms"),
+    "batchnorm": _batchnorm_parts,
+    "attention": _attention_parts,
+    "mha": _mha_parts,
+}
+
+
+def output_shapes(spec: OpSpec, shapes: dict, params: dict) -> dict[str, tuple[int, ...]]:
+    """The shape of every named output of ``spec`` (``result`` included), in ``compute``'s order,
+    for input ``shapes`` and ``params`` normalized by its ``check``; computed once on zeros for an
+    operation without a rule when its inputs are small (see :func:`result_shape`)."""
+    r = result_shape(spec, shapes, params)
+    rule = OUTPUT_SHAPES.get(spec.name)
+    if rule is not None:
+        return {k: tuple(int(n) for n in v) for k, v in rule(shapes, params, r).items()}
+    total = sum(math.prod(s) for s in shapes.values())
+    if total > FALLBACK_ELEMENTS:
+        raise ParamError(f"{spec.name}: the shapes of its outputs are not known without running it "
+                         f"(compute/program/opshapes.py has no rule for it) and its inputs are too big to try")
+    zeros = {k: np.zeros(s) for k, s in shapes.items()}
+    with np.errstate(all="ignore"):
+        out = spec.compute(np, zeros, params)
+    return {k: tuple(int(n) for n in np.shape(v)) for k, v in out.items() if not k.startswith("__")}

@@ -187,6 +187,29 @@ def run_program(text: str, inputs: Mapping, **params) -> ProgramResult:
     return res
 
 
+def program_flops(text: str, shapes: Mapping, **params) -> int:
+    """Floating-point operations of the program ``text`` for input ``shapes`` (as
+    :func:`check_program` takes them), from shapes alone: each operation call's own count, ``@``
+    at 2·m·k·n, any other tensor-valued node one per element. The window streams a program
+    progressively when this is large. Raises what :func:`check_program` raises."""
+    if not isinstance(shapes, Mapping):
+        raise InputError("shapes must be a dict of name -> shape (e.g. {'Q': (4, 3)})")
+    given = dict(shapes)
+    given.update({k: () for k in params})
+    analysis = analyze(parse_program(text), given)
+    total = 0
+    for node, shape in analysis.shapes.items():
+        if isinstance(node, Call) and node in analysis.calls:
+            b = analysis.calls[node]
+            total += int(b.spec.flops({k: analysis.shapes.get(v, ()) for k, v in b.inputs.items()}, b.norm))
+        elif isinstance(node, BinOp) and node.op == "@":
+            k = (analysis.shapes.get(node.left) or (1,))[-1]
+            total += 2 * math.prod(shape) * int(k)
+        elif isinstance(node, (BinOp, Unary, Call)):
+            total += math.prod(shape)
+    return total
+
+
 def check_program(text: str, shapes: Mapping, **params) -> dict:
     """Every line's shape (and ``"result"``'s) for input ``shapes``, before anything runs.
 

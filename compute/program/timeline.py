@@ -31,7 +31,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..api import stream_op
+from ..api import plan_ahead, stream_op
 from ..backend import backend_info
 from ..errors import ParamError
 from ..numbers import fmt, fmt_shape
@@ -40,7 +40,8 @@ from ..registry import GRANULARITIES, get_spec
 from ..step import Region, Step, frozen
 from ..timeline import ComputedWhole, Timeline
 from .captions import line_labels, node_label, relabel
-from .evaluate import ENGINE_OPS, Evaluator, as_operand, engine_operands
+from .dtypes import DtypeEvaluator, stand_in
+from .evaluate import ENGINE_OPS, Evaluator, as_operand, engine_operands, is_number
 from .nodes import BinOp, Call, Name, Num, Transpose, Unary, short
 from .parse import RESULT, walk_names
 from .run import prepare_program
@@ -118,7 +119,7 @@ class ProgramTimeline(ComputedWhole, Sequence):
         self.program = prep.program
         self.text = prep.program.text
         self.op = "program"
-        self.lines = tuple(parts)
+        self._parts = list(parts)
         self.params = dict(params)
         self.granularity = granularity
         self.granularities = {p.name: p.granularity for p in parts}
@@ -154,6 +155,11 @@ class ProgramTimeline(ComputedWhole, Sequence):
         self._result: dict | None = None
         self._lock = threading.Lock()
 
+    @property
+    def lines(self) -> tuple[LinePart, ...]:
+        """The :class:`LinePart` of each line, in order."""
+        return tuple(self._parts)
+
     # --- Sequence -------------------------------------------------------------------------
     def __len__(self) -> int:
         return self._len
@@ -166,7 +172,7 @@ class ProgramTimeline(ComputedWhole, Sequence):
         if not 0 <= n < self._len:
             raise IndexError(f"step {n} out of range (timeline has {self._len} steps)")
         i = bisect.bisect_right(self._starts, n) - 1
-        return self.lines[i], n - self._starts[i]
+        return self._parts[i], n - self._starts[i]
 
     def line_at(self, n: int) -> str:
         """The name of the line step ``n`` belongs to."""
@@ -267,6 +273,20 @@ class ProgramTimeline(ComputedWhole, Sequence):
                 self._result = res
             return self._result
 
+    def final_value(self, name: str) -> np.ndarray:
+        """The final value of any tensor of the program, in its own dtype (read-only): an input, a
+        line, or one of a line's operation tensors (``"w.weights"``, ``"w.K"``), which
+        :meth:`result` does not hold."""
+        tl, local = self._resolve(name)
+        if tl is self._input_tl or local in tl.input_names:
+            return frozen(tl.inputs()[local])
+        return frozen(tl.result()[local])
+
+    def computed_values(self) -> dict[str, np.ndarray]:
+        """Every line's value computed so far (read-only host arrays, no waiting): all of
+        :meth:`result` here; a progressive run's finished lines while it runs."""
+        return self.result()
+
     def inputs(self) -> dict[str, np.ndarray]:
         """The inputs and parameters as computed (cast to the program's dtype), as host arrays."""
         return dict(self._inputs)
@@ -349,7 +369,8 @@ def _check_options(options, line_names) -> dict[str, dict]:
     return out
 
 
-def stream_program(text: str, inputs: Mapping, granularity=None, options=None, **params) -> ProgramTimeline:
+def stream_program(text: str, inputs: Mapping, granularity=None, options=None, progressive: bool = False,
+                   **params) -> ProgramTimeline:
     """Compute the program ``text`` on ``inputs`` (and scalar ``params``, as in ``run_program``)
     and return its :class:`ProgramTimeline`.
 
@@ -362,6 +383,14 @@ def stream_program(text: str, inputs: Mapping, granularity=None, options=None, *
         (rows, cols) for ``tile`` steps) and/or ``{"kblock": 2}`` (for ``kblock`` steps), given to
         the line's operation as :func:`compute.stream_op` takes them. A line that is no
         operation call (one ``stage`` step) takes none.
+
+    progressive : return at once a
+        :class:`~compute.program.progressive.ProgressiveProgramTimeline`: every line's steps are
+        planned from shapes and dtypes (so ``len(tl)`` and the tensor names are final at once) and
+        a worker thread computes the lines in order, matmul and attention lines panel by panel
+        (``tl.available()``, ``tl.wait(n, timeout)``, ``tl.cancel()``, ``tl.progress()``,
+        ``tl.time_left()``, ``tl.result()``, as ``stream_op(..., progressive=True)``). Every step
+        that is available equals the non-progressive timeline's.
 
     The whole program's memory (every line and every operation's kept tensors) is checked against
     the budget before anything is computed; ``tl.result()`` equals ``run_program``'s.
@@ -381,6 +410,12 @@ def stream_program(text: str, inputs: Mapping, granularity=None, options=None, *
             raise ParamError(f"unknown granularity {bad[0]!r}; valid: {', '.join(GRANULARITIES)}")
     t0 = time.perf_counter()
     run_id = next(_run_ids)
+    builder = LineBuilder(prep, granularity, line_options, run_id)
+    if progressive:
+        from .progressive import ProgressiveProgramTimeline  # noqa: PLC0415 - it builds on this module
+
+        return ProgressiveProgramTimeline(prep, builder.plan_all(), builder, run_id=run_id,
+                                          granularity=builder.granularity_name, params=params)
     env = dict(prep.inputs)
     ev = Evaluator(prep.analysis, env, prep.dtype)
     parts: list[LinePart] = []
@@ -388,68 +423,158 @@ def stream_program(text: str, inputs: Mapping, granularity=None, options=None, *
     notices: list[str] = []
     start = 0
     for line in prep.program.lines:
-        ev.line = line.name
-        root = line.expr
-        text_of = prep.program.source
-        part = None
-        op_inputs = op_params = op = arg_nodes = None
-        if isinstance(root, Call) and root in prep.analysis.calls:
-            bound = prep.analysis.calls[root]
-            op, op_params, arg_nodes = bound.spec.name, bound.params, bound.inputs
-            with np.errstate(all="ignore"):
-                op_inputs = ev.op_inputs(bound)
-        elif isinstance(root, BinOp) and root.op in ENGINE_OPS:
-            a, b = ev.value(root.left), ev.value(root.right)
-            a, b = as_operand(a, b), as_operand(b, a)
-            if engine_operands(a, b):
-                op, op_params, op_inputs = ENGINE_OPS[root.op], {}, {"A": a, "B": b}
-                arg_nodes = {"A": root.left, "B": root.right}
-            else:
-                with np.errstate(all="ignore"):
-                    value = ev.own(ev.binop(root.op, a, b))
-        if op is not None:
-            spec = get_spec(op)
-            g = _line_granularity(granularity, line.name, spec.granularities, op)
-            try:
-                tl = stream_op(op, op_inputs, granularity=g, run_id=run_id, **line_options.get(line.name, {}),
-                               **op_params)
-            except ParamError as exc:
-                if line.name not in line_options:
-                    raise
-                raise ParamError(f"line {line.name}: {exc}") from None
-            names = {}
-            for local in tl.input_names:
-                node = arg_nodes.get(local)
-                if isinstance(node, Name):
-                    names[local] = node.id
-                else:
-                    names[local] = f"{line.name}.{local}" + ("_in" if local in spec.outputs else "")
-            for local in tl.output_names:
-                names[local] = line.name if local == "result" else f"{line.name}.{local}"
-            value = tl.result()["result"]
-            notices.extend(f"{line.name}: {n}" for n in tl.notices)
-            labels = line_labels(line.name, {local: node_label(node, text_of(node.span))
-                                             for local, node in arg_nodes.items() if node is not None}, op)
-            part = LinePart(line.name, text_of(root.span), op, tl, start, names, MappingProxyType(labels))
-        else:
-            if not (isinstance(root, BinOp) and root.op in ENGINE_OPS):
-                value = ev.line_value(line)
-            _line_granularity(granularity, line.name, ("stage",), None)
-            if line_options.get(line.name):
-                raise ParamError(f"line {line.name}: options {', '.join(line_options[line.name])} are not available; "
-                                 f"it is one stage step (not an operation call)")
-            reads = tuple(dict.fromkeys(n.id for n in walk_names(root)))
-            run = Run(line.name, np, {n: env[n] for n in reads}, {"result": value}, {})
-            stage = Stage(_stage_name(root), ("result",), reads, _stage_caption(text_of(root.span), value))
-            tl = Timeline(run, StagePlan(run, [stage]), granularity="stage", run_id=run_id, backend=backend_info(),
-                          input_names=reads)
-            part = LinePart(line.name, text_of(root.span), None, tl, start, {**{n: n for n in reads},
-                                                                              "result": line.name})
+        part = builder.build(line, start, ev, env)
+        value = part.timeline.result()["result"]
+        notices.extend(f"{line.name}: {n}" for n in part.timeline.notices)
         env[line.name] = value
         values[line.name] = value
         parts.append(part)
         start += len(part)
     notices = list(ev.notices) + notices
-    name = granularity if isinstance(granularity, str) else ("per line" if granularity else "default")
-    return ProgramTimeline(prep, parts, values, run_id=run_id, granularity=name, params=params, notices=notices,
-                           elapsed=time.perf_counter() - t0)
+    return ProgramTimeline(prep, parts, values, run_id=run_id, granularity=builder.granularity_name,
+                           params=params, notices=notices, elapsed=time.perf_counter() - t0)
+
+
+class LineBuilder:
+    """Makes the :class:`LinePart` of each line of one prepared program: planned ahead from shapes
+    and dtypes alone (:meth:`plan`, for a progressive run's numbering) or computed (:meth:`build`,
+    eagerly or as a progressive operation timeline). One place decides what a line is (an
+    operation's stream or one ``stage`` step), its granularity, options and tensor names, so a
+    planned part and its computed part always agree."""
+
+    def __init__(self, prep, granularity, line_options: dict, run_id: int):
+        self.prep = prep
+        self.granularity = granularity
+        self.line_options = line_options
+        self.run_id = run_id
+        g = granularity
+        self.granularity_name = g if isinstance(g, str) else ("per line" if g else "default")
+
+    def _text(self, node) -> str:
+        return self.prep.program.source(node.span)
+
+    def _kind(self, root, value_of):
+        """What a line is: ``((op, params, inputs, argument nodes), None)`` for a line that streams
+        an operation (``inputs``: a bound call, or the operands of ``@``, ``+``, ``*``), or
+        ``(None, operands)`` for a ``stage`` line (``operands``: the evaluated operands of such an
+        operator that the engine does not take, else None); ``value_of(node)`` gives a value."""
+        prep = self.prep
+        if isinstance(root, Call) and root in prep.analysis.calls:
+            bound = prep.analysis.calls[root]
+            return (bound.spec.name, bound.params, bound, bound.inputs), None
+        if isinstance(root, BinOp) and root.op in ENGINE_OPS:
+            a, b = value_of(root.left), value_of(root.right)
+            a, b = as_operand(a, b), as_operand(b, a)
+            if engine_operands(a, b):
+                return (ENGINE_OPS[root.op], {}, {"A": a, "B": b}, {"A": root.left, "B": root.right}), None
+            return None, (a, b)
+        return None, None
+
+    def _op_part(self, line, start, op, tl, arg_nodes) -> LinePart:
+        spec = get_spec(op)
+        names = {}
+        for local in tl.input_names:
+            node = arg_nodes.get(local)
+            if isinstance(node, Name):
+                names[local] = node.id
+            else:
+                names[local] = f"{line.name}.{local}" + ("_in" if local in spec.outputs else "")
+        for local in tl.output_names:
+            names[local] = line.name if local == "result" else f"{line.name}.{local}"
+        labels = line_labels(line.name, {local: node_label(node, self._text(node))
+                                         for local, node in arg_nodes.items() if node is not None}, op)
+        return LinePart(line.name, self._text(line.expr), op, tl, start, names, MappingProxyType(labels))
+
+    def _stage_check(self, line) -> None:
+        _line_granularity(self.granularity, line.name, ("stage",), None)
+        if self.line_options.get(line.name):
+            raise ParamError(f"line {line.name}: options {', '.join(self.line_options[line.name])} are not "
+                             f"available; it is one stage step (not an operation call)")
+
+    def _stage_part(self, line, start, reads, run, caption) -> LinePart:
+        stage = Stage(_stage_name(line.expr), ("result",), reads, caption)
+        tl = Timeline(run, StagePlan(run, [stage]), granularity="stage", run_id=self.run_id, backend=backend_info(),
+                      input_names=reads)
+        return LinePart(line.name, self._text(line.expr), None, tl, start, {**{n: n for n in reads},
+                                                                              "result": line.name})
+
+    def _op_granularity(self, line, op):
+        return _line_granularity(self.granularity, line.name, get_spec(op).granularities, op)
+
+    def _options_error(self, line, exc):
+        if line.name not in self.line_options:
+            raise exc
+        raise ParamError(f"line {line.name}: {exc}") from None
+
+    # --- computed ------------------------------------------------------------------------------
+    def build(self, line, start: int, ev: Evaluator, env: dict, progressive: bool = False) -> LinePart:
+        """The computed part of ``line`` (starting at program step ``start``) over ``env``: an
+        operation line's own ``stream_op`` timeline (started and still filling in when
+        ``progressive`` and the operation has a progressive path), or one ``stage`` step."""
+        ev.line = line.name
+        root = line.expr
+        with np.errstate(all="ignore"):
+            kind, operands = self._kind(root, ev.value)
+        if kind is not None:
+            op, op_params, bound, arg_nodes = kind
+            with np.errstate(all="ignore"):
+                op_inputs = ev.op_inputs(bound) if not isinstance(bound, dict) else bound
+            try:
+                tl = stream_op(op, op_inputs, granularity=self._op_granularity(line, op), run_id=self.run_id,
+                               progressive=progressive, **self.line_options.get(line.name, {}), **op_params)
+            except ParamError as exc:
+                self._options_error(line, exc)
+            return self._op_part(line, start, op, tl, arg_nodes)
+        if operands is None:
+            value = ev.line_value(line)
+        else:
+            with np.errstate(all="ignore"):
+                value = ev.own(ev.binop(root.op, *operands))
+        self._stage_check(line)
+        reads = tuple(dict.fromkeys(n.id for n in walk_names(root)))
+        run = Run(line.name, np, {n: env[n] for n in reads}, {"result": value}, {})
+        return self._stage_part(line, start, reads, run, _stage_caption(self._text(root), value))
+
+    # --- planned ahead ---------------------------------------------------------------------------
+    def plan_all(self) -> list[LinePart]:
+        """Every line's part planned from shapes and dtypes alone (:func:`compute.api.plan_ahead`):
+        the real step counts, tensor names, shapes and written steps, with zeros for values."""
+        prep = self.prep
+        shapes = prep.analysis.shapes
+        dev = DtypeEvaluator(prep.analysis, {k: a.dtype for k, a in prep.inputs.items()}, prep.dtype)
+        parts, start = [], 0
+        for line in prep.program.lines:
+            root = line.expr
+            kind, _operands = self._kind(root, dev.value)
+            if kind is not None:
+                op, op_params, bound, arg_nodes = kind
+                stand = dev.op_inputs(bound) if not isinstance(bound, dict) else bound
+                op_shapes = {k: tuple(shapes.get(node, ())) for k, node in arg_nodes.items() if k in stand}
+                try:
+                    tl = plan_ahead(op, op_shapes, {k: v.dtype for k, v in stand.items()},
+                                    self._op_granularity(line, op), run_id=self.run_id,
+                                    **self.line_options.get(line.name, {}), **op_params)
+                except ParamError as exc:
+                    self._options_error(line, exc)
+                part = self._op_part(line, start, op, tl, arg_nodes)
+                dev.env[line.name] = stand_in(tl.dtype("result"))
+            else:
+                self._stage_check(line)
+                value = dev.value(root)
+                dtype = prep.dtype if is_number(value) else np.asarray(value).dtype
+                reads = tuple(dict.fromkeys(n.id for n in walk_names(root)))
+                zeros = {n: np.broadcast_to(np.zeros((), prep.inputs[n].dtype if n in prep.inputs else
+                                                     parts[_index(parts, n)].timeline.dtype("result")),
+                                            tuple(prep.analysis.inputs.get(n, prep.analysis.lines.get(n, ()))))
+                         for n in reads}
+                result = np.broadcast_to(np.zeros((), dtype), tuple(prep.analysis.lines[line.name]))
+                run = Run(line.name, np, zeros, {"result": result}, {})
+                part = self._stage_part(line, start, reads, run, f"{short(self._text(root), 72)} (being computed)")
+                dev.bind(line.name, value)
+            parts.append(part)
+            start += len(part)
+        return parts
+
+
+def _index(parts: Sequence[LinePart], name: str) -> int:
+    return next(i for i, p in enumerate(parts) if p.name == name)

@@ -1,0 +1,98 @@
+"""The dtype of a checked program's nodes, found without computing the program.
+
+A progressive program (:mod:`.progressive`) plans every line's steps before its inputs exist, and
+whether a line such as ``s = a * b`` is the engine's ``hadamard`` (many steps) or one ``stage``
+step depends on its operands' dtypes (:func:`.evaluate.engine_operands`). This walks the nodes as
+:class:`~.evaluate.Evaluator` does, but on 0-d stand-ins: every tensor is a 0-d array of its dtype
+and every number stays a Python number, so numpy's own promotion rules (NEP 50: 0-d arrays are
+strong, Python numbers weak) give each node's dtype exactly as the real evaluation would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..api import _compute_dtype
+from .evaluate import _UFUNCS, engine_operands, is_number
+from .nodes import BinOp, Call, Name, Node, Num, Transpose, Unary
+
+#: Built-ins that move or regroup elements without changing their dtype.
+_SHAPE_FUNCTIONS = frozenset({"transpose", "reshape", "split_heads", "merge_heads", "expand_dims"})
+
+
+def stand_in(dtype) -> np.ndarray:
+    """The 0-d stand-in of a tensor of ``dtype`` (ones: no division by zero, no log of 0)."""
+    return np.ones((), dtype=np.dtype(dtype))
+
+
+class DtypeEvaluator:
+    """Stand-in values (0-d arrays, or Python numbers) of a program's nodes, for one
+    :class:`~.shapes.Analysis` over ``dtypes`` (name → dtype of the environment's tensors: the
+    program's cast inputs and earlier lines); ``dtype`` is the program's float dtype."""
+
+    def __init__(self, analysis, dtypes: dict, dtype: np.dtype):
+        self.analysis = analysis
+        self.env = {k: stand_in(v) for k, v in dtypes.items()}
+        self.dtype = np.dtype(dtype)
+
+    def bind(self, name: str, value) -> None:
+        """Line ``name`` now has ``value``'s dtype (a stand-in, as :meth:`value` returns)."""
+        self.env[name] = stand_in(self.dtype) if is_number(value) else stand_in(np.asarray(value).dtype)
+
+    def value(self, node: Node):
+        with np.errstate(all="ignore"):
+            return self._value(node)
+
+    def _value(self, node: Node):
+        if isinstance(node, Num):
+            return node.value
+        if isinstance(node, Name):
+            return self.env[node.id]
+        if isinstance(node, Unary):
+            v = self._value(node.operand)
+            if node.op == "+":
+                return v
+            return float(-np.float64(v)) if is_number(v) else np.negative(v)
+        if isinstance(node, Transpose):
+            return self._value(node.operand)
+        if isinstance(node, BinOp):
+            return self.binop(node.op, self._value(node.left), self._value(node.right))
+        if isinstance(node, Call):
+            return self.call(node)
+        raise TypeError(type(node).__name__)  # pragma: no cover - the analysis refuses the rest
+
+    def binop(self, op: str, a, b):
+        if is_number(a) and is_number(b):
+            return float(_UFUNCS[op](np.float64(a), np.float64(b)))
+        if op == "@":
+            if engine_operands(a, b):
+                return stand_in(a.dtype)  # the engine's matmul keeps one float dtype
+            return stand_in(np.result_type(a, b))  # np.matmul promotes as the ufuncs do
+        if op == "**":  # integer stand-ins raised to a negative number would raise; promotion would not
+            return stand_in(np.result_type(a, b))
+        return _UFUNCS[op](a, b)
+
+    def call(self, node: Call):
+        built = self.analysis.builtins.get(node)
+        if built is not None:
+            fn, lits = built
+            args = [self._value(a) for a in node.args[:fn.tensors]]
+            if fn.name == "causal_mask":
+                return stand_in(self.dtype)
+            if fn.name in _SHAPE_FUNCTIONS:
+                return args[0] if not is_number(args[0]) else stand_in(self.dtype)
+            out = fn.compute(args, lits, self.dtype)
+            if args and all(is_number(a) for a in args):
+                return float(out)
+            return stand_in(np.asarray(out).dtype)
+        bound = self.analysis.calls[node]
+        return stand_in(_compute_dtype(bound.spec, self.op_inputs(bound)))
+
+    def op_inputs(self, bound) -> dict:
+        """Stand-ins of an operation call's inputs (numbers as the program's dtype, as
+        :meth:`.evaluate.Evaluator.op_inputs` passes them)."""
+        out = {}
+        for name, node in bound.inputs.items():
+            v = self._value(node)
+            out[name] = stand_in(self.dtype) if is_number(v) else v
+        return out
