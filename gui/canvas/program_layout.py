@@ -248,6 +248,17 @@ def number_em(values, limit: int = 16 * 16, digits: int = 2) -> float:
     return width
 
 
+def pending_em(shape, limit: int = 16 * 16) -> float:
+    """:func:`number_em` of a tensor not computed yet: 0 where its slices are too big to carry
+    numbers (as :func:`number_em` says from the shape alone), else the width of a typical
+    two-digit number ("−0.12")."""
+    rows, cols = _slice_dims(tuple(shape))
+    size = math.prod(shape)
+    if rows * cols > limit or size == 0 or size > 64 * limit:
+        return 0.0
+    return text_em("-0.12")
+
+
 def _indices(shape: tuple[int, ...]):
     if not shape:
         yield ()
@@ -270,7 +281,11 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
     written: set[str] = set()
     columns, items, column_of = [], {}, {}
     # Numbers are measured on the final values: the widest text a cell will ever need to hold.
-    finals = {**tl.inputs(), **tl.result()}
+    # A progressive run has only its finished lines' (never wait for the rest on the GUI thread).
+    finals = {**tl.inputs(), **tl.computed_values()}
+
+    def em(name: str) -> float:
+        return number_em(finals[name]) if name in finals else pending_em(tl.shape(name))
     for i, part in enumerate(tl.lines):
         expr = by_line[part.name].expr
         operands = []
@@ -290,7 +305,7 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
                 column_of[name] = i
                 new_inputs.append(item)
         result = make_item(part.name, tl.shape(part.name), part.name, max_multiples=max_multiples,
-                           text_em=number_em(finals[part.name]))
+                           text_em=em(part.name))
         items[part.name] = result
         column_of[part.name] = i
         written.add(part.name)

@@ -103,6 +103,26 @@ def _filter_extension(selected: str) -> str:
     return m.group(1) if m else ""
 
 
+def _unfinished(tl, name: str | None = None) -> str | None:
+    """Why the outputs of ``tl`` (or output ``name``) cannot be saved yet, or None: a progressive
+    run still being computed (saving would wait for it on the GUI thread) or one cancelled before
+    it finished (it has no final values). A program's finished lines can be saved at once."""
+    if tl.done and not tl.cancelled and getattr(tl, "error", None) is None:
+        return None
+    if name is not None and tl.op == "program":
+        owner = tl.owner(name)
+        if owner is not None and (owner in tl.computed_values() or name == "result" and
+                                  tl.program.result_name in tl.computed_values()):
+            return None
+    what = f"{name} is" if name else "the run's outputs are"
+    if not tl.done:
+        return (f"Not saved: {what} still being computed ({tl.available()} of {len(tl)} steps so far). "
+                f"Save when the run has finished, or press Esc to cancel it. Nothing was written.")
+    return (f"Not saved: the run {'failed' if getattr(tl, 'error', None) else 'was cancelled'} after "
+            f"{tl.available()} of {len(tl)} steps, so {what} not final. Run it again to save them. "
+            f"Nothing was written.")
+
+
 class FileActions(QObject):
     """The File menu of a :class:`~gui.window.MainWindow` and what its entries do.
 
@@ -534,6 +554,8 @@ class FileActions(QObject):
                 return False
         if name not in names:
             return self._fail(f"The run has no tensor {name!r}; it has {', '.join(names)}.")
+        if name not in tl.input_names and (why := _unfinished(tl, name)):
+            return self._fail(why)
         return self._save_array(name, self._run_tensor(tl, name), path)
 
     def save_view(self, key: str, path: str | None = None) -> bool:
@@ -547,11 +569,15 @@ class FileActions(QObject):
         except KeyError as exc:
             return self._fail(str(exc))
         if view.name in tl.tensor_names:
+            if view.name not in tl.input_names and (why := _unfinished(tl, view.name)):
+                return self._fail(why)
             return self._save_array(view.name, self._run_tensor(tl, view.name), path)
         return self._save_array(view.name or key, np.asarray(canvas.displayed(key)), path)
 
     @staticmethod
     def _run_tensor(tl, name: str) -> np.ndarray:
+        if tl.op == "program":  # a line's operation tensors ("w.weights") are not in its result
+            return tl.final_value(name)
         return tl.inputs()[name] if name in tl.input_names else tl.result()[name]
 
     def _save_array(self, name: str, array: np.ndarray, path: str | None) -> bool:
@@ -587,6 +613,8 @@ class FileActions(QObject):
         where = os.path.basename(path)
         if os.path.splitext(path)[1].lower() not in RUN_EXTENSIONS:
             return self._fail(f"{where}: a run is saved as .npz or .safetensors. Nothing was written.")
+        if why := _unfinished(tl):
+            return self._fail(why)
         try:
             if tl.op == "program":  # its text and every line's tensor, as main.py compute --program saves
                 save_program_run(path, tl.text, tl.inputs(), tl.result(), tl.params)

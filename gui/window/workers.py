@@ -81,11 +81,18 @@ PROGRESSIVE_MIN_FLOPS = 4 * 10**9
 
 
 def use_progressive(req: RunRequest) -> bool:
-    """Whether ``req`` should run progressively: an operation (not a program) with a progressive
-    path whose run is at least :data:`PROGRESSIVE_MIN_FLOPS`. Bad inputs answer False: the eager
-    path then reports what is wrong, as before."""
+    """Whether ``req`` should run progressively: a program, or an operation with a progressive
+    path, whose run is at least :data:`PROGRESSIVE_MIN_FLOPS` (a program's lines then appear as
+    they are computed, its matmul and attention lines panel by panel). Bad inputs answer False:
+    the eager path then reports what is wrong, as before."""
     if req.program is not None:
-        return False
+        try:
+            from opscope.compute.program import program_flops  # noqa: PLC0415
+
+            shapes = {k: tuple(getattr(a, "shape", ())) for k, a in req.inputs.items() if a is not None}
+            return program_flops(req.program, shapes) >= PROGRESSIVE_MIN_FLOPS
+        except Exception:  # noqa: BLE001 - the run itself will say what is wrong with it
+            return False
     try:
         from opscope.compute.registry import get_spec  # noqa: PLC0415
 
@@ -152,7 +159,7 @@ class ComputeWorker(QObject):
         try:
             if req.program is not None:
                 tl = compute.stream_program(req.program, dict(req.inputs), granularity=req.granularity,
-                                            options=req.options)
+                                            options=req.options, progressive=use_progressive(req))
                 # The window tells runs apart by its own ids (stale results, the badge).
                 tl.run_id = req.run_id
             else:

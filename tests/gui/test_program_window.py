@@ -171,6 +171,17 @@ def test_save_run_of_a_program(window, qtbot, tmp_path):
     assert {"outputs/s", "outputs/result", "inputs/A", "inputs/B"} <= keys
 
 
+def test_save_tensor_of_a_lines_operation_tensor(window, qtbot, tmp_path):
+    # "w.weights" is attention's own tensor inside line w: not one of the lines' values, and once
+    # a KeyError out of File › Save Tensor.
+    type_program(qtbot, window, "w = attention(Q, K, V)")
+    tl = window.timeline
+    assert "w.weights" in tl.tensor_names
+    path = str(tmp_path / "weights.npy")
+    assert window.files.save_tensor("w.weights", path)
+    np.testing.assert_array_equal(np.load(path, allow_pickle=False), tl.part("w").timeline.result()["weights"])
+
+
 @pytest.mark.parametrize("slug,name", [("attention_causal_program", "attention"),
                                        ("transformer_post_ln", "transformer")])
 def test_screenshots_of_program_lessons(make_window, qtbot, slug, name):

@@ -176,3 +176,53 @@ def test_time_left_text():
     assert format_time_left(0.3) == "< 1 s left"
     assert format_time_left(12.4) == "~12 s left"
     assert format_time_left(600) == "~10 min left"
+
+
+def test_a_big_program_streams_its_lines_with_progress_cancel_and_a_badge(qtbot, make_window, gate):
+    """A program over the threshold runs progressively: the window shows its first line's computed
+    tiles while the rest is still being computed, follows it to the end and verifies it; a second
+    run is cancelled mid-line and keeps what was computed."""
+    from opscope.compute.program.progressive import ProgressiveProgramTimeline
+
+    text = "p = A @ B\nw = softmax(p)"
+    assert workers.use_progressive(workers.RunRequest(1, None, _inputs(), program=text))
+    assert not workers.use_progressive(workers.RunRequest(1, None, {"A": np.ones((8, 8)), "B": np.ones((8, 8))},
+                                                          program=text))
+    g = gate(4)
+    w = make_window(lesson=None)
+    w.show_program(text, _inputs(), {"p": "tile"}, autoplay=False)
+    qtbot.waitUntil(lambda: isinstance(w.timeline, ProgressiveProgramTimeline), timeout=30000)
+    tl = w.timeline
+    assert g.reached.wait(30)
+    qtbot.waitUntil(lambda: tl.available() > 0 and w.current_step == tl.available() - 1, timeout=30000)
+    assert not tl.done and tl.available() < tl.part("p").start + len(tl.part("p"))
+    assert w.animation.progress.isVisible() and w.animation.cancel_button.isVisible()
+    w.seek(len(tl) - 1)
+    assert w.wanted_step == tl.available() - 1  # scrubbing stops at the frontier
+    # Saving what is not computed yet would wait on the GUI thread: refused, with the reason.
+    w.files._show_message = lambda *a: None
+    assert not w.files.save_run("/tmp/opscope-never-written.npz")
+    assert "still being computed" in w.files.last_error
+    assert not w.files.save_tensor("w", "/tmp/opscope-never-written.npy")
+    assert w.files.save_tensor("A", "/tmp/opscope-test-input.npy")  # inputs are there already
+    g.release.set()
+    qtbot.waitUntil(w.is_idle, timeout=60000)
+    assert tl.done and not tl.cancelled
+    w.last()  # the scrub above stopped following the frontier; every step is there now
+    qtbot.waitUntil(lambda: w.current_step == len(tl) - 1, timeout=30000)
+    qtbot.waitUntil(lambda: w.status.verified.text().startswith(("✓", "⚠", "not verified")), timeout=60000)
+    assert w.status.verified.text().startswith("✓")
+    assert not w.animation.progress.isVisible()
+
+    g2 = gate(2)
+    w.show_program(text, _inputs(2), {"p": "tile"}, autoplay=False)
+    qtbot.waitUntil(lambda: w.timeline is not tl and isinstance(w.timeline, ProgressiveProgramTimeline),
+                    timeout=30000)
+    tl2 = w.timeline
+    assert g2.reached.wait(30)
+    assert w.cancel_run() is True
+    g2.release.set()
+    qtbot.waitUntil(lambda: tl2.done, timeout=30000)
+    qtbot.waitUntil(w.is_idle, timeout=30000)
+    assert tl2.cancelled and tl2.available() < len(tl2)
+    assert "cancelled" in w.status.message.text()
