@@ -1,6 +1,7 @@
 """Progressive runs (issue 10): how soon the first tile exists, the whole run's cost, cancel latency.
 
     python bench/progressive_bench.py [--size 8192] [--seq 4096] [--heads 16] [--repeat 3] [--skip-attention]
+                                      [--skip-matmul] [--program [--d-model 1024]]
 
 Prints, for an N² float32 matmul ``tile`` stream and attention heads × seq × 64 float32 ``tile``
 stream, each ÷ the direct computation (``A @ B``; the engine's eager attention), measured in
@@ -10,6 +11,11 @@ machine disturbs less), cancel latency (cancel() asked mid-run until the workers
 first display frame of the result (``tensor_at(max_shape=(512, 512))``) at the last step and
 mid-run, and peak memory (tracemalloc sees numpy's allocations, in a separate run). Goals: first
 ≤ 0.05×, all ≤ 1.15×, cancel ≤ 0.3 s, a display frame ≤ 50 ms.
+
+``--program`` adds the transformer block lesson's program (post-LN: mha, residual, LayerNorm,
+feed-forward of 4·d_model, residual, LayerNorm) at seq × d_model × heads float32, streamed with
+``stream_program(..., progressive=True)``, ÷ ``run_program`` (the same lines computed directly):
+time to return, to the first step and to all steps, and the cancel latency mid-run.
 """
 
 from __future__ import annotations
@@ -113,6 +119,61 @@ def _bench_matmul(args, rng) -> None:
     print(f"  peak: direct {_peak(lambda: a @ b):.0f} MiB, progressive {peak:.0f} MiB")
 
 
+def _block_inputs(rng, s, d):
+    def w(*shape):
+        return (rng.standard_normal(shape, dtype=np.float32) / np.float32(np.sqrt(shape[0]))).astype(np.float32)
+
+    ones, zeros = np.ones(d, np.float32), np.zeros(d, np.float32)
+    return {"X": w(s, d), "W_q": w(d, d), "W_k": w(d, d), "W_v": w(d, d), "W_o": w(d, d), "W1": w(d, 4 * d),
+            "c1": np.zeros(4 * d, np.float32), "W2": w(4 * d, d), "c2": zeros, "g1": ones, "b1": zeros,
+            "g2": ones, "b2": zeros}
+
+
+def _bench_program(args, rng) -> None:
+    """The transformer block program, progressive, ÷ run_program."""
+    from opscope.compute.program.lessons import get_program_lesson  # noqa: PLC0415
+
+    text = get_program_lesson("transformer_post_ln").text.replace("num_heads=2", f"num_heads={args.heads}")
+    inputs = _block_inputs(rng, args.seq, args.d_model)
+    compute.run_program(text, inputs)  # warm: BLAS and the buffer pool, as on an edit
+    direct, rows = [], []
+    for _ in range(args.repeat):
+        direct.append(_timed(lambda: compute.run_program(text, inputs)))
+        t0, c0 = time.perf_counter(), time.process_time()
+        tl = compute.stream_program(text, inputs, progressive=True)
+        back = time.perf_counter() - t0
+        tl.wait(0)
+        first = time.perf_counter() - t0
+        tl.result()
+        rows.append((back, first, time.perf_counter() - t0, time.process_time() - c0))
+        del tl
+    cancels = []
+    for at in (1, len(compute.stream_program(text, inputs, progressive=True)) // 2):
+        # Step 1: inside the mha line (a stage at a time); half-way: inside a tile-stepped line.
+        tl = compute.stream_program(text, inputs, progressive=True)
+        tl.wait(at)
+        t0 = time.perf_counter()
+        tl.cancel()
+        cancels.append((time.perf_counter() - t0, tl.available(), tl.line_at(max(0, tl.available() - 1))))
+        total = len(tl)
+        del tl
+
+    def rng_(values, fmt="{:.3f}"):
+        lo, hi = min(values), max(values)
+        return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}–{fmt.format(hi)}"
+
+    walls = [d[0] for d in direct]
+    print(f"transformer block program, seq {args.seq} × d_model {args.d_model} × {args.heads} heads float32 "
+          f"({total} steps); run_program {rng_(walls)} s")
+    print(f"  returned     {rng_([r[0] for r in rows])} s")
+    print(f"  first step   {rng_([r[1] for r in rows])} s = {rng_([r[1] / d for r, d in zip(rows, walls)])}× "
+          f"run_program")
+    print(f"  all steps    {rng_([r[2] for r in rows])} s = {rng_([r[2] / d for r, d in zip(rows, walls)])}× "
+          f"run_program (CPU {rng_([r[3] / d[1] for r, d in zip(rows, direct)])}×)")
+    for cancel, got, line in cancels:
+        print(f"  cancel latency {cancel * 1000:.0f} ms (cancelled at {got}/{total} steps, in line {line})")
+
+
 def main_() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=8192)
@@ -120,13 +181,19 @@ def main_() -> None:
     ap.add_argument("--heads", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-attention", action="store_true")
+    ap.add_argument("--skip-matmul", action="store_true")
+    ap.add_argument("--program", action="store_true", help="also the transformer block program")
+    ap.add_argument("--d-model", type=int, default=1024, help="the program's d_model (--program)")
     ap.add_argument("--tile", type=int, default=None, help="matmul tile (default: the engine's, ~256 tiles)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     print(f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}; panel threads {progressive.PANEL_THREADS}")
 
-    _bench_matmul(args, rng)
+    if not args.skip_matmul:
+        _bench_matmul(args, rng)
+    if args.program:
+        _bench_program(args, rng)
     if args.skip_attention:
         return
 

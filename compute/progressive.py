@@ -90,6 +90,9 @@ class Panels:
         far (increasing, the last one ``total``); None when ``tasks`` are given instead.
     need : ``need(plan, n)``: the frontier step ``n`` of ``plan`` needs (non-decreasing in ``n``).
     notices : messages the computation adds when it ends (e.g. fully masked rows).
+    stages : for an operation computed stage by stage rather than in rows (multi-head attention):
+        the outputs each unit finishes, whole (``total`` entries). Their levels then come as each
+        output is finished, and display copies are reduced per frame from finished outputs.
     tasks : ``total`` independent callables, unit ``i`` = task ``i``, run by a pool of
         :data:`PANEL_THREADS` threads with BLAS at one thread each (None: ``chunks``). Each is
         called with the run's stop event and may return False when it stopped before finishing.
@@ -110,10 +113,17 @@ class Panels:
     bind: Callable[[Plan], None] | None = None
     rows: int | None = None
     final: Callable[[int], tuple] | None = None
+    stages: tuple[tuple[str, ...], ...] | None = None
 
     def staircase(self, k: int) -> tuple:
         """What is final at frontier ``k`` (see :attr:`final`)."""
+        if self.stages is not None:  # whole outputs, not rows: no row of any output is final before the end
+            return ((int(self.rows or self.total), None),) if k >= self.total else ((0, None),)
         return ((int(k), None),) if self.final is None else tuple(self.final(int(k)))
+
+    def finished_outputs(self, k0: int, k1: int) -> tuple[str, ...]:
+        """Outputs that became whole between frontiers ``k0`` and ``k1`` (``stages`` runs only)."""
+        return tuple(name for unit in (self.stages or ())[k0:k1] for name in unit)
 
     def final_rows(self, k: int) -> int:
         """Rows of ``(rows, -1)`` final in every column at frontier ``k``."""
@@ -290,10 +300,14 @@ class _Progress:
         with self.publish:
             if frontier <= self.frontier:
                 return
-            stair = self.panels.staircase(frontier)
-            for copy in list(self.copies.values()):
-                copy.update(stair)
-            self._update_bounds(self.panels.final_rows(self.frontier), self.panels.final_rows(frontier))
+            if self.panels.stages is not None:
+                for name in self.panels.finished_outputs(self.frontier, frontier):
+                    self.bounds[name] = _finite_bounds(self.panels.outputs[name])
+            else:
+                stair = self.panels.staircase(frontier)
+                for copy in list(self.copies.values()):
+                    copy.update(stair)
+                self._update_bounds(self.panels.final_rows(self.frontier), self.panels.final_rows(frontier))
             with self.cond:
                 self.frontier = int(frontier)
                 self.cond.notify_all()
@@ -538,6 +552,8 @@ class ProgressiveTimeline(Timeline):
         st = self._state
         if st.total == 0 or st.frontier >= st.total:
             return 1.0
+        if self._panels.stages is not None:
+            return st.frontier / st.total
         rows = self._panels.rows or st.total
         first = next(iter(self._panels.outputs.values()), None)
         width = first.size // rows if first is not None and rows and first.size % rows == 0 else 1
@@ -567,7 +583,7 @@ class ProgressiveTimeline(Timeline):
     def _display_copy(self, name, lead, rect, max_shape) -> _DisplayCopy | None:
         """The display copy of one slice, made (and filled with what is final) on first use."""
         a = self._run.tensor(name)
-        if math.prod(a.shape[:-1]) != (self._panels.rows or self._state.total):
+        if self._panels.stages is not None or math.prod(a.shape[:-1]) != (self._panels.rows or self._state.total):
             return None  # this output's rows are not the units' rows: reduced per frame instead
         key = (name, lead, rect, max_shape)
         st = self._state
@@ -589,7 +605,8 @@ class ProgressiveTimeline(Timeline):
             return super()._display_values(name, lead, rect, max_shape)
         copy = self._display_copy(name, lead, rect, max_shape)
         if copy is None:
-            if self._final_ready():
+            stages = self._panels.stages is not None
+            if self._final_ready() or stages and name in self._panels.finished_outputs(0, self._state.frontier):
                 return super()._display_values(name, lead, rect, max_shape)
             r0, r1, c0, c1 = rect
             from .timeline import block_reduce  # noqa: PLC0415

@@ -203,18 +203,19 @@ def apply_mask(xp, scaled, spec, mask, nbatch: int | None = None):
     return masked, fully, ", ".join(words)
 
 
-def masked_softmax(xp, masked, fully):
+def masked_softmax(xp, masked, fully, out=None):
     """Softmax over the last axis; rows in ``fully`` (all −inf) give zeros instead of NaN.
 
     With no keys at all (last axis of length 0) the weights are empty: there is nothing to weigh,
-    and the weighted sum of no values is the zero vector, as for a fully masked row.
+    and the weighted sum of no values is the zero vector, as for a fully masked row. ``out``: an
+    array of ``masked``'s shape and dtype to write the weights into (a progressive run's buffer).
     """
     if masked.shape[-1] == 0:
-        return xp.zeros(masked.shape, masked.dtype)
+        return xp.zeros(masked.shape, masked.dtype) if out is None else out
     m = masked.max(axis=-1, keepdims=True)
     if fully is not None:
         m = xp.where(fully[..., None], 0, m)
-    e = xp.subtract(masked, m, out=POOL.empty(xp, masked.shape, masked.dtype))
+    e = xp.subtract(masked, m, out=POOL.empty(xp, masked.shape, masked.dtype) if out is None else out)
     xp.exp(e, out=e)
     s = e.sum(axis=-1, keepdims=True)
     if fully is not None:
@@ -668,6 +669,43 @@ def split_heads(xp, t, h):
 
 
 def _mha_compute(xp, inp, params):
+    *_, last = _mha_stages(xp, inp, params)  # run every stage; the last yield holds all outputs
+    return last
+
+
+#: Scores (elements) one unit of multi-head attention's scores, softmax and head-output stages
+#: covers: about 64 MiB of float32, so a unit takes ~0.1–0.3 s on one core here and a cancelled
+#: progressive run stops within that; a lesson's few heads are one unit.
+MHA_CHUNK_ELEMENTS = 1 << 24
+
+
+def mha_head_chunks(scores_shape) -> list[tuple[int, int]]:
+    """Head ranges ``(j0, j1)`` the scores (batch…, heads, Sq, Sk) are computed in."""
+    h = int(scores_shape[-3])
+    per_head = _prod(scores_shape[:-3]) * int(scores_shape[-2]) * int(scores_shape[-1])
+    size = max(1, min(h, MHA_CHUNK_ELEMENTS // max(1, per_head)))
+    return [(j, min(h, j + size)) for j in range(0, h, size)]
+
+
+def mha_units(scores_shape) -> tuple[tuple[str, ...], ...]:
+    """The outputs each unit of :func:`_mha_stages` finishes, in order: Q, K and V one unit each,
+    then the scores, the weights and the head outputs a unit per chunk of heads (finished by its
+    stage's last unit), the concat and the result."""
+    rest = ((),) * (len(mha_head_chunks(scores_shape)) - 1)
+    return ((("Q",), ("K",), ("V",)) + rest + (("scores",),) + rest + (("weights",),) + rest + (("heads",),)
+            + (("concat",), ("result",)))
+
+
+def _mha_stages(xp, inp, params, out=None):
+    """Multi-head attention one unit of :func:`mha_units` per ``next()``, yielding the outputs so
+    far after each; the last yield holds them all (and ``__notices__`` when rows are fully masked).
+
+    The scores, the softmax and the head outputs go a chunk of heads at a time
+    (:func:`mha_head_chunks`): each head's products and each row's softmax are the same calls
+    whatever the chunk, and the masking temporaries are a chunk's, not the whole scores'. ``out``:
+    preallocated arrays of every output (a progressive run's, numpy) to write into; None
+    allocates them here. Both run this same code, so the numbers are bitwise the same.
+    """
     h = params["num_heads"]
     refuse_keep_drop_mask(xp, "mha", inp.get("mask"))
     if "X" in inp:
@@ -676,34 +714,106 @@ def _mha_compute(xp, inp, params):
         xq = inp["query"]
         xk = inp.get("key", xq)
         xv = inp.get("value", xk)
+    res = {}
 
-    def proj(x, w, b):
-        y = xp.matmul(x, inp[w])
-        return y + inp[b] if b in inp else y
+    def proj(x, w, b, name):
+        y = xp.matmul(x, inp[w], out=None if out is None else out[name])
+        if b in inp:
+            y += inp[b]  # as y + b, in place: y is this call's own
+        res[name] = y
+        return y
 
-    q, k, v = proj(xq, "W_q", "b_q"), proj(xk, "W_k", "b_k"), proj(xv, "W_v", "b_v")
+    q = proj(xq, "W_q", "b_q", "Q")
+    yield res
+    k = proj(xk, "W_k", "b_k", "K")
+    yield res
+    v = proj(xv, "W_v", "b_v", "V")
+    yield res
     qh, kh, vh = split_heads(xp, q, h), split_heads(xp, k, h), split_heads(xp, v, h)
     dh = qh.shape[-1]
     scale = 1.0 / math.sqrt(dh) if dh else 1.0
     kt = xp.swapaxes(kh, -1, -2)
     shape = np.broadcast_shapes(qh.shape[:-2], kt.shape[:-2]) + (qh.shape[-2], kt.shape[-1])
-    scores = xp.matmul(qh, kt, out=POOL.empty(xp, shape, xp.result_type(qh, kh)))
-    scores *= scale
-    # The scores are (batch…, heads, Sq, Sk): only the input's batch axes are batch axes for padding.
-    masked, fully, _w = apply_mask(xp, scores, params["mask"], inp.get("mask"), nbatch=scores.ndim - 3)
-    weights = masked_softmax(xp, masked, fully)
-    heads = xp.matmul(weights, vh)
+    dtype = xp.result_type(qh, kh)
+    scores = POOL.empty(xp, shape, dtype) if out is None else out["scores"]
+    chunks = mha_head_chunks(shape)
+    lead = shape[:-3]
+    qb, kb = xp.broadcast_to(qh, lead + qh.shape[-3:]), xp.broadcast_to(kt, lead + kt.shape[-3:])
+    for j0, j1 in chunks:
+        part = scores[..., j0:j1, :, :]
+        xp.matmul(qb[..., j0:j1, :, :], kb[..., j0:j1, :, :], out=part)
+        part *= scale
+        res["scores"] = scores
+        yield res
+    weights = POOL.empty(xp, shape, dtype) if out is None else out["weights"]
+    masked_rows = 0
+    for j0, j1 in chunks:
+        m = inp.get("mask")
+        if m is not None and m.ndim >= 3 and m.shape[-3] != 1:  # a mask per head: this chunk's heads
+            m = m[..., j0:j1, :, :]
+        # The scores are (batch…, heads, Sq, Sk): only the input's batch axes are batch axes for padding.
+        masked, fully, _w = apply_mask(xp, scores[..., j0:j1, :, :], params["mask"], m, nbatch=len(shape) - 3)
+        masked_softmax(xp, masked, fully, weights[..., j0:j1, :, :])
+        if fully is not None:
+            masked_rows += int(fully.sum())
+        res["weights"] = weights
+        yield res
+    hshape = lead + (h, shape[-2], vh.shape[-1])
+    heads = xp.empty(hshape, dtype) if out is None else out["heads"]
+    vb = xp.broadcast_to(vh, lead + vh.shape[-3:])
+    for j0, j1 in chunks:
+        xp.matmul(weights[..., j0:j1, :, :], vb[..., j0:j1, :, :], out=heads[..., j0:j1, :, :])
+        res["heads"] = heads
+        yield res
     hm = xp.moveaxis(heads, -3, -2)
-    concat = xp.ascontiguousarray(hm).reshape(hm.shape[:-2] + (hm.shape[-2] * hm.shape[-1],))
-    result = xp.matmul(concat, inp["W_o"])
+    if out is None:
+        concat = xp.ascontiguousarray(hm).reshape(hm.shape[:-2] + (hm.shape[-2] * hm.shape[-1],))
+    else:
+        concat = out["concat"]
+        np.copyto(concat.reshape(hm.shape), hm)
+    res["concat"] = concat
+    yield res
+    result = xp.matmul(concat, inp["W_o"], out=None if out is None else out["result"])
     if "b_o" in inp:
-        result = result + inp["b_o"]
-    out = {"Q": q, "K": k, "V": v, "scores": scores, "weights": weights, "heads": heads, "concat": concat,
-           "result": result}
-    if fully is not None and int(fully.sum()):
-        out["__notices__"] = (f"{int(fully.sum())} (head, query) row(s) have every key masked: weights and "
+        result += inp["b_o"]
+    res["result"] = result
+    if masked_rows:
+        res["__notices__"] = (f"{masked_rows} (head, query) row(s) have every key masked: weights and "
                               f"outputs 0.",)
-    return out
+    yield res
+
+
+def _mha_progressive(inputs, params, granularity):
+    """The :class:`~compute.progressive.Panels` of multi-head attention's stage steps: the units of
+    :func:`_mha_stages` (the eager path's own code), each publishing the outputs it finishes, so
+    the projections are on screen while the scores and the softmax are computed, and a cancel
+    stops within one chunk of heads."""
+    from ..progressive import Panels
+
+    shapes = {k: tuple(a.shape) for k, a in inputs.items()}
+    h = int(params["num_heads"])
+    info = _mha_shapes(shapes, h)
+    dtype = np.result_type(*[inputs[w] for w in ("W_q", "W_k", "W_v", "W_o")])
+    heads = info["batch"] + (h, info["scores"][-2], info["dv"] // h)
+    sizes = {"Q": info["Q"], "K": info["K"], "V": info["V"], "scores": info["scores"], "weights": info["scores"],
+             "heads": heads, "concat": info["batch"] + (info["scores"][-2], info["dv"]), "result": info["out"]}
+    if not all(_prod(s) for s in sizes.values()):
+        return None  # empty tensors: computed eagerly, in no time
+    outputs = {k: np.empty(s, dtype) for k, s in sizes.items()}
+    units = mha_units(info["scores"])
+    # Stage n of the plan (project, scores, weights, heads, concat, output) is whole once the
+    # unit finishing its last output is done.
+    ends = [i + 1 for i, done in enumerate(units) if done and done[-1] in ("V", "scores", "weights", "heads",
+                                                                           "concat", "result")]
+    notices: list[str] = []
+
+    def run_units():
+        for i, res in enumerate(_mha_stages(np, inputs, params, outputs), start=1):
+            notices[:] = list(res.get("__notices__", ()))
+            yield i
+
+    return Panels(outputs, len(units), run_units(), lambda plan, n: ends[min(n, len(ends) - 1)], notices,
+                  stages=units)
 
 
 #: Heads whose numbers an MHA caption writes out; more heads are counted, not listed.
@@ -720,18 +830,23 @@ def _mha_plan(run, granularity, options):
     sshape = run.shape("scores")
     nb = len(sshape) - 3  # batch axes before (heads, Sq, Sk)
     lead = (0,) * nb
-    texts = {k: "" for k in ("project", "scores", "weights", "heads", "concat", "output")}
-    if _prod(sshape) and _prod(run.shape("result")) and dh:
-        # Row 0 of every head (the first few), each number indexed on the device.
-        heads = range(min(h, MHA_HEADS))
-        more = f"; … ({h} heads)" if h > MHA_HEADS else ""
-        xname = "X" if "X" in run.inputs else "query"
-        qlead = (0,) * (len(run.shape("Q")) - 2)
+    numbers = bool(_prod(sshape) and _prod(run.shape("result")) and dh)
+    heads = range(min(h, MHA_HEADS))
+    more = f"; … ({h} heads)" if h > MHA_HEADS else ""
+    xname = "X" if "X" in run.inputs else "query"
+    qlead = (0,) * (len(run.shape("Q")) - 2)
+
+    # Each stage's numbers are read when its step is built, never when the plan is made: a
+    # progressive run plans before its stages are computed. Row 0 of every head (the first few),
+    # each number indexed on the device.
+    def project():
         xrow = run.host(xname, (0,) * (len(run.shape(xname)) - 2) + (0, slice(0, 4)))
         wcol = run.host("W_q", (slice(0, 4), 0))
         kin = run.shape(xname)[-1]
         dot = fmt_sum_of_products(xrow, wcol) + (f" + … ({kin} terms)" if kin > 4 else "")
-        texts["project"] = f": Q[0,0] = {xname}[0]·W_q[:,0] = {dot} = {num(run.scalar('Q', qlead + (0, 0)))}"
+        return f": Q[0,0] = {xname}[0]·W_q[:,0] = {dot} = {num(run.scalar('Q', qlead + (0, 0)))}"
+
+    def scores():
         parts = []
         for j in range(min(h, MHA_FORMULAS)):
             qh = run.host("Q", qlead + (0, slice(j * dh, j * dh + min(dh, 4))))
@@ -739,36 +854,44 @@ def _mha_plan(run, granularity, options):
             dotj = fmt_sum_of_products(qh, kh) + (f" + … ({dh} terms)" if dh > 4 else "")
             parts.append(f"head {j}: scores[{j},0,0] = ({dotj}) / √{dh} = "
                          f"{num(run.scalar('scores', lead + (j, 0, 0)))}")
-        texts["scores"] = "; " + "; ".join(parts) + (f"; … ({h} heads)" if h > MHA_FORMULAS else "")
-        texts["weights"] = "; " + "; ".join(f"head {j} row 0: {_row_text(run, 'weights', lead + (j,), 0)}"
-                                            for j in heads) + more
-        texts["heads"] = "; " + "; ".join(f"head {j} row 0: {_row_text(run, 'heads', lead + (j,), 0)}"
-                                          for j in heads) + more
-        texts["concat"] = f"; row 0: {_row_text(run, 'concat', (0,) * (len(run.shape('concat')) - 2), 0, limit=8)}"
+        return "; " + "; ".join(parts) + (f"; … ({h} heads)" if h > MHA_FORMULAS else "")
+
+    def rows(name):
+        return "; " + "; ".join(f"head {j} row 0: {_row_text(run, name, lead + (j,), 0)}" for j in heads) + more
+
+    def concat():
+        return f"; row 0: {_row_text(run, 'concat', (0,) * (len(run.shape('concat')) - 2), 0, limit=8)}"
+
+    def output():
         crow = run.host("concat", (0,) * (len(run.shape("concat")) - 2) + (0, slice(0, 4)))
         ocol = run.host("W_o", (slice(0, 4), 0))
         dv = run.shape("concat")[-1]
         odot = fmt_sum_of_products(crow, ocol) + (f" + … ({dv} terms)" if dv > 4 else "")
         bias = f" + {term(run.scalar('b_o', (0,)))}" if "b_o" in run.inputs else ""
-        texts["output"] = (f": result[0,0] = concat[0]·W_o[:,0]{' + b_o[0]' if bias else ''} = {odot}{bias} = "
-                           f"{num(run.scalar('result', (0,) * len(run.shape('result'))))}")
+        return (f": result[0,0] = concat[0]·W_o[:,0]{' + b_o[0]' if bias else ''} = {odot}{bias} = "
+                f"{num(run.scalar('result', (0,) * len(run.shape('result'))))}")
+
+    def caption(head: str, numbers_text):
+        return lambda: head + (numbers_text() if numbers else "")
+
+    effects = "".join(f"; {e}" for e in mask_effects(run.xp, run.params.get("mask"), run.inputs.get("mask")))
     stages = [
         Stage("project", ("Q", "K", "V"), src + ("W_q", "W_k", "W_v"),
-              (f"Q = X W_q, K = X W_k, V = X W_v {fmt_shape(run.shape('Q'))}" if "X" in run.inputs
-               else "Q = query W_q, K = key W_k, V = value W_v") + texts["project"]),
+              caption(f"Q = X W_q, K = X W_k, V = X W_v {fmt_shape(run.shape('Q'))}" if "X" in run.inputs
+                      else "Q = query W_q, K = key W_k, V = value W_v", project)),
         Stage("scores", ("scores",), ("Q", "K"),
-              f"scores = Q_h K_hᵀ / √{dh} {fmt_shape(sshape)}, {h} heads of {dh} columns "
-              f"(head j = columns {dh}j…{dh}j+{dh - 1})" + texts["scores"]),
+              caption(f"scores = Q_h K_hᵀ / √{dh} {fmt_shape(sshape)}, {h} heads of {dh} columns "
+                      f"(head j = columns {dh}j…{dh}j+{dh - 1})", scores)),
         Stage("weights", ("weights",), ("scores",) + (("mask",) if "mask" in run.inputs else ()),
-              "weights = softmax over the keys per head, each row sums to 1"
-              + "".join(f"; {e}" for e in mask_effects(run.xp, run.params.get("mask"), run.inputs.get("mask")))
-              + texts["weights"]),
+              caption("weights = softmax over the keys per head, each row sums to 1" + effects,
+                      lambda: rows("weights"))),
         Stage("heads", ("heads",), ("weights", "V"),
-              f"head outputs = weights V_h {fmt_shape(run.shape('heads'))}" + texts["heads"]),
+              caption(f"head outputs = weights V_h {fmt_shape(run.shape('heads'))}", lambda: rows("heads"))),
         Stage("concat", ("concat",), ("heads",),
-              f"concat: heads side by side again {fmt_shape(run.shape('concat'))}" + texts["concat"]),
-        Stage("output", ("result",), ("concat", "W_o"), f"result = concat W_o{' + b_o' if 'b_o' in run.inputs else ''} "
-                                                        f"{fmt_shape(run.shape('result'))}" + texts["output"]),
+              caption(f"concat: heads side by side again {fmt_shape(run.shape('concat'))}", concat)),
+        Stage("output", ("result",), ("concat", "W_o"),
+              caption(f"result = concat W_o{' + b_o' if 'b_o' in run.inputs else ''} "
+                      f"{fmt_shape(run.shape('result'))}", output)),
     ]
     return StagePlan(run, stages)
 
@@ -809,5 +932,5 @@ register(OpSpec(
             Param("mask", "mask", None, "None, 'causal' or key lengths per batch (padding)")),
     outputs=("Q", "K", "V", "scores", "weights", "heads", "concat", "result"), granularities=("stage",),
     check=_mha_check, estimate=_mha_estimate, compute=_mha_compute, plan=_mha_plan, flops=_mha_flops,
-    example=_mha_example, extra={"order": 2, "mask_inputs": ("mask",)},
+    example=_mha_example, extra={"order": 2, "mask_inputs": ("mask",), "progressive": _mha_progressive},
 ))

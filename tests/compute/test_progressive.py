@@ -379,3 +379,102 @@ def test_budget_counts_what_steps_show():
         compute.stream_op("matmul", {"A": a, "B": a}, granularity="stage")  # no partial state: fits
     finally:
         compute.set_memory_budget(None)
+
+
+def _mha_cases():
+    r = np.random.default_rng(7)
+
+    def n(*s):
+        return r.standard_normal(s).round(2)
+
+    return [
+        ({"X": n(2, 4, 8), "W_q": n(8, 8), "W_k": n(8, 8), "W_v": n(8, 6), "W_o": n(6, 8)}, {"num_heads": 2}),
+        ({"query": n(3, 8), "key": n(5, 8), "W_q": n(8, 4), "W_k": n(8, 4), "W_v": n(8, 4), "W_o": n(4, 8),
+          "b_q": n(4)}, {"num_heads": 4}),
+        ({"X": n(4, 8), "W_q": n(8, 8), "W_k": n(8, 8), "W_v": n(8, 8), "W_o": n(8, 8), "b_o": n(8)},
+         {"num_heads": 4, "mask": "causal"}),
+        # Some query rows lose every key: the notice must come too.
+        ({"X": n(2, 5, 12), "W_q": n(12, 12), "W_k": n(12, 12), "W_v": n(12, 6), "W_o": n(6, 3),
+          "mask": np.tril(np.ones((5, 5), bool), -1)}, {"num_heads": 6}),
+    ]
+
+
+@pytest.mark.parametrize("inputs, params", _mha_cases())
+def test_mha_stages_stream_and_equal_eager(inputs, params):
+    tl = compute.stream_op("mha", inputs, progressive=True, **params)
+    ref = compute.stream_op("mha", inputs, **params)
+    assert isinstance(tl, ProgressiveTimeline) and len(tl) == len(ref) == 6
+    for n in range(len(ref)):
+        _same_step(tl[n], ref[n])
+        for name in ref.tensor_names:
+            for kw in ({}, {"max_shape": (2, 2)}):
+                np.testing.assert_array_equal(tl.tensor_at(name, n, **kw), ref.tensor_at(name, n, **kw))
+    for k, v in ref.result().items():
+        np.testing.assert_array_equal(tl.result()[k], v)  # one code path: bitwise the eager numbers
+    assert list(tl.levels.values()) == list(ref.levels.values())
+    assert tl.notices == ref.notices
+
+
+def test_mha_projections_are_there_while_the_softmax_is_computed(monkeypatch):
+    from opscope.compute.ops import attention
+
+    inputs, params = _mha_cases()[0]
+    ref = compute.stream_op("mha", inputs, **params)
+    held, release = threading.Event(), threading.Event()
+    real = attention.masked_softmax
+
+    def softmax(*args, **kwargs):
+        held.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "masked_softmax", softmax)
+    tl = compute.stream_op("mha", inputs, progressive=True, **params)
+    try:
+        assert held.wait(30)
+        assert tl.available() == 2 and not tl.done  # project and scores; the weights are being computed
+        assert 0 < tl.progress() < 1
+        for n in (0, 1):
+            _same_step(tl[n], ref[n])
+        np.testing.assert_array_equal(tl.tensor_at("scores", 1), ref.tensor_at("scores", 1))
+        assert tl.levels["Q"] == ref.levels["Q"]  # a finished output's own levels, before the run ends
+        assert tl.wait(2, timeout=0.01) is False
+    finally:
+        release.set()
+    tl.result()
+    assert tl.available() == 6
+
+
+def test_mha_goes_a_chunk_of_heads_at_a_time_and_cancels_between_chunks(monkeypatch):
+    from opscope.compute.ops import attention
+
+    inputs, params = _mha_cases()[0]  # 2 heads of (batch 2) × 4 × 4 scores
+    eager = compute.run_op("mha", inputs, **params)
+    monkeypatch.setattr(attention, "MHA_CHUNK_ELEMENTS", 2 * 4 * 4)  # one head per chunk
+    assert attention.mha_head_chunks(eager["scores"].shape) == [(0, 1), (1, 2)]
+    chunked = compute.run_op("mha", inputs, **params)
+    for k in eager:
+        np.testing.assert_array_equal(chunked[k], eager[k])  # chunks are the same calls
+    held, release = threading.Event(), threading.Event()
+    calls = []
+    real = attention.masked_softmax
+
+    def softmax(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the second head's softmax
+            held.set()
+            assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "masked_softmax", softmax)
+    tl = compute.stream_op("mha", inputs, progressive=True, **params)
+    assert held.wait(30)
+    tl.cancel(wait=False)
+    release.set()
+    tl.cancel()
+    # The chunk being computed finishes (it completes the weights), and nothing after it starts.
+    assert tl.done and tl.cancelled and len(calls) == 2
+    assert tl.available() == 3  # project, scores and weights stay readable
+    np.testing.assert_array_equal(tl.tensor_at("weights", 2), eager["weights"])
+    with pytest.raises(CancelledRunError):
+        tl[3]
