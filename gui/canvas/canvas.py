@@ -41,6 +41,29 @@ DEFAULT_MAX_SHAPE = (512, 512)
 ZOOM_STEP = 1.25
 
 
+def follow_levels(tl, entries: dict, views: dict) -> bool:
+    """A progressive run's display levels widen as its panels land (a line not computed yet has
+    (0, 1)): give each tensor view the levels ``tl`` has now. ``entries`` (key → ViewEntry) are
+    replaced where they changed; True when any did (the frame on screen then needs recolouring).
+    Levels of a finished run are fixed: nothing to do."""
+    if not getattr(tl, "progressive", False):
+        return False
+    from .. import colormaps as cm  # noqa: PLC0415
+
+    changed = False
+    names = set(tl.tensor_names)
+    for key, e in list(entries.items()):
+        view = views.get(key)
+        if e.source != "tensor" or e.tensor not in names or view is None:
+            continue
+        new = cm.display_levels(tl.levels[e.tensor])
+        if new != tuple(e.levels):
+            view.set_levels(new)
+            entries[key] = dataclasses.replace(e, levels=view.levels())
+            changed = True
+    return changed
+
+
 def use_board_palette(widget: QWidget) -> None:
     """Give ``widget`` the canvases' palette: a white board with dark text whatever the desktop
     theme. The views' titles and captions take their colour from it, so a dark theme never leaves
@@ -413,6 +436,14 @@ class OperationCanvas(QWidget):
     def _publish(self) -> None:
         tl = self._tl
         self._snapshot = Snapshot(tl, tl.run_id if tl is not None else 0, tuple(self._entries.values()))
+
+    def refresh_levels(self) -> bool:
+        """Follow a progressive run's widening levels (:func:`follow_levels`); True when a view's
+        colours changed, so the next frame must be prepared again."""
+        if self._board is None or not follow_levels(self._tl, self._entries, self._board.views):
+            return False
+        self._publish()
+        return True
 
     def _value_at(self, name: str, index: tuple[int, ...]) -> float:
         """Full-precision value for the hover read-out, asked of the timeline (never recomputed)."""

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 from .. import colormaps as cm
 from ..heatmap import ACTIVE_COLOR, READ_COLOR, TITLE_SIZE, HeatmapView, label_text
 from . import program_layout as pl
-from .canvas import DEFAULT_MAX_SHAPE, _same_array, use_board_palette
+from .canvas import DEFAULT_MAX_SHAPE, _same_array, follow_levels, use_board_palette
 from .frame import Frame, Snapshot, ViewEntry, prepare
 from .pool import shared_pool
 
@@ -630,6 +630,16 @@ class ProgramCanvas(QWidget):
     def _publish(self) -> None:
         tl = self._tl
         self._snapshot = Snapshot(tl, tl.run_id if tl is not None else 0, tuple(self._entries.values()))
+
+    def refresh_levels(self) -> bool:
+        """Follow a progressive run's levels as its lines are computed (:func:`follow_levels`):
+        a line's views start at (0, 1) and take its values' range once it exists. True when a
+        view's colours changed (the overview's tiles are repainted here)."""
+        if not follow_levels(self._tl, self._entries, self._views):
+            return False
+        self._publish()
+        self.update()
+        return True
 
     def _value_at(self, name: str, lead: tuple[int, ...], index: tuple[int, ...]) -> float:
         """Full-precision hover read-out, asked of the timeline (never recomputed)."""

@@ -143,6 +143,10 @@ class MainWindow(QMainWindow):
         self._stage = ""
         self._in_flight: FrameRequest | None = None
         self._generation = 0
+        # Bumped when a progressive run's levels change the views' colours: a frame prepared
+        # before is prepared again (see _refresh_levels).
+        self._levels_serial = 0
+        self._in_flight_levels = 0
         self._busy = False
         self._error = ""
         self._autoplay_next = False
@@ -809,11 +813,22 @@ class MainWindow(QMainWindow):
         self.animation.hide_progress()
         return True
 
+    def _refresh_levels(self) -> None:
+        """A progressive run's levels widen as it computes: the views follow, and the frame on
+        screen (coloured with the old levels) is prepared again."""
+        canvas = self._canvas
+        if canvas is None or not hasattr(canvas, "refresh_levels") or not canvas.refresh_levels():
+            return
+        self._levels_serial += 1
+        self._shown = -1
+        self._request_frame(self._want)
+
     def _run_advanced(self, n: int) -> None:
         """More steps of the progressive run on screen exist: update the bar, show them."""
         tl = self._progress.timeline
         if tl is not self._timeline or self._shut:
             return
+        self._refresh_levels()
         self._show_progress()
         if n <= 0:
             return
@@ -831,6 +846,7 @@ class MainWindow(QMainWindow):
         """The progressive run finished, was cancelled or failed."""
         if tl is not self._timeline or self._shut:
             return
+        self._refresh_levels()  # final now (or what the cancelled run reached)
         self.animation.hide_progress()
         self.status.set_run(tl)
         if tl.error is not None:
@@ -1024,6 +1040,7 @@ class MainWindow(QMainWindow):
     def _dispatch(self, n: int) -> None:
         req = FrameRequest(self._timeline, self._canvas, n, self._generation)
         self._in_flight = req
+        self._in_flight_levels = self._levels_serial
         self._workers.frames.request(req)
 
     def _on_frame_ready(self, res) -> None:
@@ -1034,6 +1051,8 @@ class MainWindow(QMainWindow):
             return
         if req.timeline is self._timeline and req.canvas is self._canvas and req.generation == self._generation:
             self._shown = req.n  # also after an error, so a failing step is not retried for ever
+            if self._in_flight_levels != self._levels_serial:
+                self._shown = -1  # prepared before the levels last changed: prepare it again
             if res.error:
                 self.caption_bar.set_caption(f"step {req.n + 1}: {res.error}")
             else:

@@ -213,6 +213,14 @@ def test_a_big_program_streams_its_lines_with_progress_cancel_and_a_badge(qtbot,
     qtbot.waitUntil(lambda: w.status.verified.text().startswith(("✓", "⚠", "not verified")), timeout=60000)
     assert w.status.verified.text().startswith("✓")
     assert not w.animation.progress.isVisible()
+    # Lines computed after the board was built started at levels (0, 1): their views follow.
+    from opscope.gui import colormaps as cm
+
+    assert w.canvas.views_of("w")
+    for name in ("p", "w"):
+        for view in w.canvas.views_of(name):
+            assert view.levels() == cm.display_levels(tl.levels[name])
+    assert cm.display_levels(tl.levels["p"]) != (0.0, 1.0)
 
     g2 = gate(2)
     w.show_program(text, _inputs(2), {"p": "tile"}, autoplay=False)
