@@ -480,7 +480,53 @@ def _finite_bounds(a) -> tuple[float, float] | None:
     return lo, hi
 
 
-class ProgressiveTimeline(Timeline):
+class BackgroundRun:
+    """What a timeline filled in by a worker thread answers from its shared state (``self._state``:
+    ``started``, ``elapsed``, ``done``, ``error``) and its ``self.thread``: the clock, the end,
+    the error, an estimate of the time left (from ``self.progress()``) and joining the worker."""
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the computation took (so far, while it runs)."""
+        st = self._state
+        return st.elapsed if st.done else time.perf_counter() - st.started
+
+    @elapsed.setter
+    def elapsed(self, value) -> None:  # the timeline's __init__ sets it; the worker's clock is the truth
+        pass
+
+    @property
+    def done(self) -> bool:
+        """True once the worker has stopped (finished, cancelled or failed)."""
+        return self._state.done
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error the computation raised, if it failed."""
+        return self._state.error
+
+    def time_left(self) -> float | None:
+        """Seconds the computation still needs, estimated from its pace so far (None before any
+        progress, 0.0 once it has ended)."""
+        if self._state.done:
+            return 0.0
+        frac = self.progress()
+        if frac <= 0:
+            return None
+        return self.elapsed * (1 - frac) / frac
+
+    def _join(self) -> None:
+        t = self.thread
+        if t is not threading.current_thread() and t.is_alive():
+            t.join()
+
+    def _reap(self) -> None:
+        """Join a worker that has ended (a thread is not gone until it is joined)."""
+        if self._state.done:
+            self._join()
+
+
+class ProgressiveTimeline(BackgroundRun, Timeline):
     """A :class:`~compute.timeline.Timeline` whose run is still being computed.
 
     ``len(tl)`` is the planned number of steps from the start; :meth:`available` says how many are
@@ -531,29 +577,9 @@ class ProgressiveTimeline(Timeline):
         self._base_notices = tuple(value)
 
     @property
-    def elapsed(self) -> float:
-        """Seconds the computation took (so far, while it runs)."""
-        st = self._state
-        return st.elapsed if st.done else time.perf_counter() - st.started
-
-    @elapsed.setter
-    def elapsed(self, value) -> None:  # Timeline.__init__ sets it; the worker's clock is the truth
-        pass
-
-    @property
-    def done(self) -> bool:
-        """True once the worker has stopped (finished, cancelled or failed)."""
-        return self._state.done
-
-    @property
     def cancelled(self) -> bool:
         """True when the run was cancelled before it finished."""
         return self._state.cancelled
-
-    @property
-    def error(self) -> BaseException | None:
-        """The error the computation raised, if it failed."""
-        return self._state.error
 
     def progress(self) -> float:
         """Fraction of the computation done, 0..1: the final part of the outputs (finer than
@@ -576,17 +602,6 @@ class ProgressiveTimeline(Timeline):
             area += max(0, min(r, rows) - prev) * cols
             prev = max(prev, min(r, rows))
         return min(1.0, area / (rows * width))
-
-    def time_left(self) -> float | None:
-        """Seconds the computation still needs, estimated from its pace so far (None before the
-        first unit, 0.0 once it has ended)."""
-        st = self._state
-        if st.done:
-            return 0.0
-        frac = self.progress()
-        if frac <= 0:
-            return None
-        return self.elapsed * (1 - frac) / frac
 
     # --- display copies, reduced as panels land ---------------------------------------------------
     def _display_copy(self, name, lead, rect, max_shape) -> _DisplayCopy | None:
@@ -724,16 +739,6 @@ class ProgressiveTimeline(Timeline):
         raise CancelledRunError(f"{self.op}: step {n} was not computed: the run was cancelled after "
                                 f"{self.available()} of {self._len} steps (steps 0..{self.available() - 1} "
                                 f"can be read)")
-
-    def _join(self) -> None:
-        t = self.thread
-        if t is not threading.current_thread() and t.is_alive():
-            t.join()
-
-    def _reap(self) -> None:
-        """Join a worker that has ended (a thread is not gone until it is joined)."""
-        if self._state.done:
-            self._join()
 
     def _final_ready(self) -> bool:
         st = self._state

@@ -89,14 +89,19 @@ def result_shape(spec: OpSpec, shapes: dict, params: dict) -> tuple[int, ...]:
     rule = RESULT_SHAPES.get(spec.name)
     if rule is not None:
         return tuple(int(n) for n in rule(shapes, params))
+    return _shapes_on_zeros(spec, shapes, params)["result"]
+
+
+def _shapes_on_zeros(spec: OpSpec, shapes: dict, params: dict) -> dict[str, tuple[int, ...]]:
+    """Every output's shape, learned by computing ``spec`` once on zeros (small inputs only)."""
     total = sum(math.prod(s) for s in shapes.values())
     if total > FALLBACK_ELEMENTS:
-        raise ParamError(f"{spec.name}: its output shape is not known without running it "
+        raise ParamError(f"{spec.name}: its output shapes are not known without running it "
                          f"(compute/program/opshapes.py has no rule for it) and its inputs are too big to try")
     zeros = {k: np.zeros(s) for k, s in shapes.items()}
     with np.errstate(all="ignore"):
         out = spec.compute(np, zeros, params)
-    return tuple(int(n) for n in np.shape(out["result"]))
+    return {k: tuple(int(n) for n in np.shape(v)) for k, v in out.items() if not k.startswith("__")}
 
 
 def _keep_trailing(x: tuple, n: int) -> tuple:
@@ -186,11 +191,4 @@ def output_shapes(spec: OpSpec, shapes: dict, params: dict) -> dict[str, tuple[i
     rule = OUTPUT_SHAPES.get(spec.name)
     if rule is not None:
         return {k: tuple(int(n) for n in v) for k, v in rule(shapes, params, r).items()}
-    total = sum(math.prod(s) for s in shapes.values())
-    if total > FALLBACK_ELEMENTS:
-        raise ParamError(f"{spec.name}: the shapes of its outputs are not known without running it "
-                         f"(compute/program/opshapes.py has no rule for it) and its inputs are too big to try")
-    zeros = {k: np.zeros(s) for k, s in shapes.items()}
-    with np.errstate(all="ignore"):
-        out = spec.compute(np, zeros, params)
-    return {k: tuple(int(n) for n in np.shape(v)) for k, v in out.items() if not k.startswith("__")}
+    return _shapes_on_zeros(spec, shapes, params)

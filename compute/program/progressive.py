@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..plans import Run
-from ..progressive import CancelledRunError
+from ..progressive import BackgroundRun, CancelledRunError
 from ..step import frozen
 from .evaluate import Evaluator
 from .parse import RESULT
@@ -157,7 +157,7 @@ class ProgressiveProgramLevels(Mapping):
         return len(self._tl.tensor_names)
 
 
-class ProgressiveProgramTimeline(ProgramTimeline):
+class ProgressiveProgramTimeline(BackgroundRun, ProgramTimeline):
     """A :class:`~.timeline.ProgramTimeline` whose lines are still being computed.
 
     ``len(tl)`` is the planned number of steps from the start; :meth:`available` says how many
@@ -204,30 +204,10 @@ class ProgressiveProgramTimeline(ProgramTimeline):
         self._base_notices = tuple(value)
 
     @property
-    def elapsed(self) -> float:
-        """Seconds the computation took (so far, while it runs)."""
-        st = self._state
-        return st.elapsed if st.done else time.perf_counter() - st.started
-
-    @elapsed.setter
-    def elapsed(self, value) -> None:  # ProgramTimeline.__init__ sets it; the worker's clock is the truth
-        pass
-
-    @property
-    def done(self) -> bool:
-        """True once the worker has stopped (finished, cancelled or failed)."""
-        return self._state.done
-
-    @property
     def cancelled(self) -> bool:
         """True when the run was stopped before its last line finished."""
         st = self._state
         return st.stop.is_set() and not st.complete and st.error is None
-
-    @property
-    def error(self) -> BaseException | None:
-        """The error the computation raised, if it failed."""
-        return self._state.error
 
     # --- the progressive contract ------------------------------------------------------------------
     def available(self) -> int:
@@ -254,16 +234,6 @@ class ProgressiveProgramTimeline(ProgramTimeline):
         if st.real[k]:
             done += self._weights[k] * self._parts[k].timeline.progress()
         return min(1.0, done / sum(self._weights))
-
-    def time_left(self) -> float | None:
-        """Seconds the computation still needs, from its pace so far (None before any progress,
-        0.0 once it has ended)."""
-        if self._state.done:
-            return 0.0
-        frac = self.progress()
-        if frac <= 0:
-            return None
-        return self.elapsed * (1 - frac) / frac
 
     def _wait_line(self, i: int, deadline: float | None) -> bool:
         """Block until line ``i`` has its computed part; False when the run ends first or the
@@ -349,15 +319,6 @@ class ProgressiveProgramTimeline(ProgramTimeline):
         raise CancelledRunError(f"program: line {self._parts[i].name} was not computed: the run was cancelled "
                                 f"after {self.available()} of {self._len} steps (steps "
                                 f"0..{self.available() - 1} can be read)")
-
-    def _join(self) -> None:
-        t = self.thread
-        if t is not threading.current_thread() and t.is_alive():
-            t.join()
-
-    def _reap(self) -> None:
-        if self._state.done:
-            self._join()
 
     # --- reading: block until computed ---------------------------------------------------------------
     def __getitem__(self, n):
