@@ -856,6 +856,8 @@ class MainWindow(QMainWindow):
                                   f"(they can be scrubbed and played)")
         if tl.error is not None or tl.cancelled:
             self.status.set_verification("not verified: the run did not finish")
+        elif self.status.verification is None:
+            self.status.set_verifying(computing=False)  # computed: the worker is checking it now
         if tl.available() < len(tl):
             self._clock.length = max(1, tl.available())  # play ends where the computation stopped
         self._follow = False
@@ -955,7 +957,8 @@ class MainWindow(QMainWindow):
         if not tl.done:
             self.status.time.setText("computing…")  # _run_ended says how long it took
         self._show_program_panel(tl)
-        self.status.set_verifying()  # the worker checks it next; _on_run_verified shows the verdict
+        # The worker checks it next (a progressive run once computed); _on_run_verified shows it.
+        self.status.set_verifying(computing=not tl.done)
         self.timeline_changed.emit(tl)
         if self._autoplay_next or self._clock.playing:
             self._autoplay_next = False

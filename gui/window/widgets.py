@@ -580,12 +580,19 @@ class StatusFields:
             self.message.setStyleSheet((ERROR_STYLE_DARK if dark else ERROR_STYLE) if error else
                                        (NOTICE_STYLE_DARK if dark else NOTICE_STYLE))
 
-    def set_verifying(self) -> None:
-        """A new run is on screen and its check against the reference is under way."""
+    def set_verifying(self, computing: bool | None = None) -> None:
+        """A new run is on screen and its check against the reference is under way; with
+        ``computing``, the run is still being computed (progressive) and is checked once it has
+        ended. None keeps what the badge said (a restyle)."""
+        if computing is not None:
+            self._computing = computing
+        computing = getattr(self, "_computing", False)
         self.verification = None
         self.verified.setStyleSheet(BADGE_PENDING_STYLE_DARK if is_dark() else BADGE_PENDING_STYLE)
-        self.verified.setText("verifying…")
-        self.verified.setToolTip("Checking this run against an independent float64 reference")
+        self.verified.setText("checked when computed" if computing else "verifying…")
+        self.verified.setToolTip("This run is checked against an independent float64 reference once it has been "
+                                 "computed" if computing else "Checking this run against an independent float64 "
+                                 "reference")
 
     def set_verification(self, verdict) -> None:
         """Show ``verdict``: a :class:`compute.Verification`, or a ``str`` when the run could not be checked."""

@@ -197,6 +197,7 @@ def test_a_big_program_streams_its_lines_with_progress_cancel_and_a_badge(qtbot,
     qtbot.waitUntil(lambda: tl.available() > 0 and w.current_step == tl.available() - 1, timeout=30000)
     assert not tl.done and tl.available() < tl.part("p").start + len(tl.part("p"))
     assert w.animation.progress.isVisible() and w.animation.cancel_button.isVisible()
+    assert w.status.verified.text() == "checked when computed"  # not "verifying…" while it computes
     w.seek(len(tl) - 1)
     assert w.wanted_step == tl.available() - 1  # scrubbing stops at the frontier
     # Saving what is not computed yet would wait on the GUI thread: refused, with the reason.
