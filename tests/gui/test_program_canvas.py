@@ -241,3 +241,25 @@ def test_clicking_a_line_in_the_overview_asks_for_its_first_step(qtbot):
     assert sig.args == [tl.part("weights").start]
     fx, fy, fw, fh = c.flow_layout.focus.label
     assert c.line_at(fx + fw / 2, fy + fh / 2) is None  # the focus is no overview line
+
+
+def test_largest_fit_finds_the_largest_cell_size_that_fits():
+    # Extents are maxima of sums of sizes linear in s: random such functions, against a fine scan.
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        a = rng.uniform(0.1, 30, (3, 4))
+        b = rng.uniform(0, 200, (3, 4))
+
+        def extent(s, a=a, b=b):
+            w = max((a[0] * s + b[0]).sum(), (a[1] * s + b[1]).max())
+            return w, (a[2] * s + b[2]).max()
+
+        width, height = rng.uniform(50, 3000), rng.uniform(50, 2000)
+        got = pl.largest_fit(extent, width, height, 140.0)
+        w, h = extent(got)
+        assert 0.0 <= got <= 140.0
+        if got > 0:
+            assert w <= width and h <= height  # it fits
+        if got < 140.0:
+            w2, h2 = extent(got + 1e-3)
+            assert w2 > width or h2 > height  # and a hair more does not
