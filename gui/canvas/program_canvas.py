@@ -459,7 +459,12 @@ class ProgramCanvas(QWidget):
         lut = cm.lut_for(entry.levels if entry is not None else (0.0, 1.0))
         cached = self._images.get(tile.key)
         if cached is None or cached[0] is not q:
-            rgba = np.ascontiguousarray(lut[np.asarray(q)])
+            # An overview tile is drawn a few dozen pixels across, without smoothing (nearest
+            # samples): colour only about the samples that can show, not a 512² frame per paint.
+            qa = np.asarray(q)
+            fy = max(1, qa.shape[0] // max(1, math.ceil(ch * 2))) if qa.ndim == 2 else 1
+            fx = max(1, qa.shape[1] // max(1, math.ceil(cw * 2))) if qa.ndim == 2 else 1
+            rgba = np.ascontiguousarray(lut[qa[::fy, ::fx] if fy > 1 or fx > 1 else qa])
             img = QImage(rgba.data, rgba.shape[1], rgba.shape[0], rgba.strides[0], QImage.Format.Format_RGBA8888).copy()
             cached = (q, img)
             self._images[tile.key] = cached
