@@ -654,6 +654,15 @@ def _mha_shapes(shapes, num_heads):
             "Q": sq[:-1] + (d,), "K": sk[:-1] + (d,), "V": sv[:-1] + (dv,)}
 
 
+def mha_output_shapes(shapes, num_heads: int) -> dict[str, tuple[int, ...]]:
+    """Every output's shape, in the order :func:`_mha_stages` makes them (shapes already checked)."""
+    info = _mha_shapes(shapes, num_heads)
+    batch, sq = info["batch"], info["scores"][-2]
+    return {"Q": info["Q"], "K": info["K"], "V": info["V"], "scores": info["scores"], "weights": info["scores"],
+            "heads": batch + (num_heads, sq, info["dv"] // num_heads), "concat": batch + (sq, info["dv"]),
+            "result": info["out"]}
+
+
 def _mha_check(shapes, params):
     h = params.get("num_heads")  # its kind (an int ≥ 1) was checked by Param.validate
     info = _mha_shapes(shapes, h)
@@ -790,17 +799,12 @@ def _mha_progressive(inputs, params, granularity):
     stops within one chunk of heads."""
     from ..progressive import Panels
 
-    shapes = {k: tuple(a.shape) for k, a in inputs.items()}
-    h = int(params["num_heads"])
-    info = _mha_shapes(shapes, h)
+    sizes = mha_output_shapes({k: tuple(a.shape) for k, a in inputs.items()}, int(params["num_heads"]))
     dtype = np.result_type(*[inputs[w] for w in ("W_q", "W_k", "W_v", "W_o")])
-    heads = info["batch"] + (h, info["scores"][-2], info["dv"] // h)
-    sizes = {"Q": info["Q"], "K": info["K"], "V": info["V"], "scores": info["scores"], "weights": info["scores"],
-             "heads": heads, "concat": info["batch"] + (info["scores"][-2], info["dv"]), "result": info["out"]}
     if not all(_prod(s) for s in sizes.values()):
         return None  # empty tensors: computed eagerly, in no time
     outputs = {k: np.empty(s, dtype) for k, s in sizes.items()}
-    units = mha_units(info["scores"])
+    units = mha_units(sizes["scores"])
     # Stage n of the plan (project, scores, weights, heads, concat, output) is whole once the
     # unit finishing its last output is done.
     ends = [i + 1 for i, done in enumerate(units) if done and done[-1] in ("V", "scores", "weights", "heads",

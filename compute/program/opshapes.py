@@ -133,25 +133,16 @@ def _batchnorm_parts(s, p, r):
 
 
 def _attention_parts(s, p, r):
-    q, k, v = (tuple(s[n]) for n in ("Q", "K", "V"))
-    sc = _bc(q[:-2], k[:-2], v[:-2]) + (q[-2], k[-2])
+    from ..ops.attention import _attention_shapes  # noqa: PLC0415 - the operation's own rule
+
+    sc = _attention_shapes({n: tuple(s[n]) for n in ("Q", "K", "V")})[1]
     return {"scores": sc, "scaled": sc, "masked": sc, "weights": sc, "result": r}
 
 
 def _mha_parts(s, p, r):
-    if "X" in s:
-        xq = xk = xv = tuple(s["X"])
-    else:
-        xq = tuple(s["query"])
-        xk = tuple(s.get("key", xq))
-        xv = tuple(s.get("value", xk))
-    h = int(p["num_heads"])
-    q = _bc(xq[:-1] + (1,), s.get("b_q", ())) [:-1] + (tuple(s["W_q"])[1],)
-    k = _bc(xk[:-1] + (1,), s.get("b_k", ()))[:-1] + (tuple(s["W_k"])[1],)
-    v = _bc(xv[:-1] + (1,), s.get("b_v", ()))[:-1] + (tuple(s["W_v"])[1],)
-    batch = _bc(q[:-2], k[:-2], v[:-2])
-    return {"Q": q, "K": k, "V": v, "scores": batch + (h, q[-2], k[-2]), "weights": batch + (h, q[-2], k[-2]),
-            "heads": batch + (h, q[-2], v[-1] // h), "concat": batch + (q[-2], v[-1]), "result": r}
+    from ..ops.attention import mha_output_shapes  # noqa: PLC0415 - the operation's own rule
+
+    return mha_output_shapes({k: tuple(v) for k, v in s.items()}, int(p["num_heads"]))
 
 
 def _just(r):
