@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..api import _compute_dtype
-from .evaluate import _UFUNCS, Evaluator, engine_operands, is_number
-from .nodes import Call, Node, Transpose
+from ..registry import get_spec
+from .evaluate import Evaluator, engine_operands, is_number
+from .nodes import Node, Transpose
 
 #: Built-ins that move or regroup elements without changing their dtype.
 _SHAPE_FUNCTIONS = frozenset({"transpose", "reshape", "split_heads", "merge_heads", "expand_dims"})
@@ -44,37 +45,19 @@ class DtypeEvaluator(Evaluator):
         return super()._value(node)
 
     def binop(self, op: str, a, b):
-        if is_number(a) and is_number(b):
-            return float(_UFUNCS[op](np.float64(a), np.float64(b)))
-        if op == "@":
-            if engine_operands(a, b):
-                return stand_in(a.dtype)  # the engine's matmul keeps one float dtype
-            return stand_in(np.result_type(a, b))  # np.matmul promotes as the ufuncs do
-        if op == "**":  # integer stand-ins raised to a negative number would raise; promotion would not
+        if op in ("@", "**") and not (is_number(a) and is_number(b)) and not (op == "@" and engine_operands(a, b)):
+            # np.matmul takes no 0-d operands and integer stand-ins raised to a negative number
+            # raise; numpy's promotion, which both follow, does neither.
             return stand_in(np.result_type(a, b))
-        return _UFUNCS[op](a, b)
+        return super().binop(op, a, b)
 
-    def call(self, node: Call):
-        built = self.analysis.builtins.get(node)
-        if built is not None:
-            fn, lits = built
-            args = [self._value(a) for a in node.args[:fn.tensors]]
-            if fn.name == "causal_mask":
-                return stand_in(self.dtype)
-            if fn.name in _SHAPE_FUNCTIONS:
-                return args[0] if not is_number(args[0]) else stand_in(self.dtype)
-            out = fn.compute(args, lits, self.dtype)
-            if args and all(is_number(a) for a in args):
-                return float(out)
-            return stand_in(np.asarray(out).dtype)
-        bound = self.analysis.calls[node]
-        return stand_in(_compute_dtype(bound.spec, self.op_inputs(bound)))
+    def builtin(self, fn, args: list, lits: dict):
+        if fn.name == "causal_mask":  # its literal n may be big: the dtype is the program's
+            return stand_in(self.dtype)
+        if fn.name in _SHAPE_FUNCTIONS:
+            return args[0] if not is_number(args[0]) else stand_in(self.dtype)
+        return stand_in(np.asarray(fn.compute(args, lits, self.dtype)).dtype)
 
-    def op_inputs(self, bound) -> dict:
-        """Stand-ins of an operation call's inputs (numbers as the program's dtype, as
-        :meth:`.evaluate.Evaluator.op_inputs` passes them)."""
-        out = {}
-        for name, node in bound.inputs.items():
-            v = self._value(node)
-            out[name] = stand_in(self.dtype) if is_number(v) else v
-        return out
+    def engine(self, op: str, inputs: dict, params: dict):
+        """An operation's result: a stand-in of the dtype the engine computes in (no notices)."""
+        return stand_in(_compute_dtype(get_spec(op), inputs))

@@ -104,13 +104,17 @@ class Evaluator:
         if built is not None:
             fn, lits = built
             args = [self._value(a) for a in node.args[:fn.tensors]]
-            out = fn.compute(args, lits, self.dtype)
+            out = self.builtin(fn, args, lits)
             if args and all(is_number(a) for a in args):
                 return float(out)
             return out
         bound = self.analysis.calls[node]
         inputs = self.op_inputs(bound)
         return self.engine(bound.spec.name, inputs, bound.params)
+
+    def builtin(self, fn, args: list, lits: dict):
+        """Built-in function ``fn`` on ``args`` (values) and literal arguments ``lits``."""
+        return fn.compute(args, lits, self.dtype)
 
     def op_inputs(self, bound) -> dict:
         """The values of an operation call's inputs; numbers as 0-d arrays of the program's dtype
