@@ -270,7 +270,21 @@ class _DisplayCopy:
         return out
 
 
-class _Progress:
+class WorkerState:
+    """What a progressive timeline's worker thread shares with it, whatever it computes: the
+    end, the error, the stop flag, the condition waiters sleep on, and the worker's clock (read
+    by :class:`BackgroundRun`). It holds no reference to the timeline."""
+
+    def __init__(self):
+        self.done = False
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+        self.cond = threading.Condition()
+        self.started = time.perf_counter()
+        self.elapsed = 0.0
+
+
+class _Progress(WorkerState):
     """What the workers and the timeline share: the frontier, the end, the error, the cancel flag,
     and the display copies the workers keep up to date.
 
@@ -279,15 +293,10 @@ class _Progress:
     """
 
     def __init__(self, panels: Panels):
+        super().__init__()
         self.panels = panels
         self.total = int(panels.total)
         self.frontier = 0
-        self.done = False
-        self.error: BaseException | None = None
-        self.stop = threading.Event()
-        self.cond = threading.Condition()
-        self.started = time.perf_counter()
-        self.elapsed = 0.0
         # Held while the frontier moves and while a display copy is made: a copy made between a
         # panel's reduction and its publication would miss that panel.
         self.publish = threading.Lock()

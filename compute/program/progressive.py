@@ -28,8 +28,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..errors import OpScopeError
 from ..plans import Run
-from ..progressive import BackgroundRun, CancelledRunError
+from ..progressive import BackgroundRun, CancelledRunError, WorkerState
 from ..step import frozen
 from .evaluate import Evaluator
 from .parse import RESULT
@@ -40,24 +41,19 @@ from .timeline import LineBuilder, LinePart, ProgramTimeline
 _POLL_S = 0.05
 
 
-class _ProgramProgress:
+class _ProgramProgress(WorkerState):
     """What the worker and the timeline share: each line's part (planned, then computed), how many
     lines are finished, the line being streamed, the values, the end, the error and the stop flag.
     It holds no reference to the timeline."""
 
     def __init__(self, parts: list[LinePart]):
+        super().__init__()
         self.parts = parts
         self.real = [False] * len(parts)
         self.finished = 0
         self.current = None
         self.values: dict[str, np.ndarray] = {}
         self.notices: list[str] = []
-        self.done = False
-        self.error: BaseException | None = None
-        self.stop = threading.Event()
-        self.cond = threading.Condition()
-        self.started = time.perf_counter()
-        self.elapsed = 0.0
 
     @property
     def complete(self) -> bool:
@@ -77,7 +73,7 @@ def _same_plan(planned: LinePart, part: LinePart) -> None:
     """A computed line must have the steps and tensors it was planned with: the program's step
     numbers and tensor names were given out before it was computed."""
     if len(part) != len(planned) or dict(part.names) != dict(planned.names):
-        raise RuntimeError(f"line {part.name}: planned with {len(planned)} steps and tensors "
+        raise OpScopeError(f"line {part.name}: planned with {len(planned)} steps and tensors "
                            f"{', '.join(planned.names.values())} but computed with {len(part)} steps and "
                            f"{', '.join(part.names.values())} (a plan that depends on values: please report it)")
 
