@@ -565,12 +565,15 @@ class Document:
 
     # ------------------------------------------------------------------ programs
     def set_program(self, text: str, inputs: Mapping | None = None, *, record: bool = True,
-                    label: str = "Open program") -> None:
+                    label: str = "Open program", fresh_steps: bool = False) -> None:
         """Show the program ``text`` with ``inputs`` added to (or replacing) the document's inputs.
 
         The operation stays as it is (its inputs too, so choosing it again needs nothing); the
         program may read any input the document holds. One undo step with ``record``; without it
-        (a lesson opened) the history starts afresh. Observers see ``op_changed``: re-read all.
+        (a lesson opened) the history starts afresh. With ``fresh_steps`` the granularity goes
+        back to auto and the step options to none: a program opened anew is stepped as it says,
+        not by what the operation shown before it was stepped by. Observers see ``op_changed``:
+        re-read all.
 
         Raises
         ------
@@ -588,8 +591,9 @@ class Document:
         for name, value in dict(inputs or {}).items():
             arrays[str(name)] = _frozen(str(name), value)
             slices[str(name)] = _default_lead(arrays[str(name)])
-        state = _State(self._op, text, arrays, dict(self._used), dict(self._params), self._granularity,
-                       dict(self._options), slices)
+        granularity, options = (None, dict(_NO_OPTIONS)) if fresh_steps \
+            else (self._granularity, dict(self._options))
+        state = _State(self._op, text, arrays, dict(self._used), dict(self._params), granularity, options, slices)
         if record:
             self.history.push(_ReplaceAll(self._snapshot(), state, label))
         else:

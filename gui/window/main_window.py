@@ -462,9 +462,10 @@ class MainWindow(QMainWindow):
         # A program's scalars (d_k) are inputs like any other: 0-d arrays the user can edit.
         inputs.update({k: np.asarray(v, dtype=np.float64) for k, v in plesson.params.items()})
         self._program_granularity = (plesson.text, dict(plesson.granularity))
+        self._program_steps = None  # steps picked for an earlier showing of this text are not the lesson's
         self._loading = True
         try:
-            self.document.set_program(plesson.text, inputs, record=False)
+            self.document.set_program(plesson.text, inputs, record=False, fresh_steps=True)
             self._lesson = slug
             self.lesson_actions[slug].setChecked(True)
             self.header.set_text(plesson.title, plesson.description)
@@ -493,9 +494,10 @@ class MainWindow(QMainWindow):
             self.select_op(get_lesson(DEFAULT_LESSON).op, record=False)
         arrays = {k: np.asarray(v) for k, v in dict(inputs or {}).items()}
         self._program_granularity = (text, granularity if granularity is not None else {})
+        self._program_steps = None
         self._loading = True
         try:
-            self.document.set_program(text, arrays, record=False)
+            self.document.set_program(text, arrays, record=False, fresh_steps=True)
             self._lesson = None
             for act in self.lesson_actions.values():
                 act.setChecked(False)

@@ -271,6 +271,21 @@ def test_set_program_without_record_clears_the_history(doc):
     assert not doc.history.can_undo and doc.program_text == "out = X * 2"
 
 
+def test_a_program_opened_with_fresh_steps_is_stepped_by_auto(doc):
+    """The operation shown before (stepped by kblock of 1) must not step a lesson's program."""
+    doc.set_granularity("kblock")
+    doc.set_options(kblock=1)
+    doc.set_program("out = X * 2", {"X": np.eye(2)}, record=False)
+    assert doc.granularity == "kblock" and doc.options["kblock"] == 1  # kept unless asked
+    doc.set_program("out = X * 3", {"X": np.eye(2)}, record=False, fresh_steps=True)
+    assert doc.granularity is None and doc.options == {"tile": None, "kblock": None}
+    doc.set_granularity("kblock")
+    doc.set_program("out = X * 4", record=True, fresh_steps=True)
+    assert doc.granularity is None
+    doc.undo()  # one undo step puts the granularity back with the text
+    assert doc.granularity == "kblock" and doc.program_text == "out = X * 3"
+
+
 def test_add_inputs_adds_only_new_names(doc):
     a = doc.input("A")
     assert doc.add_inputs({"A": np.zeros((5, 5)), "W": np.zeros((2, 2))}) == ["W"]
