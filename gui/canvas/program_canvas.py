@@ -42,6 +42,7 @@ from .. import colormaps as cm
 from ..heatmap import ACTIVE_COLOR, READ_COLOR, TITLE_SIZE, HeatmapView, label_text
 from . import program_layout as pl
 from .canvas import DEFAULT_MAX_SHAPE, _same_array, follow_levels, use_board_palette
+from .flow import digit_target
 from .frame import Frame, Snapshot, ViewEntry, prepare
 from .pool import shared_pool
 
@@ -75,7 +76,8 @@ class ProgramCanvas(QWidget):
     Parameters
     ----------
     parent : Qt parent.
-    digit_px : the digit height the focus is sized for (16 px: the projector floor at 1024×768).
+    digit_px : the digit height the focus is sized for (default: :func:`gui.canvas.flow.digit_target`
+        of the canvas' size: 16 px on a 1024×768 projector, 22 px on 1920×1080).
 
     Attributes
     ----------
@@ -92,10 +94,14 @@ class ProgramCanvas(QWidget):
     save_requested = Signal(str)
     step_requested = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, *, digit_px: float = 16.0):
+    def __init__(self, parent: QWidget | None = None, *, digit_px: float | None = None):
         super().__init__(parent)
         self.max_shape = DEFAULT_MAX_SHAPE
-        self.digit_px = float(digit_px)
+        self._digit_px = None if digit_px is None else float(digit_px)
+        self._page = 0  # the focus page shown (see program_layout.focus_pages)
+        self._sub: tuple[int, ...] = ()  # the pages the step in play spreads over (next_page walks them)
+        self._pages: dict[tuple, tuple[pl.FocusPage, ...]] = {}
+        self._label_html: dict[str, str] = {}
         self.metrics = pl.Metrics()
         self._tl = None
         self._index = -1
@@ -122,6 +128,13 @@ class ProgramCanvas(QWidget):
         shared_pool().prewarm()
 
     # --- public API ----------------------------------------------------------------------------
+    @property
+    def digit_px(self) -> float:
+        """The digit height (px) the focus is sized for at the canvas' size now."""
+        if self._digit_px is not None:
+            return self._digit_px
+        return digit_target(float(max(1, self.width())), float(max(1, self.height())))
+
     @property
     def timeline(self):
         """The program timeline shown (None before :meth:`set_timeline`)."""
@@ -213,8 +226,12 @@ class ProgramCanvas(QWidget):
         self._index = frame.index
         self._frame = frame
         self._set_states(active)
-        if self._layout is not None and col is not None and col != self._layout.focus.column:
-            self.relayout()
+        if self._layout is not None and col is not None:
+            page, sub = self._page_for(step, col)
+            self._sub = sub
+            if col != self._layout.focus.column or page != self._layout.focus.page:
+                self._page = page
+                self.relayout()
         self.update()  # the overview's cells and the arrows of the line in play
         self.caption_changed.emit(step.caption if step is not None else "")
 
@@ -232,6 +249,71 @@ class ProgramCanvas(QWidget):
             return self.view(key).data()
         slices = [np.asarray(self._views[t.key].data()) for t in item.tiles]
         return np.stack(slices).reshape(item.shape[:-2] + slices[0].shape)
+
+    @property
+    def step_pages(self) -> tuple[int, ...]:
+        """Indices of the focus pages the step in play spreads over (empty: one page)."""
+        return self._sub
+
+    def next_page(self) -> bool:
+        """Show the next focus page of the step in play (mha's projection reads X, W_q, W_k and
+        W_v: at 1024×768 they take two pages); False when there is none (the step is done)."""
+        return self._move_page(+1)
+
+    def previous_page(self) -> bool:
+        """Show the previous focus page of the step in play; False when it shows its first."""
+        return self._move_page(-1)
+
+    def _move_page(self, delta: int) -> bool:
+        if not self._sub or self._page not in self._sub:
+            return False
+        k = self._sub.index(self._page) + delta
+        if not 0 <= k < len(self._sub):
+            return False
+        self._page = self._sub[k]
+        self.relayout()
+        return True
+
+    def _focus_pages(self, col: int) -> tuple[pl.FocusPage, ...]:
+        """The focus pages of column ``col`` at the canvas' size (cached per size)."""
+        w, h = float(max(1, self.width())), float(max(1, self.height()))
+        key = (col, w, h, self.digit_px, self._band)
+        pages = self._pages.get(key)
+        if pages is None:
+            if len(self._pages) > 64:  # a window being resized: keep the cache to a few sizes
+                self._pages.clear()
+            y0 = self._band[0] + pl.BAND_GAP
+            pages = pl.focus_pages(self._graph, col, w, max(1.0, h - y0), self.digit_px, self.metrics)
+            self._pages[key] = pages
+        return pages
+
+    def _page_for(self, step, col: int) -> tuple[int, tuple[int, ...]]:
+        """(page, pages it spreads over) for ``step`` of column ``col``: the pages of the operands it
+        reads, and of the slices it writes where pages hold one batch or head each (the first of
+        several, the others a :meth:`next_page` away); the page shown while it reads no operand
+        drawn in the focus (mha's inner steps read its own Q, K, V) and writes no one slice."""
+        pages = self._focus_pages(col)
+        if len(pages) <= 1:
+            return 0, ()
+        same = self._layout is not None and col == self._layout.focus.column
+        current = min(self._page, len(pages) - 1) if same else 0
+        regions = step.regions if step is not None else ()
+        reads = {r.tensor for r in regions if r.kind == "read"}
+        line = self._graph.columns[col].line
+        leads: set[int] = set()
+        for r in regions:  # the batches / heads of the line's own tensor this step writes
+            if r.kind == "write" and r.tensor == line and len(r.box) >= 3:
+                leads.update(range(int(r.box[0][0]), int(r.box[0][1])))
+        drawn = {n for p in pages for n in p.operands}
+        homes = tuple(k for k, p in enumerate(pages)
+                      if (not (reads & drawn) or reads & set(p.operands))
+                      and (p.lead is None or not leads or p.lead in leads))
+        if not homes or len(homes) == len(pages) and not (reads & drawn) and not leads:
+            return current, ()
+        sub = homes if len(homes) > 1 else ()
+        if same and current in homes and (len(homes) == 1 or self._sub == homes):
+            return current, sub
+        return homes[0], sub
 
     def layout_report(self) -> list[dict]:
         """One dict per visible view, measured from what it just drew (see
@@ -261,7 +343,10 @@ class ProgramCanvas(QWidget):
             self._band_for = (w, h, self.digit_px)
             self._overview_graph = pl.overview_graph(self._graph, self._band[1])
         col = self._graph.column_of.get(self._active_line, 0) if self._active_line else 0
-        self._layout = pl.layout(self._graph, w, h, col, band=self._band, digit_px=self.digit_px, m=m)
+        pages = self._focus_pages(col)
+        self._page = max(0, min(self._page, len(pages) - 1))
+        self._layout = pl.layout(self._graph, w, h, col, band=self._band, digit_px=self.digit_px, m=m,
+                                 page=self._page, pages=pages)
         focus = self._layout.focus
         s = focus.cell_px
         for key, view in self._views.items():
@@ -271,8 +356,9 @@ class ProgramCanvas(QWidget):
                 continue
             x, y, rw, rh = rect
             view.setGeometry(int(round(x)), int(round(y)), int(math.floor(rw)), int(math.floor(rh)))
-            # One cell size for every view, so rows line up across the focus; wide where numbers need it.
-            view.set_cell_cap(s, aspect=focus.cell_aspect)
+            # One cell height for every view, so rows line up across the focus; each as wide as
+            # its own numbers need.
+            view.set_cell_cap(s, aspect=focus.aspects.get(self._tiles[key].tensor, 1.0))
             view.show()
         font_px = int(max(14, min(26, s * 0.45)))
         active = self._graph.columns[focus.column].line
@@ -282,6 +368,14 @@ class ProgramCanvas(QWidget):
                 continue
             x, y, rw, rh = focus.label
             label.setGeometry(int(round(x)), int(round(y + 4)), int(rw), int(rh - 10))
+            text = self._label_html.get(line, label.text())
+            if len(focus.pages) > 1:  # which operands this page holds, like a slide's "2/3"
+                lead = focus.pages[focus.page].lead
+                where = "" if lead is None else f": {html.escape(line)}[{lead}]"
+                text += (f" <span style='color:#2f6fd0'>· page {focus.page + 1} of {len(focus.pages)}"
+                         f"{where}</span>")
+            if label.text() != text:
+                label.setText(text)
             _fit_font(label, font_px)
             label.show()
         self._fit_titles()
@@ -567,14 +661,18 @@ class ProgramCanvas(QWidget):
         for label in self._labels.values():
             label.deleteLater()
         self._labels = {}
+        self._label_html = {}
+        self._pages = {}
+        self._page, self._sub = 0, ()
         for column in graph.columns:
             label = QLabel(self)
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setWordWrap(True)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             shape = fmt_shape(tl.shape(column.line))
-            label.setText(f"<b>{html.escape(column.line)}</b> = {html.escape(column.text)}"
-                          f" <span style='color:#888'>→ {html.escape(shape)}</span>")
+            self._label_html[column.line] = (f"<b>{html.escape(column.line)}</b> = {html.escape(column.text)}"
+                                             f" <span style='color:#888'>→ {html.escape(shape)}</span>")
+            label.setText(self._label_html[column.line])
             label.setToolTip(f"{column.line} = {column.text}")
             font = QFont("DejaVu Sans Mono")
             font.setStyleHint(QFont.StyleHint.Monospace)

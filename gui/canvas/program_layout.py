@@ -14,7 +14,8 @@ The canvas shows the whole program at once, as focus + context (:func:`layout`):
   the canvas' size, never on the line in play, so it does not move while a program plays;
 * the **focus** (:func:`place_focus`) draws the line in play below it, big: its operands in a grid,
   an arrow, its result, all at one cell size, sized so numbers keep digits of ``digit_px`` where
-  the space allows (:func:`focus_needed_px`). It changes only when the line in play does.
+  the space allows, split into pages of operands where they do not all fit so
+  (:func:`focus_pages`). It changes only when the line in play (or its page) does.
 
 Cells are sized from the space the canvas has, never from a fixed cell size (ARCHITECTURE.md §9);
 a slice longer than :data:`DISPLAY_SIDE` takes the room of that many cells.
@@ -25,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +110,21 @@ class FlowItem:
     line: str | None = None  # the line that writes it (None: a program input)
     text_em: float = 0.0  # width of its widest number (2 significant digits) per px of font; 0: none
     chip: bool = False  # drawn as its name only (an input in a crowded overview), of a fixed size
+    text_em3: float = 0.0  # the same with 3 significant digits (what views draw first); 0: ~1.25×
+
+    @property
+    def em3(self) -> float:
+        """Width of its widest 3-significant-digit number per px of font (0: no numbers)."""
+        if not self.text_em or self.chip:
+            return 0.0
+        return self.text_em3 or self.text_em * 1.25
+
+    def font_px(self, s: float, aspect: float = 1.0) -> float:
+        """Font size (px) HeatmapView gives its 3-digit numbers in cells ``s`` px high and
+        ``aspect`` × ``s`` wide (0 when it carries none)."""
+        if not self.em3:
+            return 0.0
+        return min(s * LABEL_HEIGHT_SHARE, s * aspect * TEXT_WIDTH_SHARE / self.em3)
 
     def readable_px(self, digit_px: float = 16.0) -> float:
         """The cell size at which HeatmapView draws this item's numbers with digits ``digit_px``
@@ -202,7 +218,7 @@ def _slice_dims(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def make_item(tensor: str, shape: Sequence[int], line: str | None = None, *,
-              max_multiples: int = MAX_MULTIPLES, text_em: float = 0.0) -> FlowItem:
+              max_multiples: int = MAX_MULTIPLES, text_em: float = 0.0, text_em3: float = 0.0) -> FlowItem:
     """The item of one tensor: one tile for ≤ 2-D, small multiples of its 2-D slices for 3-D/4-D
     tensors with few enough slices, else one tile with a slice selector."""
     shape = tuple(int(s) for s in shape)
@@ -213,7 +229,7 @@ def make_item(tensor: str, shape: Sequence[int], line: str | None = None, *,
     count = math.prod(lead_shape) if lead_shape else 1
     if len(shape) <= 2:
         tile = Tile(tensor, tensor, (), rows, cols, colorbar=colorbar)
-        return FlowItem(tensor, shape, (tile,), (1, 1), line, text_em)
+        return FlowItem(tensor, shape, (tile,), (1, 1), line, text_em, text_em3=text_em3)
     if len(shape) <= 4 and 0 < count <= max_multiples and max(rows, cols) <= MAX_MULTIPLE_SIDE:
         if len(shape) == 4:
             grid = lead_shape
@@ -222,9 +238,9 @@ def make_item(tensor: str, shape: Sequence[int], line: str | None = None, *,
             grid = (math.ceil(count / per_row), per_row)
         leads = [tuple(int(i) for i in idx) for idx in _indices(lead_shape)]
         tiles = tuple(Tile(lead_key(tensor, ld), tensor, ld, rows, cols, colorbar=colorbar) for ld in leads)
-        return FlowItem(tensor, shape, tiles, (int(grid[0]), int(grid[1])), line, text_em)
+        return FlowItem(tensor, shape, tiles, (int(grid[0]), int(grid[1])), line, text_em, text_em3=text_em3)
     return FlowItem(tensor, shape, (Tile(tensor, tensor, (), rows, cols, selector=True, colorbar=colorbar),),
-                    (1, 1), line, text_em)
+                    (1, 1), line, text_em, text_em3=text_em3)
 
 
 def text_em(text: str) -> float:
@@ -250,15 +266,15 @@ def number_em(values, limit: int = 16 * 16, digits: int = 2) -> float:
     return width
 
 
-def pending_em(shape, limit: int = 16 * 16) -> float:
+def pending_em(shape, limit: int = 16 * 16, digits: int = 2) -> float:
     """:func:`number_em` of a tensor not computed yet: 0 where its slices are too big to carry
     numbers (as :func:`number_em` says from the shape alone), else the width of a typical
-    two-digit number ("−0.12")."""
+    number of ``digits`` significant digits ("−0.12", "−0.123")."""
     rows, cols = _slice_dims(tuple(shape))
     size = math.prod(shape)
     if rows * cols > limit or size == 0 or size > 64 * limit:
         return 0.0
-    return text_em("-0.12")
+    return text_em("-0.12" if digits <= 2 else "-0." + "1" * digits)
 
 
 def _indices(shape: tuple[int, ...]):
@@ -286,8 +302,10 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
     # A progressive run has only its finished lines' (never wait for the rest on the GUI thread).
     finals = {**tl.inputs(), **tl.computed_values()}
 
-    def em(name: str) -> float:
-        return number_em(finals[name]) if name in finals else pending_em(tl.shape(name))
+    def em(name: str, digits: int = 2) -> float:
+        if name in finals:
+            return number_em(finals[name], digits=digits)
+        return pending_em(tl.shape(name), digits=digits)
     for i, part in enumerate(tl.lines):
         expr = by_line[part.name].expr
         operands = []
@@ -302,12 +320,13 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
             if name in inputs and name not in placed:
                 placed.add(name)
                 item = make_item(name, tl.shape(name), None, max_multiples=max_multiples,
-                                 text_em=number_em(finals[name]) if name in finals else 0.0)
+                                 text_em=number_em(finals[name]) if name in finals else 0.0,
+                                 text_em3=number_em(finals[name], digits=3) if name in finals else 0.0)
                 items[name] = item
                 column_of[name] = i
                 new_inputs.append(item)
         result = make_item(part.name, tl.shape(part.name), part.name, max_multiples=max_multiples,
-                           text_em=em(part.name))
+                           text_em=em(part.name), text_em3=em(part.name, 3))
         items[part.name] = result
         column_of[part.name] = i
         written.add(part.name)
@@ -316,27 +335,35 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
 
 
 # --- placing --------------------------------------------------------------------------------------
-def _grid(items: Sequence[FlowItem], per_row: int, s: float, m: Metrics, aspect: float = 1.0):
+def _asp(aspect: float | Mapping[str, float], it: FlowItem) -> float:
+    """The cell aspect (width over height) of ``it``: one for every item, or one per tensor name
+    (focus views share a cell height, so their rows line up, and each is as wide as its numbers)."""
+    return float(aspect) if isinstance(aspect, (int, float)) else float(aspect.get(it.tensor, 1.0))
+
+
+def _grid(items: Sequence[FlowItem], per_row: int, s: float, m: Metrics,
+          aspect: float | Mapping[str, float] = 1.0):
     """(width, height, [(item, dx, dy)]) of ``items`` laid row-major, ``per_row`` to a row."""
     per_row = max(1, min(per_row, len(items)))
     rows = [items[i:i + per_row] for i in range(0, len(items), per_row)]
     col_w = [0.0] * per_row
     for row in rows:
         for j, it in enumerate(row):
-            col_w[j] = max(col_w[j], it.width(s, m, aspect))
+            col_w[j] = max(col_w[j], it.width(s, m, _asp(aspect, it)))
     out, y = [], 0.0
     for row in rows:
         h = max(it.height(s, m) for it in row)
         x = 0.0
         for j, it in enumerate(row):
-            out.append((it, x + (col_w[j] - it.width(s, m, aspect)) / 2.0, y + (h - it.height(s, m))))
+            out.append((it, x + (col_w[j] - it.width(s, m, _asp(aspect, it))) / 2.0, y + (h - it.height(s, m))))
             x += col_w[j] + m.gap
         y += h + m.gap
     width = sum(col_w) + m.gap * (per_row - 1)
     return width, y - m.gap, out
 
 
-def _grid_size(items: Sequence[FlowItem], per_row: int, s: float, m: Metrics, aspect: float = 1.0):
+def _grid_size(items: Sequence[FlowItem], per_row: int, s: float, m: Metrics,
+               aspect: float | Mapping[str, float] = 1.0):
     """(width, height) of :func:`_grid` (the same arithmetic), without placing the items: the
     layout search measures thousands of arrangements and places one."""
     per_row = max(1, min(per_row, len(items)))
@@ -345,7 +372,7 @@ def _grid_size(items: Sequence[FlowItem], per_row: int, s: float, m: Metrics, as
     for i in range(0, len(items), per_row):
         row = items[i:i + per_row]
         for j, it in enumerate(row):
-            col_w[j] = max(col_w[j], it.width(s, m, aspect))
+            col_w[j] = max(col_w[j], it.width(s, m, _asp(aspect, it)))
         y += max(it.height(s, m) for it in row) + m.gap
     return sum(col_w) + m.gap * (per_row - 1), y - m.gap
 
@@ -480,8 +507,9 @@ def place(graph: FlowGraph, width: float, height: float, m: Metrics = Metrics(),
 
 
 def _put(item: FlowItem, x: float, y0: float, s: float, m: Metrics, tiles: dict, items: dict,
-         aspect: float = 1.0) -> None:
+         aspect: float | Mapping[str, float] = 1.0) -> None:
     """Rects of ``item``'s tiles (its small multiples as a grid) with its top-left at (x, y0)."""
+    aspect = _asp(aspect, item)
     gr, gc = item.grid
     tw = (item.width(s, m, aspect) - (gc - 1) * m.tile_gap) / gc
     th = (item.height(s, m) - (gr - 1) * m.tile_gap) / gr
@@ -505,18 +533,31 @@ BAND_GAP = 14.0
 
 
 @dataclass(frozen=True)
+class FocusPage:
+    """One page of a line's focus: the result with ``operands`` (names, text order), every slice
+    of them, or only those at leading index ``lead`` (batch or head ``lead`` of the tensors whose
+    first axis is the result's; the others whole) where the line's slices do not fit side by side.
+    """
+
+    operands: tuple[str, ...]
+    lead: int | None = None
+
+
+@dataclass(frozen=True)
 class Focus:
-    """The line in play, drawn big: its operands (every tensor its text reads, in text order) and
-    its result, all at one cell size.
+    """The line in play, drawn big: its result and its operands (every tensor its text reads, in
+    text order), or, where they do not all fit with readable numbers, one page of them.
 
     Attributes
     ----------
-    column : index of the line's column; cell_px : the cell size of every view in it.
+    column : index of the line's column; cell_px : the cell height of every view in it.
     tiles, items : rects as in :class:`Placement`; label : rect of the line's text above them.
     arrow : (x0, y0, x1, y1) from the operands to the result (None without operands).
     beside : operands left of the result (True) or above it (False); per_row : operands a row.
-    cell_aspect : width over height of every cell (above 1 where the numbers need the width and
-    the focus has it to spare; ``cell_px`` is the height).
+    aspects : tensor → width over height of its cells (above 1 where its numbers need the width);
+    cell_aspect : the widest of them (1: every cell square).
+    pages : the line's :class:`FocusPage` s (one page holding every operand and slice where they
+    fit with readable numbers); page : the index of the page drawn.
     """
 
     column: int
@@ -527,7 +568,18 @@ class Focus:
     arrow: tuple[float, float, float, float] | None
     beside: bool
     per_row: int
-    cell_aspect: float = 1.0
+    aspects: dict[str, float] = field(default_factory=dict)
+    pages: tuple[FocusPage, ...] = (FocusPage(()),)
+    page: int = 0
+
+    @property
+    def cell_aspect(self) -> float:
+        return max(self.aspects.values(), default=1.0)
+
+    @property
+    def operands(self) -> tuple[str, ...]:
+        """The operands drawn (those of the page shown)."""
+        return self.pages[self.page].operands if self.pages else ()
 
 
 @dataclass(frozen=True)
@@ -567,56 +619,69 @@ def focus_items(graph: FlowGraph, column: int) -> tuple[list[FlowItem], FlowItem
 
 
 def _focus_extent(ops: Sequence[FlowItem], res: FlowItem, beside: bool, per_row: int, s: float,
-                  m: Metrics, aspect: float = 1.0) -> tuple[float, float]:
+                  m: Metrics, aspect: float | Mapping[str, float] = 1.0) -> tuple[float, float]:
+    ra = _asp(aspect, res)
     if not ops:
-        return res.width(s, m, aspect), m.label_h + res.height(s, m)
+        return res.width(s, m, ra), m.label_h + res.height(s, m)
     gw, gh = _grid_size(ops, per_row, s, m, aspect)
     if beside:
-        return gw + FOCUS_ARROW + res.width(s, m, aspect), m.label_h + max(gh, res.height(s, m))
-    return max(gw, res.width(s, m, aspect)), m.label_h + gh + FOCUS_ARROW * 0.6 + res.height(s, m)
+        return gw + FOCUS_ARROW + res.width(s, m, ra), m.label_h + max(gh, res.height(s, m))
+    return max(gw, res.width(s, m, ra)), m.label_h + gh + FOCUS_ARROW * 0.6 + res.height(s, m)
 
 
-#: Widest cells the focus gives (width over height): enough for "−0.019" at the height's font.
-MAX_CELL_ASPECT = 2.2
+#: Widest cells the focus gives (width over height): enough for "−0.0681" at the height's font.
+MAX_CELL_ASPECT = 3.0
+
+
+def item_aspect(it: FlowItem) -> float:
+    """Width over height of cells whose numbers (3 significant digits) are as big as the cell's
+    height allows: 1 for cells without numbers or with narrow ones, at most :data:`MAX_CELL_ASPECT`."""
+    return min(MAX_CELL_ASPECT, max(1.0, LABEL_HEIGHT_SHARE * it.em3 / TEXT_WIDTH_SHARE))
 
 
 def _wanted_aspect(items: Sequence[FlowItem]) -> float:
-    """Width over height of cells whose numbers are as big as the cell's height allows: the
-    widest number (3 significant digits, ~1.25× its 2-digit width) at the height-limited font."""
-    em = max((it.text_em for it in items), default=0.0) * 1.25
-    return min(MAX_CELL_ASPECT, max(1.0, LABEL_HEIGHT_SHARE * em / TEXT_WIDTH_SHARE))
+    """The widest :func:`item_aspect` of ``items``."""
+    return max((item_aspect(it) for it in items), default=1.0)
+
+
+def _scaled(wanted: Mapping[str, float], t: float) -> dict[str, float]:
+    return {k: 1.0 + t * (a - 1.0) for k, a in wanted.items()}
 
 
 def _focus_aspect(ops: Sequence[FlowItem], res: FlowItem, beside: bool, per_row: int, s: float,
-                  width: float, m: Metrics) -> float:
-    """The widest cells up to :func:`_wanted_aspect` that keep the focus within ``width``: square
-    cells leave small numbers between wide empty margins when a line's tensors are few and narrow."""
-    want = _wanted_aspect((res, *ops))
-    if want <= 1.0 or _focus_extent(ops, res, beside, per_row, s, m, want)[0] <= width - 2 * m.margin:
-        return want
-    lo, hi = 1.0, want
+                  width: float, m: Metrics) -> dict[str, float]:
+    """Per tensor, the widest cells up to its :func:`item_aspect` that keep the focus within
+    ``width`` (every one widened by the same share of what it wants): square cells leave small
+    numbers between wide empty margins when a line's tensors are few and narrow."""
+    wanted = {it.tensor: item_aspect(it) for it in (res, *ops)}
+    room = width - 2 * m.margin
+    if max(wanted.values()) <= 1.0 or _focus_extent(ops, res, beside, per_row, s, m, wanted)[0] <= room:
+        return wanted
+    lo, hi = 0.0, 1.0
     for _ in range(16):
         mid = (lo + hi) / 2.0
-        if _focus_extent(ops, res, beside, per_row, s, m, mid)[0] <= width - 2 * m.margin:
+        if _focus_extent(ops, res, beside, per_row, s, m, _scaled(wanted, mid))[0] <= room:
             lo = mid
         else:
             hi = mid
-    return lo
+    return _scaled(wanted, lo)
 
 
 def _focus_best(ops: Sequence[FlowItem], res: FlowItem, width: float, height: float,
-                m: Metrics) -> tuple[float, bool, int]:
-    """(cell px, beside, per_row) of the focus arrangement with the biggest cells."""
+                m: Metrics, aspect: float | Mapping[str, float] = 1.0) -> tuple[float, bool, int]:
+    """(cell px, beside, per_row) of the focus arrangement with the biggest cells (``aspect``:
+    the cells' width over height, one or per tensor)."""
     best = (0.0, True, max(1, len(ops)))
     for beside in (True, False):
         for per_row in range(1, max(1, len(ops)) + 1):
             lo, hi = 0.0, m.max_cell
             if best[0] > 0.0 and ops:
                 # Monotone in s, as in _best: what does not fit just above the bar cannot clear it.
-                w, h = _focus_extent(ops, res, beside, per_row, best[0] + 0.5, m)
+                w, h = _focus_extent(ops, res, beside, per_row, best[0] + 0.5, m, aspect)
                 if w > width - 2 * m.margin or h > height - 2 * m.margin:
                     continue
-            lo = largest_fit(lambda x, beside=beside, per_row=per_row: _focus_extent(ops, res, beside, per_row, x, m),
+            lo = largest_fit(lambda x, beside=beside, per_row=per_row: _focus_extent(ops, res, beside, per_row,
+                                                                                      x, m, aspect),
                              width - 2 * m.margin, height - 2 * m.margin, hi)
             if lo > best[0] + 0.5:  # clearly bigger: otherwise keep the earlier (beside, one row)
                 best = (lo, beside, per_row)
@@ -625,13 +690,127 @@ def _focus_best(ops: Sequence[FlowItem], res: FlowItem, width: float, height: fl
     return best
 
 
-def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float, height: float,
-                m: Metrics = Metrics()) -> Focus:
-    """The :class:`Focus` of column ``column`` in the area (x, y, width, height)."""
-    ops, res = focus_items(graph, column)
+def digit_of_font(font_px: float) -> float:
+    """Digit height (px) of numbers drawn at font size ``font_px``: views draw whole pixel sizes,
+    and the bold condensed "0" is ~0.75 of them less half a pixel (measured from 14 to 40 px:
+    22 → 16, 28 → 21, 30 → 22), a little under :data:`DIGIT_HEIGHT_EM`."""
+    return 0.75 * math.floor(font_px) - 0.5
+
+
+def _digits_px(items: Sequence[FlowItem], s: float, aspects: Mapping[str, float]) -> float:
+    """Digit height of the smallest numbers among ``items`` at cells ``s`` high (inf: no numbers)."""
+    fonts = [it.font_px(s, aspects.get(it.tensor, 1.0)) for it in items if it.em3]
+    return digit_of_font(min(fonts)) if fonts else math.inf
+
+
+def _arrange(ops: Sequence[FlowItem], res: FlowItem, width: float, height: float,
+             m: Metrics) -> tuple[float, bool, int, dict[str, float], float]:
+    """(cell px, beside, per_row, aspects, digit px) of the focus of ``ops`` → ``res``: of square
+    cells widened into the room left, and of cells each as wide as its own numbers want, the one
+    whose smallest numbers are the biggest (square on a tie: bigger colour cells)."""
     s, beside, per_row = _focus_best(ops, res, width, height, m)
     s = max(s, m.min_cell)
-    a = _focus_aspect(ops, res, beside, per_row, s, width, m)
+    aspects = _focus_aspect(ops, res, beside, per_row, s, width, m)
+    square = (s, beside, per_row, aspects, _digits_px((res, *ops), s, aspects))
+    wanted = {it.tensor: item_aspect(it) for it in (res, *ops)}
+    if max(wanted.values()) <= 1.0:
+        return square
+    ws, wb, wp = _focus_best(ops, res, width, height, m, wanted)
+    ws = max(ws, m.min_cell)
+    wide = (ws, wb, wp, wanted, _digits_px((res, *ops), ws, wanted))
+    return wide if wide[4] > square[4] + 0.25 else square
+
+
+def _readable(ops: Sequence[FlowItem], res: FlowItem, width: float, height: float, digit_px: float,
+              m: Metrics) -> bool:
+    return _arrange(ops, res, width, height, m)[4] >= digit_px - 1e-6
+
+
+def lead_count(res: FlowItem) -> int:
+    """How many leading slices (batches, heads) a page can show one at a time: the size of the
+    result's first axis where it is drawn as small multiples of more than one, else 0."""
+    if len(res.shape) < 3 or len(res.tiles) < 2 or not res.tiles[0].lead:
+        return 0
+    return int(res.shape[0])
+
+
+def _at_lead(it: FlowItem, lead: int | None, count: int) -> FlowItem:
+    """``it`` with only its slices at leading index ``lead`` where its first axis is the result's
+    (``count`` long, drawn as small multiples); else ``it`` whole."""
+    if lead is None or len(it.shape) < 3 or int(it.shape[0]) != count or not it.tiles[0].lead:
+        return it
+    tiles = tuple(t for t in it.tiles if t.lead[0] == lead)
+    per_row = min(len(tiles), 4)
+    return dataclasses.replace(it, tiles=tiles, grid=(math.ceil(len(tiles) / per_row), per_row))
+
+
+def page_items(graph: FlowGraph, column: int, page: FocusPage) -> tuple[list[FlowItem], FlowItem]:
+    """The operand items and the result item that ``page`` of column ``column`` draws."""
+    ops, res = focus_items(graph, column)
+    count = lead_count(res)
+    keep = set(page.operands)
+    return ([_at_lead(o, page.lead, count) for o in ops if o.tensor in keep],
+            _at_lead(res, page.lead, count))
+
+
+def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digit_px: float = 16.0,
+                m: Metrics = Metrics()) -> tuple[FocusPage, ...]:
+    """Column ``column``'s focus as pages (:class:`FocusPage`), each drawn with the result, so
+    that every number has ``digit_px`` digits where that can be had (a lecturer steps through
+    them as a slide's builds):
+
+    1. one page of every operand and slice, where that is readable;
+    2. else, for a result of several batches or heads, one page per leading index with every
+       operand (batch 0 of ``weights @ V``, then batch 1), where each of those is readable;
+    3. else pages of consecutive operands (text order), each as many as stay readable, and any
+       of those still not readable split per leading index as in 2 where that reads better (an
+       operand not readable even alone gets a page of its own: the nearest to readable there is).
+    """
+    ops, res = focus_items(graph, column)
+    names = tuple(o.tensor for o in ops)
+    if _readable(ops, res, width, height, digit_px, m):
+        return (FocusPage(names),)
+    count = lead_count(res)
+
+    def readable(page: FocusPage) -> bool:
+        return _readable(*page_items(graph, column, page), width, height, digit_px, m)
+
+    def digits(page: FocusPage) -> float:
+        return _arrange(*page_items(graph, column, page), width, height, m)[4]
+
+    if count > 1:
+        by_lead = tuple(FocusPage(names, k) for k in range(count))
+        if all(readable(p) for p in by_lead):
+            return by_lead
+    groups: list[list[str]] = []
+    for name in names:
+        if groups and readable(FocusPage((*groups[-1], name))):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    if not groups:
+        groups = [[]]
+    pages: list[FocusPage] = []
+    for g in groups:
+        whole = FocusPage(tuple(g))
+        split = tuple(FocusPage(tuple(g), k) for k in range(count)) if count > 1 else ()
+        if split and not readable(whole) and min(digits(p) for p in split) > digits(whole) + 0.25:
+            pages.extend(split)
+        else:
+            pages.append(whole)
+    return tuple(pages)
+
+
+def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float, height: float,
+                m: Metrics = Metrics(), *, digit_px: float = 16.0, page: int = 0,
+                pages: tuple[FocusPage, ...] | None = None) -> Focus:
+    """The :class:`Focus` of column ``column`` in the area (x, y, width, height): page ``page``
+    (clamped) of its :func:`focus_pages` (``pages``, when the caller has them already)."""
+    if pages is None:
+        pages = focus_pages(graph, column, width, height, digit_px, m)
+    page = max(0, min(int(page), len(pages) - 1))
+    ops, res = page_items(graph, column, pages[page])
+    s, beside, per_row, a, _digits = _arrange(ops, res, width, height, m)
     total_w, total_h = _focus_extent(ops, res, beside, per_row, s, m, a)
     ox = x + max(0.0, (width - total_w) / 2.0)
     oy = y + min(max(0.0, (height - total_h) / 2.0), 10.0)  # near the overview it belongs to
@@ -642,7 +821,7 @@ def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float,
         label = (x + (width - label[2]) / 2.0, oy, label[2], m.label_h)
     top = oy + m.label_h
     arrow = None
-    rw, rh = res.width(s, m, a), res.height(s, m)
+    rw, rh = res.width(s, m, _asp(a, res)), res.height(s, m)
     if not ops:
         _put(res, ox, top, s, m, tiles, items, a)
     else:
@@ -665,16 +844,20 @@ def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float,
             _put(res, rx, ry, s, m, tiles, items, a)
             cx = ox + body_w / 2.0
             arrow = (cx, top + gh + 4.0, cx, ry - 4.0)
-    return Focus(column, s, tiles, items, label, arrow, beside, per_row, a)
+    return Focus(column, s, tiles, items, label, arrow, beside, per_row, dict(a), tuple(pages), page)
 
 
-def focus_needed_px(graph: FlowGraph, column: int, digit_px: float, m: Metrics = Metrics()) -> float:
-    """The cell size at which the numbers of column ``column``'s focus have ``digit_px`` digits."""
-    ops, res = focus_items(graph, column)
-    need = 0.0
-    for it in (res, *ops):
-        need = max(need, it.readable_px(digit_px))
-    return min(need, m.max_cell)
+def _line_fit(graph: FlowGraph, column: int, width: float, height: float, digit_px: float,
+              m: Metrics) -> tuple[float, int]:
+    """(readability, pages) of column ``column``'s focus in ``width`` × ``height``: the smallest
+    digit height over its pages per ``digit_px`` (at most 1; 1 for a line without numbers) and
+    how many pages it takes."""
+    pages = focus_pages(graph, column, width, height, digit_px, m)
+    worst = 1.0
+    for page in pages:
+        digits = _arrange(*page_items(graph, column, page), width, height, m)[4]
+        worst = min(worst, digits / digit_px)
+    return worst, len(pages)
 
 
 def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float = 16.0,
@@ -683,22 +866,23 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
     program, so the overview never moves while the line in play changes.
 
     Every band height of :data:`OVERVIEW_FRACTIONS`, with inputs drawn as tensors or as name chips,
-    is tried. Bands whose cells are too small to see (:data:`OVERVIEW_MIN_CELL`) are dropped while
-    others remain. Among the bands that leave every line's focus with ``digit_px`` digits, the one
-    with the biggest overview cells wins (tensors preferred to chips unless chips get cells a
-    third bigger); where none does, the one whose least readable focus is the most readable.
+    is tried. Among the bands that leave every page of every line's focus with ``digit_px`` digits
+    (:func:`focus_pages`), those whose overview cells are big enough to see
+    (:data:`OVERVIEW_MIN_CELL`) come first, then the one that needs the fewest pages, then has the
+    biggest overview cells, wins (tensors preferred to chips unless chips get cells a third
+    bigger). Where none does, the one whose least readable focus is the most readable, then whose
+    lines are the most readable on average (a line no band makes readable must not decide alone).
     """
     n = len(graph.columns)
     if n == 0:
         return 0.0, False
-    needs = [focus_needed_px(graph, i, digit_px, m) for i in range(n)]
-    focus_cache: dict[float, float] = {}
+    focus_cache: dict[float, tuple[float, float, int]] = {}
 
-    def worst_for(rest: float) -> float:
+    def fit_for(rest: float) -> tuple[float, float, int]:
         key = round(rest, 1)
         if key not in focus_cache:
-            focus_cache[key] = min(_focus_best(*focus_items(graph, i), width, rest, m)[0] / max(needs[i], 1.0)
-                                   for i in range(n))
+            fits = [_line_fit(graph, i, width, rest, digit_px, m) for i in range(n)]
+            focus_cache[key] = (min(f[0] for f in fits), sum(f[0] for f in fits) / n, sum(f[1] for f in fits))
         return focus_cache[key]
 
     cands = []
@@ -706,24 +890,31 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
         og = overview_graph(graph, chips)
         for frac in OVERVIEW_FRACTIONS:
             ov = place(og, width, height * frac, om, top=True)
+            if ov.height > height * frac + 0.5 and ov.cell_px <= om.min_cell + 1e-6:
+                continue  # even its smallest cells overflow the band into the focus
             band = min(height * frac, ov.height)
-            worst = worst_for(height - band - BAND_GAP)
+            worst, mean, pages = fit_for(height - band - BAND_GAP)
             looks = min(ov.cell_px, 24.0) * (0.75 if chips else 1.0)
-            cands.append((worst, ov.cell_px, looks, -band, chips, band))
-    useful = [c for c in cands if c[1] >= OVERVIEW_MIN_CELL] or cands
-    readable = [c for c in useful if c[0] >= 1.0 - 1e-6]
+            cands.append((worst, ov.cell_px, looks, -band, chips, band, -pages, mean))
+    readable = [c for c in cands if c[0] >= 1.0 - 1e-6]
     if readable:
-        best = max(readable, key=lambda c: (c[2], c[3]))
+        useful = [c for c in readable if c[1] >= OVERVIEW_MIN_CELL] or readable
+        best = max(useful, key=lambda c: (c[6], c[2], c[3]))
     else:
-        best = max(useful, key=lambda c: (round(min(c[0], 1.0), 2), c[2], c[3]))
+        # Readable numbers in the focus come before overview cells big enough to tell colours
+        # apart: an 8-row operand at 1024×768 needs nearly all the height.
+        best = max(cands, key=lambda c: (round(min(c[0], 1.0), 2), c[1] >= OVERVIEW_MIN_CELL,
+                                         round(c[7], 2), c[6], c[2], c[3]))
     return best[5], best[4]
 
 
 def layout(graph: FlowGraph, width: float, height: float, active: int, *,
            band: tuple[float, bool] | None = None, digit_px: float = 16.0, m: Metrics = Metrics(),
-           om: Metrics = OVERVIEW) -> FlowLayout:
+           om: Metrics = OVERVIEW, page: int = 0,
+           pages: tuple[FocusPage, ...] | None = None) -> FlowLayout:
     """The overview of every column in the top band (``band``: (height, chips), default
-    :func:`choose_band`) and the focus of column ``active`` below it."""
+    :func:`choose_band`) and page ``page`` of the focus of column ``active`` below it (of
+    ``pages``, its :func:`focus_pages`, when the caller has them)."""
     if band is None:
         band = choose_band(graph, width, height, digit_px, m, om)
     height_o, chips = band
@@ -731,7 +922,7 @@ def layout(graph: FlowGraph, width: float, height: float, active: int, *,
     y0 = height_o + BAND_GAP
     if graph.columns:
         focus = place_focus(graph, max(0, min(active, len(graph.columns) - 1)), 0.0, y0, width,
-                            max(1.0, height - y0), m)
+                            max(1.0, height - y0), m, digit_px=digit_px, page=page, pages=pages)
     else:
         focus = Focus(0, 0.0, {}, {}, (0.0, 0.0, 0.0, 0.0), None, True, 1)
     return FlowLayout(ov, focus, height_o, chips)

@@ -108,24 +108,30 @@ def _overlap(a, b) -> bool:
 @pytest.mark.parametrize("slug", program_lesson_names())
 def test_whole_program_on_screen_with_the_line_in_play_big(slug, size):
     """Every line's tensor (and every input, as a tensor or a chip) is in the overview, whatever
-    line is in play; the focus holds that line's operands and result, bigger, below the overview."""
+    line is in play; the focus holds that line's result and, over its pages, every operand once,
+    bigger, below the overview."""
     w, h = size
     g = pl.build_graph(get_program_lesson(slug).stream())
     band = pl.choose_band(g, w, h)
     for ci, column in enumerate(g.columns):
-        lay = pl.layout(g, w, h, ci, band=band)
-        ov, focus = lay.overview, lay.focus
-        assert set(ov.items) == set(g.items), column.line
-        assert all(_inside(r, w, lay.band + 1) for r in ov.items.values()), column.line
-        assert focus.column == ci
         ops, res = pl.focus_items(g, ci)
-        assert set(focus.items) == {res.tensor, *(o.tensor for o in ops)}
-        rects = list(focus.tiles.values())
-        assert all(_inside(r, w, h) and r[1] >= lay.band for r in rects), column.line
-        assert not any(_overlap(a, b) for i, a in enumerate(rects) for b in rects[i + 1:]), column.line
-        assert focus.cell_px > ov.cell_px, column.line
-        # One-character numbers always reach 16 px digits in the focus, on a 1024×768 canvas too.
-        assert focus.cell_px >= pl.READABLE_CELL_PX - 1e-6, (column.line, focus.cell_px)
+        pages = pl.layout(g, w, h, ci, band=band).focus.pages
+        # Every operand on some page, in text order (a page per batch repeats its operands).
+        seen = list(dict.fromkeys(o for page in pages for o in page.operands))
+        assert seen == [o.tensor for o in ops], column.line
+        for k, page in enumerate(pages):
+            lay = pl.layout(g, w, h, ci, band=band, page=k)
+            ov, focus = lay.overview, lay.focus
+            assert set(ov.items) == set(g.items), column.line
+            assert all(_inside(r, w, lay.band + 1) for r in ov.items.values()), column.line
+            assert focus.column == ci and focus.page == k and focus.pages == pages
+            assert set(focus.items) == {res.tensor, *page.operands}
+            rects = list(focus.tiles.values())
+            assert all(_inside(r, w, h) and r[1] >= lay.band for r in rects), column.line
+            assert not any(_overlap(a, b) for i, a in enumerate(rects) for b in rects[i + 1:]), column.line
+            assert focus.cell_px > ov.cell_px, column.line
+            # One-character numbers always reach 16 px digits in the focus, on a 1024×768 canvas too.
+            assert focus.cell_px >= pl.READABLE_CELL_PX - 1e-6, (column.line, focus.cell_px)
 
 
 def test_focus_cells_widen_where_numbers_need_the_width_and_the_line_leaves_room():
@@ -155,6 +161,7 @@ def test_cells_without_numbers_stay_square():
 
 
 def test_the_overview_never_moves_and_the_focus_moves_only_with_the_line(qtbot):
+    """... or with its page: each (line, page) has one focus, whichever step shows it."""
     tl = get_program_lesson("transformer_post_ln").stream()
     c = _canvas(qtbot, (1024, 768))
     c.set_timeline(tl)
@@ -166,9 +173,9 @@ def test_the_overview_never_moves_and_the_focus_moves_only_with_the_line(qtbot):
         if first is None:
             first = lay.overview
         assert lay.overview == first, n
-        line = tl.locate(n)[0].name
-        per_line.setdefault(line, lay.focus)
-        assert lay.focus == per_line[line], n
+        key = (tl.locate(n)[0].name, lay.focus.page)
+        per_line.setdefault(key, lay.focus)
+        assert lay.focus == per_line[key], n
     assert len({f.column for f in per_line.values()}) == len(tl.lines)
 
 
@@ -263,3 +270,49 @@ def test_largest_fit_finds_the_largest_cell_size_that_fits():
         if got < 140.0:
             w2, h2 = extent(got + 1e-3)
             assert w2 > width or h2 > height  # and a hair more does not
+
+
+def test_a_line_of_two_batches_pages_by_batch_where_they_do_not_fit_side_by_side(qtbot):
+    """masked = scaled + causal_mask(4) on a 1024×513 canvas (presentation mode at 1024×768): two
+    batches of 4×4 side by side, operand and result, are too wide for 16 px digits, so the focus
+    has a page per batch. Each element step shows the page of the batch it writes, with both
+    tensors' slices of that batch only, every number at 16 px or more."""
+    tl = get_program_lesson("attention_causal_program").stream()
+    c = _canvas(qtbot, (1024, 513))
+    qtbot.waitExposed(c)
+    c.set_timeline(tl)
+    part = tl.part("masked")
+    seen = set()
+    for n in range(part.start, part.start + len(part)):
+        c.show_step(n)
+        focus = c.flow_layout.focus
+        assert [p.lead for p in focus.pages] == [0, 1]
+        boxes = [r.box for r in tl[n].regions if r.kind == "write" and r.tensor == "masked"]
+        if not boxes:
+            continue  # the broadcast step: it writes no slice of masked
+        (box,) = boxes
+        lead = focus.pages[focus.page].lead
+        assert box[0] == (lead, lead + 1), n
+        report = c.layout_report()
+        assert {(r["tensor"], tuple(r["lead"])) for r in report} == {("scaled", (lead,)), ("masked", (lead,))}
+        for r in report:
+            assert r["numbers"] is False or r["font_px"] >= 16.0, (n, r)
+        seen.add(lead)
+    assert seen == {0, 1}
+    c.show_step(part.start - 1)  # the line before: back to its own pages
+    assert c.flow_layout.focus.column == c.graph.column_of["scaled"]
+
+
+def test_focus_pages_keep_every_number_readable_where_one_page_cannot():
+    """Qt-free: on the presentation canvas at 1024×768, every page of the attention and mha
+    programs' lines keeps 16 px digits (the arithmetic the views then draw with)."""
+    for slug in ("attention_causal_program", "mha_program"):
+        g = pl.build_graph(get_program_lesson(slug).stream())
+        w, h = 1024, 513
+        band = pl.choose_band(g, w, h, 16.0)
+        rest = h - band[0] - pl.BAND_GAP
+        for ci, column in enumerate(g.columns):
+            for page in pl.focus_pages(g, ci, w, rest, 16.0):
+                ops, res = pl.page_items(g, ci, page)
+                digits = pl._arrange(ops, res, w, rest, pl.Metrics())[4]
+                assert digits >= 16.0, (slug, column.line, page, digits)

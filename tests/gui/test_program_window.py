@@ -316,3 +316,49 @@ def test_a_click_on_a_line_of_the_overview_goes_to_it(window, qtbot):
     start = window.timeline.part("result").start
     qtbot.waitUntil(lambda: window.current_step == start, timeout=5000)
     qtbot.waitUntil(lambda: canvas.flow_layout.focus.column == 2, timeout=5000)
+
+
+def test_a_program_lesson_is_stepped_as_it_says_whatever_was_open_before(make_window, qtbot):
+    """Opened after mha_2heads (stage) or dot_product (element), the transformer block took that
+    granularity for its lines that name none (r1 = X + a: 2 or 17 steps, f 17); opened anew, a
+    program lesson is stepped by its own per-line steps, and the lines it leaves to auto get auto."""
+    w = make_window(lesson="transformer_post_ln", autoplay=False)
+    wait_idle(qtbot, w)
+    fresh = [(p.name, len(p)) for p in w.timeline.lines]
+    for before in ("mha_2heads", "dot_product"):
+        w.open_lesson(before, autoplay=False)
+        wait_idle(qtbot, w)
+        w.open_lesson("transformer_post_ln", autoplay=False)
+        wait_idle(qtbot, w)
+        assert [(p.name, len(p)) for p in w.timeline.lines] == fresh, before
+        assert w.document.granularity is None
+
+
+def test_the_clicker_walks_the_focus_pages_of_a_step_then_the_next_step(make_window, qtbot):
+    """At 1024×768 in presentation mode the transformer block's mha line does not fit with 16 px
+    digits: its operands come in pages. Its first step reads X, W_q, W_k and W_v, over two pages:
+    the clicker's next shows the second page before the next step, and back returns to the first."""
+    w = make_window(lesson="transformer_post_ln", autoplay=False)
+    w.resize(1024, 768)
+    w.set_presentation(True, full_screen=False)
+    wait_idle(qtbot, w)
+    qtbot.waitUntil(lambda: w.canvas.flow_layout is not None and w.canvas.height() > 100, timeout=5000)
+    w.seek(0)
+    wait_idle(qtbot, w)
+    c = w.canvas
+    qtbot.waitUntil(lambda: c.current_index == 0, timeout=5000)
+    focus = c.flow_layout.focus
+    assert len(focus.pages) > 1 and focus.page == 0 and len(c.step_pages) == 2
+    shown = [{r["tensor"] for r in c.layout_report()}]
+    w.step_forward()
+    assert c.current_index == 0 and c.flow_layout.focus.page == c.step_pages[1]
+    shown.append({r["tensor"] for r in c.layout_report()})
+    assert shown[0] | shown[1] >= {"X", "W_q", "W_k", "W_v", "a"}
+    assert all("a" in s for s in shown)  # the result on every page
+    w.step_back()
+    assert c.flow_layout.focus.page == c.step_pages[0]
+    w.step_forward()
+    w.step_forward()  # past the last page: the next step
+    qtbot.waitUntil(lambda: c.current_index == 1, timeout=5000)
+    for r in c.layout_report():
+        assert r["numbers"] is False or r["font_px"] >= 16.0, r
