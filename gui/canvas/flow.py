@@ -37,10 +37,17 @@ MAX_MULTIPLE_SIDE = 32
 MAX_ASPECT = 2.6
 
 
+#: The projector floor for digits (1024×768); a stage may keep its operands down to
+#: ``NEAR_DIGIT_PX`` under a bigger canvas' target, never under this.
+MIN_READABLE_DIGIT_PX = 16.0
+NEAR_DIGIT_PX = 3.0
+
+
 def digit_target(width: float, height: float) -> float:
     """The digit height (px) a canvas of ``width`` × ``height`` should give numbers: 16 px on a
-    1024×768 projector, 22 px on 1920×1080 (the canvas about 1920×900), in between by size."""
-    return max(16.0, min(22.0, 22.0 * min(width / 1920.0, height / 900.0)))
+    1024×768 projector, 22 px on 1920×1080 (where presentation mode leaves the canvas about
+    1920×740–830, under the lesson's title and above its caption), in between by size."""
+    return max(16.0, min(22.0, 22.0 * min(width / 1920.0, height / 740.0)))
 
 
 @dataclass(frozen=True)
@@ -370,7 +377,8 @@ def paginate(pieces: dict, stages: list[Stage], width: float, height: float, dig
              digit_ratio: float, c: Chrome = Chrome()) -> tuple[Page, ...]:
     """Pages of consecutive stages, each with every operand its stages read, packed as full as
     their numbers allow at ``digit_px`` digits: one page when the whole chain fits; a stage with
-    fewer of its reads only when even it alone does not fit with all of them. Cached per
+    fewer of its reads only when even it alone does not fit with all of them, at digits up to
+    :data:`NEAR_DIGIT_PX` smaller (not under :data:`MIN_READABLE_DIGIT_PX`). Cached per
     (pieces, stages, size, digits)."""
     return _paginate_cached(tuple(sorted(pieces.items())), tuple(stages), float(width), float(height),
                             float(digit_px), float(digit_ratio), c)
@@ -386,6 +394,14 @@ def _paginate_cached(items: tuple, stages: tuple, width: float, height: float, d
     def readable(page: Page) -> bool:
         return fits_readable(pieces, page, width, height, digit_px, digit_ratio, c)
 
+    # A stage keeps what it reads at digits a little under the target rather than lose an
+    # operand: mha's Q = X W_q at 1920×1080 misses 22 px digits by a few pixels of height, and
+    # without W_q the caption's products cannot be checked. Never under the 16 px floor.
+    near = max(MIN_READABLE_DIGIT_PX, digit_px - NEAR_DIGIT_PX)
+
+    def nearly_readable(page: Page) -> bool:
+        return near < digit_px and fits_readable(pieces, page, width, height, near, digit_ratio_for(near), c)
+
     whole = page_columns(pieces, stages, tuple(range(n)))
     if n == 0 or readable(whole):
         return (whole,)
@@ -396,7 +412,7 @@ def _paginate_cached(items: tuple, stages: tuple, width: float, height: float, d
             end += 1
         chosen = tuple(range(start, end))
         page = page_columns(pieces, stages, chosen)
-        if len(chosen) == 1 and not readable(page):
+        if len(chosen) == 1 and not readable(page) and not nearly_readable(page):
             shown = frozenset(n for col in pages[-1].columns for n in col.pieces) if pages else frozenset()
             for page in fallbacks(pieces, stages, start, shown):
                 if readable(page):
