@@ -412,14 +412,38 @@ def _paginate_cached(items: tuple, stages: tuple, width: float, height: float, d
             end += 1
         chosen = tuple(range(start, end))
         page = page_columns(pieces, stages, chosen)
+        extra: list[Page] = []
         if len(chosen) == 1 and not readable(page) and not nearly_readable(page):
             shown = frozenset(n for col in pages[-1].columns for n in col.pieces) if pages else frozenset()
             for page in fallbacks(pieces, stages, start, shown):
                 if readable(page):
                     break
+            extra = build_pages(pieces, stages, start, page, readable)
         pages.append(page)
+        pages.extend(extra)
         start = end
     return tuple(pages)
+
+
+def build_pages(pieces: dict, stages: list[Stage], i: int, page: Page, readable) -> list[Page]:
+    """Pages that show what stage ``i``'s ``page`` had to leave out, one operand each, as a
+    slide's builds after it (the clicker's next walks them): the operand with the stage's result
+    where that is ``readable``, else the operand alone where that is, else with the result
+    anyway. Without them, mha's scores = Q Kᵀ at 1024×768 never showed K."""
+    st = stages[i]
+    reads = [n for n in (*st.left, st.top) if n and n in pieces]
+    kept = {n for col in page.columns for n in col.pieces}
+    out = []
+    for r in reads:
+        if r in kept:
+            continue
+        with_out = page_columns(pieces, stages, (i,), "full", tuple(n for n in reads if n != r))
+        if readable(with_out):
+            out.append(with_out)
+            continue
+        alone = Page((i,), (Column((r,)),), "some")
+        out.append(alone if readable(alone) else with_out)
+    return out
 
 
 def place(pieces: dict, page: Page, width: float, height: float, c: Chrome = Chrome(),
@@ -530,6 +554,7 @@ class FlowPanel(QWidget):
         self._signs: list[QLabel] = []
         self._sub: tuple[int, ...] = ()
         self._last_step = None
+        self._sub_index = None  # the step the pages in _sub were chosen for
         self.placement: Placement | None = None
         self._bar = QWidget(self)
         bar = QHBoxLayout(self._bar)
@@ -593,8 +618,9 @@ class FlowPanel(QWidget):
         page = self._page
         current = self._shown_page()
         sub: tuple[int, ...] = ()
+        index = getattr(step, "index", None)
+        homes = sorted({k for k, p in enumerate(self._pages) for i in stages if i in p.stages})
         if stages and not set(stages) <= set(current.stages):
-            homes = sorted({k for k, p in enumerate(self._pages) for i in stages if i in p.stages})
             if len(homes) == 1:
                 page = homes[0]
             else:
@@ -607,11 +633,16 @@ class FlowPanel(QWidget):
                 else:
                     page = homes[0]
                     sub = tuple(homes)
-        elif stages and self._sub and self._page in self._sub:
-            sub = self._sub  # the same step again (a repaint, a resize): keep its page
+        elif stages and len(homes) > 1 and self._page in homes:
+            # On one of the pages of the step's stages (its builds included): the same step again
+            # (a repaint, a resize) keeps its page; the next step of the stage starts at the first.
+            sub = tuple(homes)
+            if index is not None and index != self._sub_index:
+                page = homes[0]
         elif not stages and step is not None and getattr(step, "index", 1) == 0:
             page = 0
         self._sub = sub
+        self._sub_index = index
         if page != self._page or self.placement is None:
             self._page = page
             self.relayout()

@@ -76,9 +76,10 @@ def batch_note(tl, a: str, b: str, out: str, core_a: int, core_b: int, core_out:
 
 
 # --- products -----------------------------------------------------------------------------------
-def _strips(board: Board, row: int, col: int) -> None:
-    """Beside the output: the k products of the element in play and their running sum, with numbers.
-    The two inputs multiplied are the spec's ``strip_roles`` (compute/ops owns them)."""
+def _strips(board: Board, row: int, col: int, *, vertical: bool = True) -> None:
+    """Beside the output: the k products of the element in play and their running sum, with numbers
+    (stacked, or side by side where the row below a flow is short). The two inputs multiplied are
+    the spec's ``strip_roles`` (compute/ops owns them)."""
     tl = board.tl
     roles = get_spec(tl.op).strip_roles
     if tl.granularity != "element" or len(roles) != 2 or not all(board.has(n) for n in roles):
@@ -90,7 +91,8 @@ def _strips(board: Board, row: int, col: int) -> None:
     lr = union_levels(lp, tl.levels[out], (0.0, 0.0))
     common = {"source": "step", "shape": (k,), "colorbar": False}
     prod, run = board.stack(row, col, [("products", {"key": "step:products", "levels": lp, **common}),
-                                       ("running", {"key": "step:running", "levels": lr, **common})])
+                                       ("running", {"key": "step:running", "levels": lr, **common})],
+                            vertical=vertical)
     sa, sb = tl.shape(a), tl.shape(b)
 
     def titles(frame):
@@ -124,8 +126,10 @@ def layout_products(board: Board) -> None:
         note = batch_note(tl, "A", "B", "result", min(2, len(sa)), min(2, len(sb)),
                           (len(sa) >= 2) + (len(sb) >= 2))
         board.note("C = A @ B\nC[i, j] = Σₖ A[i, k]·B[k, j]" + (f"\n\n{note}" if note else ""), 1, 0)
-        board.weight(rows={0: 20.0, 1: 12.0})
-        _strips(board, 1, 1)
+        # The flow (B above the result, as on a blackboard) needs the height; the strips side by
+        # side each keep the row's: at 1024×768 the flow had too little for B at 16 px digits.
+        board.weight(rows={0: 22.0, 1: 9.0})
+        _strips(board, 1, 1, vertical=False)
     elif op == "matmul":
         sa, sb = board.shape("A"), board.shape("B")
         board.heat("A", 1, 0, lead_names=("batch",))

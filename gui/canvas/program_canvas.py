@@ -100,6 +100,7 @@ class ProgramCanvas(QWidget):
         self._digit_px = None if digit_px is None else float(digit_px)
         self._page = 0  # the focus page shown (see program_layout.focus_pages)
         self._sub: tuple[int, ...] = ()  # the pages the step in play spreads over (next_page walks them)
+        self._sub_index: int | None = None  # the step they were chosen for
         self._pages: dict[tuple, tuple[pl.FocusPage, ...]] = {}
         self._label_html: dict[str, str] = {}
         self.metrics = pl.Metrics()
@@ -311,7 +312,10 @@ class ProgramCanvas(QWidget):
         if not homes or len(homes) == len(pages) and not (reads & drawn) and not leads:
             return current, ()
         sub = homes if len(homes) > 1 else ()
-        if same and current in homes and (len(homes) == 1 or self._sub == homes):
+        index = getattr(step, "index", None)
+        again = index is not None and index == self._sub_index  # a repaint or resize, not a new step
+        self._sub_index = index
+        if same and current in homes and (len(homes) == 1 or (self._sub == homes and again)):
             return current, sub
         return homes[0], sub
 

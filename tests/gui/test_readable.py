@@ -139,7 +139,9 @@ def test_labels_keep_three_significant_digits(qtbot):
 
 def test_a_step_that_writes_three_stages_pages_through_them(qtbot):
     """mha's projection writes Q, K and V at once: at 1024×600 they do not fit together, so the
-    step has a page each, with the X they are made from; next_page walks them, then says no more."""
+    step has a page each, with the X they are made from, and after each the W it is made with
+    (a build: W_q beside Q does not fit at 16 px digits either); next_page walks them, then says
+    no more."""
     tl = _timeline("mha_2heads")
     c = create_canvas(tl.op)
     qtbot.addWidget(c)
@@ -154,10 +156,13 @@ def test_a_step_that_writes_three_stages_pages_through_them(qtbot):
         shown.append({r["tensor"] for r in c.layout_report()})
         if not c.next_page():
             break
-    assert [s & {"Q", "K", "V"} for s in shown] == [{"Q"}, {"K"}, {"V"}]
-    assert all("X" in s for s in shown)
-    assert c.previous_page() and {r["tensor"] for r in c.layout_report()} >= {"K", "X"}
-    c.show_step(1)  # the next step: one page again
+    assert [s & {"Q", "K", "V", "W_q", "W_k", "W_v"} for s in shown] == [
+        {"Q"}, {"W_q"}, {"K"}, {"W_k"}, {"V"}, {"W_v"}]
+    assert all("X" in s for s in shown[::2])
+    assert c.previous_page() and {r["tensor"] for r in c.layout_report()} >= {"V", "X"}
+    c.show_step(1)  # the next step: scores = Q Kᵀ, K on a build page of its own
+    assert {r["tensor"] for r in c.layout_report()} >= {"Q", "scores"}
+    assert c.next_page() and "K" in {r["tensor"] for r in c.layout_report()}
     assert not c.next_page()
 
 
