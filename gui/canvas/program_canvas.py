@@ -306,9 +306,12 @@ class ProgramCanvas(QWidget):
             if r.kind == "write" and r.tensor == line and len(r.box) >= 3:
                 leads.update(range(int(r.box[0][0]), int(r.box[0][1])))
         drawn = {n for p in pages for n in p.operands}
-        homes = tuple(k for k, p in enumerate(pages)
-                      if (not (reads & drawn) or reads & set(p.operands))
-                      and (p.lead is None or not leads or p.lead in leads))
+        at = [k for k, p in enumerate(pages) if p.lead is None or not leads or p.lead in leads]
+        # The pages with the result that show what the step reads (all of them when none does),
+        # then the build pages of the operands it reads alone.
+        with_result = [k for k in at if pages[k].result]
+        homes = [k for k in with_result if reads & set(pages[k].operands)] or with_result
+        homes = tuple(homes + [k for k in at if not pages[k].result and reads & set(pages[k].operands)])
         if not homes or len(homes) == len(pages) and not (reads & drawn) and not leads:
             return current, ()
         sub = homes if len(homes) > 1 else ()

@@ -541,6 +541,8 @@ class FocusPage:
 
     operands: tuple[str, ...]
     lead: int | None = None
+    #: False: a build page of one operand alone (it and the result together are not readable).
+    result: bool = True
 
 
 @dataclass(frozen=True)
@@ -749,8 +751,10 @@ def page_items(graph: FlowGraph, column: int, page: FocusPage) -> tuple[list[Flo
     ops, res = focus_items(graph, column)
     count = lead_count(res)
     keep = set(page.operands)
-    return ([_at_lead(o, page.lead, count) for o in ops if o.tensor in keep],
-            _at_lead(res, page.lead, count))
+    ops = [_at_lead(o, page.lead, count) for o in ops if o.tensor in keep]
+    if not page.result and len(ops) == 1:
+        return [], ops[0]  # an operand alone, placed where the result would be
+    return ops, _at_lead(res, page.lead, count)
 
 
 def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digit_px: float = 16.0,
@@ -764,7 +768,9 @@ def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digi
        operand (batch 0 of ``weights @ V``, then batch 1), where each of those is readable;
     3. else pages of consecutive operands (text order), each as many as stay readable, and any
        of those still not readable split per leading index as in 2 where that reads better (an
-       operand not readable even alone gets a page of its own: the nearest to readable there is).
+       operand not readable even alone gets a page of its own: the nearest to readable there is);
+    4. a page still not readable whose result and operands each are readable alone becomes the
+       result's page and a build page per operand (``result=False``), after all the result pages.
     """
     ops, res = focus_items(graph, column)
     names = tuple(o.tensor for o in ops)
@@ -798,7 +804,18 @@ def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digi
             pages.extend(split)
         else:
             pages.append(whole)
-    return tuple(pages)
+    kept: list[FocusPage] = []
+    builds: list[FocusPage] = []
+    for page in pages:
+        alone = [FocusPage((o,), page.lead, result=False) for o in page.operands]
+        bare = FocusPage((), page.lead)
+        if page.operands and not readable(page) and readable(bare) and all(readable(a) for a in alone):
+            if bare not in kept:
+                kept.append(bare)
+            builds.extend(a for a in alone if a not in builds)
+        else:
+            kept.append(page)
+    return tuple(kept + builds)
 
 
 def place_focus(graph: FlowGraph, column: int, x: float, y: float, width: float, height: float,

@@ -25,9 +25,10 @@ GAPS = {(1920, 1080): {
     # Q = X W_q keeps W_q (8×8) above Q at 20 px rather than drop it for 22 (flow.NEAR_DIGIT_PX).
     "mha_2heads": (20.0, "X, W_q (8×8) and Q on one page"),
 }, (1024, 768): {
-    # f1 (4×8, 7-character numbers) beside h; W2 (8×4) needs more height than the band leaves.
-    "transformer_post_ln": (11.0, "f1 = relu(h @ W1 + c1) and the 8-row W2"),
-    "transformer_pre_ln": (11.0, "f1 = relu(n2 @ W1 + c1) and the 8-row W2"),
+    # f = f1 @ W2 + c2: the 8-row W2 needs more height than the overview band leaves, even
+    # alone on its page (f1 = relu(h @ W1 + c1) reaches 16 px with build pages).
+    "transformer_post_ln": (10.0, "the 8-row W2"),
+    "transformer_pre_ln": (10.0, "the 8-row W2"),
 }}
 MAX_STEPS = 40
 
