@@ -34,7 +34,7 @@ import numpy as np
 from ..api import plan_ahead, stream_op
 from ..backend import backend_info
 from ..errors import ParamError
-from ..numbers import fmt, fmt_shape
+from ..numbers import fmt, fmt_index, fmt_list, fmt_shape
 from ..plans import Run, Stage, StagePlan
 from ..registry import GRANULARITIES, get_spec
 from ..step import Region, Step, frozen
@@ -322,10 +322,19 @@ def _line_granularity(granularity, line: str, offered: Sequence[str], op: str | 
     return granularity if granularity in offered else None
 
 
-def _stage_caption(text: str, value: np.ndarray) -> str:
+def _stage_caption(text: str, value: np.ndarray, name: str = "") -> str:
+    """A one-step line's caption: its text, its shape and real numbers (a scalar's value, a
+    vector's entries, else the first row it wrote: ``f1[0] = [1.569, 0, …]``), not the shape
+    alone."""
     cap = f"{short(text, 72)} → {fmt_shape(value.shape)}"
-    if value.size == 1:
-        cap += f" = {fmt(value.reshape(-1)[0])}"
+    v = np.asarray(value)
+    if v.size == 1:
+        cap += f" = {fmt(v.reshape(-1)[0])}"
+    elif v.ndim == 1:
+        cap += f" = {fmt_list(v, limit=8)}"
+    elif v.size:
+        first = (0,) * (v.ndim - 1)
+        cap += f"; {name or 'row'}{fmt_index(first)} = {fmt_list(v[first], limit=8)}"
     return cap
 
 
@@ -533,7 +542,7 @@ class LineBuilder:
         self._stage_check(line)
         reads = tuple(dict.fromkeys(n.id for n in walk_names(root)))
         run = Run(line.name, np, {n: env[n] for n in reads}, {"result": value}, {})
-        return self._stage_part(line, start, reads, run, _stage_caption(self._text(root), value))
+        return self._stage_part(line, start, reads, run, _stage_caption(self._text(root), value, line.name))
 
     # --- planned ahead ---------------------------------------------------------------------------
     def plan_all(self) -> list[LinePart]:

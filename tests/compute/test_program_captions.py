@@ -100,3 +100,13 @@ def test_single_operation_captions_unchanged():
     assert tl[1].caption == "result[0,0] = A[0,0] + B[0,0] = 1 + 3 = 4"
     tl = stream_op("matmul", {"A": np.array([[1.0, 2.0]]), "B": np.array([[3.0], [4.0]])}, granularity="element")
     assert tl[0].caption == "result[0,0] = 1×3 + 2×4 = 11"
+
+
+def test_a_one_step_line_shows_real_numbers_not_only_its_shape():
+    # relu(s @ K) with s = [[11, 17]]: [11×3 + 17×5, 11×4 + 17×6] = [118, 146]
+    tl = stream_program("s = Q @ K.T\ng = relu(s @ K)", INPUTS)
+    assert _captions(tl, "g") == ["g: relu(s @ K) → (1, 2); g[0] = [118, 146]"]
+    tl = stream_program("v = exp(x)\nw = x * 2\nh = split_heads(m, 2)",
+                        {"x": [0.0, 1.0], "m": np.arange(8.0).reshape(2, 4)})
+    assert _captions(tl, "v") == ["v: exp(x) → (2,) = [1, 2.718]"]
+    assert _captions(tl, "h") == ["h: split_heads(m, 2) → (2, 2, 2); h[0,0] = [0, 1]"]
