@@ -94,6 +94,8 @@ class DocumentEvents:
         the granularity (None: auto).
     options_changed(options)
         the step options ``{"tile": int or None, "kblock": int or None}``.
+    line_steps_changed(steps)
+        the program lines' own steps (see :attr:`Document.line_steps`).
     step_changed(step)
         the current step.
     slice_changed(name, lead)
@@ -103,7 +105,8 @@ class DocumentEvents:
     """
 
     NAMES = ("op_changed", "program_text_changed", "inputs_changed", "used_changed", "params_changed",
-             "granularity_changed", "options_changed", "step_changed", "slice_changed", "history_changed")
+             "granularity_changed", "options_changed", "line_steps_changed", "step_changed", "slice_changed",
+             "history_changed")
 
     def __init__(self):
         for n in self.NAMES:
@@ -376,9 +379,48 @@ class _State:
     granularity: str | None
     options: Mapping[str, int | None]
     slices: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    line_steps: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 _NO_OPTIONS = {"tile": None, "kblock": None}
+#: The keys of one program line's steps (:attr:`Document.line_steps`).
+LINE_STEP_KEYS = ("granularity", "tile", "kblock")
+#: The key of :attr:`Document.line_steps` for every line (a granularity where its operation offers it).
+EVERY_LINE = "*"
+
+
+def _checked_line_steps(steps) -> dict[str, dict[str, Any]]:
+    """``steps`` (line → {"granularity": name or None, "tile": int or None, "kblock": int or
+    None}) checked and normalised: entries with nothing set are dropped."""
+    if steps is None:
+        return {}
+    if not isinstance(steps, Mapping):
+        raise ParamError(f"line steps must be a dict line -> {{'granularity': ..., 'tile': ..., 'kblock': ...}}, "
+                         f"not {steps!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for line, entry in steps.items():
+        if not isinstance(line, str) or not line:
+            raise ParamError(f"line steps: {line!r} is not a line name")
+        if not isinstance(entry, Mapping):
+            raise ParamError(f"line {line}: steps must be a dict of {', '.join(LINE_STEP_KEYS)}, not {entry!r}")
+        unknown = [k for k in entry if k not in LINE_STEP_KEYS]
+        if unknown:
+            raise ParamError(f"line {line}: unknown step key(s) {', '.join(map(str, unknown))}; "
+                             f"valid: {', '.join(LINE_STEP_KEYS)}")
+        g = entry.get("granularity")
+        if g in ("", "auto"):
+            g = None
+        if g is not None and not isinstance(g, str):
+            raise ParamError(f"line {line}: granularity must be a name or None, not {g!r}")
+        clean: dict[str, Any] = {"granularity": g}
+        for k in ("tile", "kblock"):
+            v = entry.get(k)
+            if v is not None and (as_int(v) is None or int(v) < 0):
+                raise ParamError(f"line {line}: {k} must be a positive int or None (auto), not {v!r}")
+            clean[k] = int(v) if v else None
+        if any(v is not None for v in clean.values()):
+            out[line] = clean
+    return out
 
 
 class Document:
@@ -408,6 +450,7 @@ class Document:
         self._options: dict[str, int | None] = dict(_NO_OPTIONS)
         self._step = 0
         self._slices: dict[str, tuple[int, ...]] = {}
+        self._line_steps: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ reading
     @property
@@ -455,6 +498,41 @@ class Document:
     def options(self) -> Mapping[str, int | None]:
         """The step options as set (``{"tile": 4 or None, "kblock": None}``), whether they apply or not."""
         return MappingProxyType(self._options)
+
+    @property
+    def line_steps(self) -> Mapping[str, Mapping[str, Any]]:
+        """How the program's lines step, line by line: line name → ``{"granularity": name or None,
+        "tile": int or None, "kblock": int or None}`` (a lesson's own, or what was picked in the
+        program box); :data:`EVERY_LINE` (``"*"``) holds a granularity for every line that offers
+        it. Empty: every line steps by its default (or by :attr:`granularity`)."""
+        return MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self._line_steps.items()})
+
+    def program_steps(self) -> tuple[str | dict | None, dict | None]:
+        """(granularity, options) of the program's next run, as
+        :func:`compute.stream_program` takes them: the lines' own granularities (a dict), else the
+        one for every line, else :attr:`granularity`; the lines' own tile and k-block sizes."""
+        every = self._line_steps.get(EVERY_LINE, {}).get("granularity")
+        per = {k: v["granularity"] for k, v in self._line_steps.items()
+               if k != EVERY_LINE and v.get("granularity")}
+        granularity: str | dict | None = per or every or self._granularity
+        options = {k: {o: v[o] for o in ("tile", "kblock") if v.get(o)}
+                   for k, v in self._line_steps.items() if k != EVERY_LINE}
+        options = {k: v for k, v in options.items() if v}
+        return granularity, options or None
+
+    def set_line_steps(self, steps: Mapping) -> None:
+        """Set how the program's lines step (see :attr:`line_steps`): one undo step.
+
+        Raises
+        ------
+        ParamError
+            not a dict of line names to step dicts, an unknown key, or a size that is not a
+            non-negative int. (Whether a line's operation offers a granularity is the run's to say.)
+        """
+        new = _checked_line_steps(steps)
+        if new != self._line_steps:
+            self.history.push(_SetFields("line_steps", {"line_steps": dict(self._line_steps)},
+                                         {"line_steps": new}, "Steps of the program's lines"))
 
     def effective_options(self) -> tuple[int | None, int | None]:
         """(tile, kblock) that apply to the granularity: a tile size only for tile steps (or auto)
@@ -555,25 +633,27 @@ class Document:
 
     def _snapshot(self) -> _State:
         return _State(self._op, self._program_text, dict(self._inputs), dict(self._used), dict(self._params),
-                      self._granularity, dict(self._options), dict(self._slices))
+                      self._granularity, dict(self._options), dict(self._slices), dict(self._line_steps))
 
     def _put_state(self, s: _State) -> None:
         self._op, self._program_text = s.op, s.program_text
         self._inputs, self._used, self._params = dict(s.inputs), dict(s.used), dict(s.params)
         self._granularity, self._options, self._slices = s.granularity, dict(s.options), dict(s.slices)
+        self._line_steps = dict(s.line_steps)
         self.events.op_changed.emit(self._op)
 
     # ------------------------------------------------------------------ programs
     def set_program(self, text: str, inputs: Mapping | None = None, *, record: bool = True,
-                    label: str = "Open program", fresh_steps: bool = False) -> None:
+                    label: str = "Open program", fresh_steps: bool = False,
+                    line_steps: Mapping | None = None) -> None:
         """Show the program ``text`` with ``inputs`` added to (or replacing) the document's inputs.
 
         The operation stays as it is (its inputs too, so choosing it again needs nothing); the
         program may read any input the document holds. One undo step with ``record``; without it
         (a lesson opened) the history starts afresh. With ``fresh_steps`` the granularity goes
-        back to auto and the step options to none: a program opened anew is stepped as it says,
-        not by what the operation shown before it was stepped by. Observers see ``op_changed``:
-        re-read all.
+        back to auto, the step options to none and the lines' steps to ``line_steps`` (a lesson's
+        own; see :attr:`line_steps`): a program opened anew is stepped as it says, not by what
+        the operation shown before it was stepped by. Observers see ``op_changed``: re-read all.
 
         Raises
         ------
@@ -591,9 +671,14 @@ class Document:
         for name, value in dict(inputs or {}).items():
             arrays[str(name)] = _frozen(str(name), value)
             slices[str(name)] = _default_lead(arrays[str(name)])
-        granularity, options = (None, dict(_NO_OPTIONS)) if fresh_steps \
-            else (self._granularity, dict(self._options))
-        state = _State(self._op, text, arrays, dict(self._used), dict(self._params), granularity, options, slices)
+        steps = _checked_line_steps(line_steps) if line_steps is not None else None
+        if fresh_steps:
+            granularity, options, steps = None, dict(_NO_OPTIONS), steps or {}
+        else:
+            granularity, options = self._granularity, dict(self._options)
+            steps = dict(self._line_steps) if steps is None else steps
+        state = _State(self._op, text, arrays, dict(self._used), dict(self._params), granularity, options, slices,
+                       steps)
         if record:
             self.history.push(_ReplaceAll(self._snapshot(), state, label))
         else:
@@ -771,9 +856,15 @@ class Document:
         if spec is None:
             raise ParamError("no operation is open: there is no granularity to set")
         g = self._checked_granularity(spec, granularity)
-        if g != self._granularity:
-            self.history.push(_SetFields("granularity", {"granularity": self._granularity}, {"granularity": g},
-                                         f"Steps by {g or 'auto'}"))
+        # One granularity picked for every line: the lines' own granularities give way (their tile
+        # and k-block sizes stay), in the same undo step. Auto leaves them as they are.
+        steps = dict(self._line_steps)
+        if g is not None:
+            steps = _checked_line_steps({k: {**v, "granularity": None} for k, v in steps.items()})
+        if g != self._granularity or steps != self._line_steps:
+            self.history.push(_SetFields("granularity", {"granularity": self._granularity,
+                                                         "line_steps": dict(self._line_steps)},
+                                         {"granularity": g, "line_steps": steps}, f"Steps by {g or 'auto'}"))
 
     def set_options(self, **options) -> None:
         """Set step options: ``tile`` and ``kblock`` sizes (a positive int, or None/0 for auto).
@@ -814,6 +905,9 @@ class Document:
                 self.events.used_changed.emit(n, on)
         elif kind == "granularity":
             self._granularity = values["granularity"]
+            if "line_steps" in values and values["line_steps"] != self._line_steps:
+                self._line_steps = {k: dict(v) for k, v in values["line_steps"].items()}
+                self.events.line_steps_changed.emit(self.line_steps)
             self.events.granularity_changed.emit(self._granularity)
         elif kind == "options":
             self._options.update(values)
@@ -821,6 +915,9 @@ class Document:
         elif kind == "program_text":
             self._program_text = values["program_text"]
             self.events.program_text_changed.emit(self._program_text)
+        elif kind == "line_steps":
+            self._line_steps = {k: dict(v) for k, v in values["line_steps"].items()}
+            self.events.line_steps_changed.emit(self.line_steps)
 
     # ------------------------------------------------------------------ navigation (never recorded)
     def set_step(self, step: int) -> None:
@@ -875,6 +972,8 @@ class Document:
         # The program text rides in the view: readers that predate programs ignore it and open
         # the operation, which is all they could show; its extra inputs are among the inputs.
         view.setdefault("program", self._program_text)
+        if self._line_steps:
+            view.setdefault("line_steps", {k: dict(v) for k, v in self._line_steps.items()})
         return Session(op=self._op, params=dict(self._params), inputs=self.run_inputs(), granularity=self._granularity,
                        options=options, step=self._step, view=view)
 
@@ -888,16 +987,21 @@ class Document:
         """
         known = {i.name for i in get_spec(session.op).inputs} if isinstance(session.op, str) else set()
         program = session.view.get("program") if isinstance(session.view, Mapping) else None
+        steps = session.view.get("line_steps") if isinstance(session.view, Mapping) else None
+        steps = _checked_line_steps(steps) if steps else None  # refused before anything changes
         before = self._snapshot() if self._op is not None else None
         self.set_op(session.op, dict(session.inputs), dict(session.params), session.granularity,
                     dict(session.options), step=int(session.step), record=False)
         if isinstance(program, str) and program.strip() and program != self._program_text:
             try:
-                self.set_program(program, {n: a for n, a in session.inputs.items() if n not in known}, record=False)
+                self.set_program(program, {n: a for n, a in session.inputs.items() if n not in known}, record=False,
+                                 line_steps=steps)
             except OpScopeError:
                 if before is not None:  # all or nothing, as for the operation's own fields
                     self._put_state(before)
                 raise
+        elif steps:
+            self._put_fields("line_steps", {"line_steps": steps})
         slices = session.view.get("slices") if isinstance(session.view, Mapping) else None
         if isinstance(slices, Mapping):
             for n, lead in slices.items():

@@ -401,8 +401,9 @@ class FileActions(QObject):
                         title=lesson.title if lesson else None, description=lesson.description if lesson else None,
                         options=dict(session.options), step=int(session.step),
                         lesson=lesson.slug if lesson else None, record=False)
-            if program is not None and program.strip() and program != w.document.program_text:
-                w.document.set_program(program, extras, record=False)
+            steps = view.get("line_steps")  # the lines' own steps (the document checks them)
+            if program is not None and program.strip() and (program != w.document.program_text or steps):
+                w.document.set_program(program, extras, record=False, line_steps=steps or {})
         except Exception as exc:  # noqa: BLE001 - a malformed field must not leave half a session
             if before is not None:
                 with contextlib.suppress(Exception):

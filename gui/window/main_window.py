@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 from opscope import compute
-from opscope.compute.document import Document
+from opscope.compute.document import EVERY_LINE, Document
 from opscope.compute.errors import OpScopeError
 from opscope.compute.program import get_program_lesson, infer_input_shapes, parse_program, program_lessons
 from opscope.compute.program.mistakes import get_mistake, mistakes
@@ -156,12 +156,6 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self.layout_restored = False  # set by gui.window.settings: keep the restored dock sizes
         self._land_on: int | None = None
-        # A program lesson's per-line granularity, kept with the text it belongs to: the
-        # document's granularity is the operation's, and a dict has no place there.
-        self._program_granularity: tuple[str, dict] | None = None
-        # The steps chosen line by line in the Operation panel's program box: (text, line →
-        # granularity, line → {"tile", "kblock"}), for that text only.
-        self._program_steps: tuple[str, dict, dict] | None = None
         # While missing inputs are added, the editor keeps its (not yet checked) text.
         self._keep_editor_text = False
         # Heatmap views for the first boards are built while the window idles, one per event-loop
@@ -337,6 +331,7 @@ class MainWindow(QMainWindow):
         ev.params_changed.connect(self._doc_params_changed)
         ev.granularity_changed.connect(lambda _g: self._doc_stepping_changed())
         ev.options_changed.connect(lambda _o: self._doc_stepping_changed())
+        ev.line_steps_changed.connect(lambda _s: self._user_changed())
         ev.step_changed.connect(self._doc_step_changed)
         ev.program_text_changed.connect(self._doc_program_changed)
         ev.inputs_changed.connect(lambda _n: self._update_input_shapes())
@@ -461,11 +456,11 @@ class MainWindow(QMainWindow):
         inputs = {k: np.asarray(v) for k, v in plesson.inputs.items()}
         # A program's scalars (d_k) are inputs like any other: 0-d arrays the user can edit.
         inputs.update({k: np.asarray(v, dtype=np.float64) for k, v in plesson.params.items()})
-        self._program_granularity = (plesson.text, dict(plesson.granularity))
-        self._program_steps = None  # steps picked for an earlier showing of this text are not the lesson's
+        # The lesson's own steps, line by line, live in the document (sessions and undo keep them).
+        steps = {line: {"granularity": g} for line, g in plesson.granularity.items()}
         self._loading = True
         try:
-            self.document.set_program(plesson.text, inputs, record=False, fresh_steps=True)
+            self.document.set_program(plesson.text, inputs, record=False, fresh_steps=True, line_steps=steps)
             self._lesson = slug
             self.lesson_actions[slug].setChecked(True)
             self.header.set_text(plesson.title, plesson.description)
@@ -493,11 +488,13 @@ class MainWindow(QMainWindow):
         if self.document.op is None:
             self.select_op(get_lesson(DEFAULT_LESSON).op, record=False)
         arrays = {k: np.asarray(v) for k, v in dict(inputs or {}).items()}
-        self._program_granularity = (text, granularity if granularity is not None else {})
-        self._program_steps = None
+        if isinstance(granularity, str):
+            steps = {EVERY_LINE: {"granularity": granularity}}
+        else:
+            steps = {line: {"granularity": g} for line, g in dict(granularity or {}).items()}
         self._loading = True
         try:
-            self.document.set_program(text, arrays, record=False, fresh_steps=True)
+            self.document.set_program(text, arrays, record=False, fresh_steps=True, line_steps=steps)
             self._lesson = None
             for act in self.lesson_actions.values():
                 act.setChecked(False)
@@ -897,14 +894,8 @@ class MainWindow(QMainWindow):
         except OpScopeError:
             reads = tuple(doc.inputs)  # the worker's stream_program says what is wrong
         inputs = {n: doc.inputs[n] for n in reads if n in doc.inputs}
-        granularity = doc.granularity
-        options = None
-        # A lesson's per-line steps, until the user picks one granularity for every line.
-        if granularity is None and self._program_granularity is not None and self._program_granularity[0] == text:
-            granularity = self._program_granularity[1] or None
-        # Steps picked line by line in the program box win: they were chosen for this text.
-        if self._program_steps is not None and self._program_steps[0] == text:
-            granularity, options = self._program_steps[1] or None, self._program_steps[2] or None
+        # The lines' own steps (a lesson's, or picked in the program box), else one for all.
+        granularity, options = doc.program_steps()
         return RunRequest(self._run_id, "program", inputs, {}, granularity, program=text, options=options)
 
     def _program_lines_edited(self) -> None:
@@ -912,8 +903,12 @@ class MainWindow(QMainWindow):
         if self._loading:
             return
         granularity, options = self.operation_panel.program.values()
-        self._program_steps = (self.document.program_text, granularity, options)
-        self._user_changed()
+        lines = set(granularity) | set(options)
+        steps = {line: {"granularity": granularity.get(line), **options.get(line, {})} for line in lines}
+        try:
+            self.document.set_line_steps(steps)  # one undo step; the document's event re-runs
+        except OpScopeError as exc:
+            self.status.flash(str(exc))
 
     def _show_program_panel(self, tl) -> None:
         """The Operation panel shows what runs: a program's lines and their steps, or the operation."""
@@ -921,11 +916,7 @@ class MainWindow(QMainWindow):
         if tl.op != "program":
             panel.show_operation()
             return
-        chosen, options = {}, {}
-        if self._program_steps is not None and self._program_steps[0] == tl.text:
-            chosen, options = self._program_steps[1], self._program_steps[2]
-        elif self._program_granularity is not None and self._program_granularity[0] == tl.text:
-            chosen = self._program_granularity[1]
+        chosen, options = self.document.program_steps()
         panel.show_program(line_rows(tl, chosen, options))
 
     def _on_run_finished(self, run_id: int, tl) -> None:

@@ -286,6 +286,50 @@ def test_a_program_opened_with_fresh_steps_is_stepped_by_auto(doc):
     assert doc.granularity == "kblock" and doc.program_text == "out = X * 3"
 
 
+def test_line_steps_are_one_undo_step_and_resolve_for_the_run(doc):
+    doc.set_program("s = A @ B\nr = s * 2", record=False, fresh_steps=True,
+                    line_steps={"s": {"granularity": "stage"}})
+    assert doc.program_steps() == ({"s": "stage"}, None)
+    rec = Recorder(doc)
+    doc.set_line_steps({"s": {"granularity": "tile", "tile": 1}, "r": {"granularity": None}})
+    assert rec.names() == ["line_steps_changed"]
+    assert dict(doc.line_steps) == {"s": {"granularity": "tile", "tile": 1, "kblock": None}}
+    assert doc.program_steps() == ({"s": "tile"}, {"s": {"tile": 1}})
+    doc.undo()
+    assert doc.program_steps() == ({"s": "stage"}, None)
+    # One granularity picked for every line: the lines' own give way, in the same undo step.
+    doc.set_granularity("element")
+    assert doc.program_steps() == ("element", None) and not doc.line_steps
+    doc.undo()
+    assert doc.granularity is None and doc.program_steps() == ({"s": "stage"}, None)
+    doc.set_line_steps({"*": {"granularity": "kblock"}})
+    assert doc.program_steps() == ("kblock", None)
+
+
+@pytest.mark.parametrize("bad", [
+    "stage", {"s": "stage"}, {"s": {"steps": 3}}, {"s": {"tile": -1}}, {"s": {"granularity": 3}}, {"": {}},
+])
+def test_bad_line_steps_are_refused_and_change_nothing(doc, bad):
+    doc.set_program("s = A @ B", record=False, fresh_steps=True, line_steps={"s": {"granularity": "stage"}})
+    before = dict(doc.line_steps)
+    with pytest.raises(ParamError):
+        doc.set_line_steps(bad)
+    assert dict(doc.line_steps) == before
+
+
+def test_line_steps_ride_in_the_session(doc):
+    doc.set_program("s = A @ B\nr = s * 2", record=False, fresh_steps=True,
+                    line_steps={"s": {"granularity": "kblock", "kblock": 1}})
+    back = Document()
+    back.load_session(doc.to_session())
+    assert back.program_steps() == ({"s": "kblock"}, {"s": {"kblock": 1}})
+    broken = doc.to_session(view={"line_steps": {"s": {"tile": "big"}}})
+    before = _state(back)
+    with pytest.raises(ParamError):
+        back.load_session(broken)
+    _same_state(_state(back), before)
+
+
 def test_add_inputs_adds_only_new_names(doc):
     a = doc.input("A")
     assert doc.add_inputs({"A": np.zeros((5, 5)), "W": np.zeros((2, 2))}) == ["W"]

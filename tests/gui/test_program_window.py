@@ -362,3 +362,28 @@ def test_the_clicker_walks_the_focus_pages_of_a_step_then_the_next_step(make_win
     qtbot.waitUntil(lambda: c.current_index == 1, timeout=5000)
     for r in c.layout_report():
         assert r["numbers"] is False or r["font_px"] >= 16.0, r
+
+
+def test_a_programs_line_steps_are_saved_undone_and_reopened(make_window, qtbot, tmp_path):
+    """The steps of each line live in the document: a session keeps the lesson's (the
+    transformer's mha and LayerNorm lines by stage), a pick in the program box is one undo step
+    that re-runs, and the reopened session steps every line as it was saved."""
+    w = make_window(lesson="transformer_post_ln", autoplay=False)
+    wait_idle(qtbot, w)
+    lesson = [(p.name, p.granularity, len(p)) for p in w.timeline.lines]
+    assert dict(w.document.line_steps)["a"]["granularity"] == "stage"
+    w.operation_panel.program.set_line_granularity("r1", "stage")
+    wait_idle(qtbot, w)
+    assert w.timeline.part("r1").granularity == "stage" and len(w.timeline.part("r1")) == 2
+    path = str(tmp_path / "t.opscope")
+    assert w.files.save_session(path)
+    w.document.undo()  # the pick, undone: r1 by its default again, and the run follows
+    wait_idle(qtbot, w)
+    assert [(p.name, p.granularity, len(p)) for p in w.timeline.lines] == lesson
+    other = make_window(lesson="dot_product", autoplay=False)
+    wait_idle(qtbot, other)
+    assert other.files.open_session(path)
+    wait_idle(qtbot, other)
+    got = [(p.name, p.granularity) for p in other.timeline.lines]
+    assert got == [(n, "stage" if n == "r1" else g) for n, g, _ in lesson]
+    assert other.operation_panel.program.widgets("r1")[0].currentData() == "stage"
