@@ -15,7 +15,8 @@ glides there in :data:`MORPH_MS` instead of jumping. On the plane:
 
 Labels are placed by :func:`place_labels`, in screen pixels, so that none covers another, an
 arrow head or the determinant. ``y`` is the run's own result; everything else is display geometry
-of the 2×2 matrix on screen (:func:`plane_geometry`), what a lecturer sketches on the board.
+of the 2×2 matrix on screen, computed in :mod:`compute.plane` (:func:`plane_geometry`): what a
+lecturer sketches on the board, as numbers this view draws.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from opscope.compute.plane import GRID, morph_matrix, plane_extent, plane_geometry
 from PySide6.QtCore import QPointF, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QGuiApplication
 
 __all__ = ["GRID", "MORPH_MS", "GeometryView", "morph_matrix", "place_labels", "plane_geometry"]
 
-GRID = 2  # unit grid lines from -GRID to GRID
 #: How long the plane takes to glide to a new step's morph (ms).
 MORPH_MS = 700
 _TICK_MS = 30
@@ -52,50 +53,6 @@ def _num(v: float) -> str:
     if text in ("-0", "0"):
         return "0"
     return text.replace("-", _MINUS)
-
-
-def morph_matrix(A, t: float) -> np.ndarray:
-    """``(1 − t) I + t A`` for the 2×2 ``A``: the identity at ``t = 0``, ``A`` at ``t = 1``."""
-    A = np.asarray(A, dtype=np.float64).reshape(2, 2)
-    t = float(min(1.0, max(0.0, t)))
-    return (1.0 - t) * np.eye(2) + t * A
-
-
-def plane_geometry(A, t: float = 1.0) -> dict:
-    """What to draw for the 2×2 matrix ``A`` at morph ``t``.
-
-    Returns
-    -------
-    dict
-        ``matrix``: M = (1 − t) I + t A; ``lines``: images under M of the grid lines (2×2 arrays
-        whose columns are the end points); ``square``: the unit square's image (2×5, closed);
-        ``basis``: the images of î and ĵ (the columns of M); ``det``: det M, the square's signed
-        area; ``eig``: ``(λ, unit v, M v)`` for each real eigen-direction of A (once when repeated).
-        M v = (1 − t + tλ) v: an eigenvector of A stays on its line for every t.
-    """
-    A = np.asarray(A, dtype=np.float64).reshape(2, 2)
-    M = morph_matrix(A, t)
-    ticks = np.arange(-GRID, GRID + 1, dtype=np.float64)
-    ends = np.array([-GRID, GRID], dtype=np.float64)
-    lines = []
-    for k in ticks:
-        for pts in (np.stack([np.full(2, k), ends]), np.stack([ends, np.full(2, k)])):
-            lines.append(M @ pts)  # columns are the two end points
-    square = M @ np.array([[0.0, 1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0, 0.0]])
-    eig = []
-    if np.all(np.isfinite(A)):
-        values, vectors = np.linalg.eig(A)
-        for k in range(2):
-            if abs(values[k].imag) < 1e-12 and np.all(np.abs(vectors[:, k].imag) < 1e-12):
-                v = vectors[:, k].real
-                norm = float(np.hypot(v[0], v[1]))
-                if norm > 0:
-                    v = v / norm
-                    eig.append((float(values[k].real), v, M @ v))
-        if len(eig) == 2 and abs(abs(float(eig[0][1] @ eig[1][1])) - 1.0) < 1e-9:
-            eig = eig[:1]  # a repeated eigen-direction: draw it once
-    return {"matrix": M, "lines": lines, "square": square, "basis": (M[:, 0].copy(), M[:, 1].copy()),
-            "det": float(np.linalg.det(M)), "eig": eig}
 
 
 # --- label placement (pure: pixels in, pixels out) ---------------------------------------------------
@@ -365,10 +322,7 @@ class GeometryView(pg.PlotWidget):
     def _fit_range(self, A, xv, yv) -> None:
         # M(t)p is linear in t, so the picture is largest at t = 0 or t = 1: one range for the whole
         # morph, and the plane never jumps while it moves.
-        pts = [*plane_geometry(A, 0.0)["lines"], *plane_geometry(A, 1.0)["lines"]]
-        values = [float(np.nanmax(np.abs(p))) for p in pts if np.isfinite(p).any()]
-        values += [float(np.nanmax(np.abs(v))) for v in (xv, yv, A @ np.nan_to_num(xv)) if np.isfinite(v).any()]
-        self._ext = min(max([GRID, *values]), 50.0) * 1.12
+        self._ext = plane_extent(A, xv, yv) * 1.12
         self.getPlotItem().setRange(xRange=(-self._ext, self._ext), yRange=(-self._ext, self._ext), padding=0)
 
     def _draw(self) -> None:
@@ -376,7 +330,7 @@ class GeometryView(pg.PlotWidget):
         if A is None:
             return
         t = self._t
-        geo = plane_geometry(A, t)
+        geo = plane_geometry(A, t, self._xv)
         for item, pts in zip(self._img_lines, geo["lines"]):
             item.setData(pts[0], pts[1])
         self._square.setData(geo["square"][0], geo["square"][1])
@@ -404,19 +358,14 @@ class GeometryView(pg.PlotWidget):
         flip = " (flipped)" if det < -1e-12 else ""
         self._det.setText(f"{name} = {_num(det)}{flip}")
         self._det.setVisible(True)
-        if not geo["eig"]:
-            note = "no real eigenvectors\n(A rotates every direction)"
-        elif np.allclose(A, A[0, 0] * np.eye(2)):
-            note = "every vector is an eigenvector"
-        else:
-            note = ""
+        note = geo["note"]
         self._note.setText(note)
         self._note.setVisible(bool(note))
         x, y = self._xv, self._yv
         self._set_arrow(self._x, x, "x")
         y_ok = bool(np.all(np.isfinite(y)))
         self._set_arrow(self._y, y if y_ok else None, "y = Ax")
-        carried = geo["matrix"] @ x if np.all(np.isfinite(x)) else None
+        carried = geo["carried"]
         show_carried = carried is not None and not (y_ok and done) and t > 1e-9
         self._set_arrow(self._carried, carried if show_carried else None, None)
         self._place_labels()
