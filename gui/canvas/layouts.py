@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from opscope.compute import Region, get_spec, operations
+from opscope.compute import get_spec, operations
 from opscope.compute.numbers import fmt_shape
 
 from . import flow
@@ -311,7 +311,6 @@ def layout_attention(board: Board) -> None:
 
 def layout_mha(board: Board) -> None:
     tl = board.tl
-    h = int(tl.params.get("num_heads", 1))
     batch = {"lead_names": ("batch",)}
     heads = {"lead_names": ("batch", "head")}
     f = flow.FlowBuilder(board, board.digit_px)
@@ -335,35 +334,14 @@ def layout_mha(board: Board) -> None:
     f.stage("heads", left=("weights", "V"), sign="@V\n→")
     f.stage("concat", left=("heads",), sign="concat\n→")
     f.stage("result", left=("concat",), top="W_o", sign="@W_o\n→")
-    panel = f.finish(0, 0)
-    d = tl.shape("Q")[-1]
-    dh = d // h if h else d
+    f.finish(0, 0)
+    # Head j reads columns dh·j … dh·j + dh − 1 of Q, K and V: the heads' own width, read from the
+    # run's shapes (compute splits the heads; its steps cover every head at once).
+    hs = tl.shape("heads")
+    h, dh = int(hs[-3]), int(hs[-1])
     note = board.note(f"{h} heads × {dh} columns: head j uses columns {dh}·j … {dh}·j+{dh - 1} of Q, K, V", 1, 0)
     note.setMaximumHeight(60)
     board.weight(rows={0: 20.0, 1: 0.0})
-
-    def head_columns(frame):
-        step = frame.step
-        if step is None or h <= 1:
-            return {}
-        written = [r for r in step.regions if r.kind == "write" and r.tensor in ("scores", "weights", "heads")]
-        if not written or len(written[0].box) < 3:
-            return {}
-        a, b = written[0].box[-3]
-        if b - a != 1:
-            return {}  # every head at once: each head's own view is framed, no columns to single out
-        cols = (a * dh, (a + 1) * dh)
-        out = {}
-        targets = {"scores": ("Q", "K"), "heads": ("V",)}.get(step.stage, ())
-        for name in targets:
-            if name not in panel.views:
-                continue
-            shape = tl.shape(name)
-            box = tuple((0, s) for s in shape[:-1]) + (cols,)
-            out[name] = [Region(name, "read", box)]
-        return out
-
-    board.on_regions(head_columns)
 
 
 # --- fallback -------------------------------------------------------------------------------------
