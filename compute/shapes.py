@@ -72,3 +72,32 @@ def normalize_axis(op: str, axis, ndim: int, name: str = "X") -> tuple[int, ...]
             raise ParamError(f"{op}: axis {ax} is repeated in {axis!r}")
         out.append(ax)
     return tuple(sorted(out))
+
+
+def batch_alignment(a, b, out) -> str | None:
+    """How the batch axes of two operands broadcast into the output, as a few aligned lines
+    (``batch axes, aligned right:`` …, then which operand is reused along which batch axis), or
+    None when neither operand has batch axes. ``a``, ``b``, ``out``: (name, shape, core) with
+    ``core`` the trailing axes that are not batch axes (2 for a matrix, 1 for a vector)."""
+    (na, sa, ca), (nb, sb, cb), (no, so, co) = a, b, out
+    sa, sb, so = tuple(sa), tuple(sb), tuple(so)
+    ba, bb = sa[: max(0, len(sa) - ca)], sb[: max(0, len(sb) - cb)]
+    bo = so[: max(0, len(so) - co)]
+    if not ba and not bb:
+        return None
+    n = max(len(ba), len(bb), len(bo))
+    width = max([len(str(x)) for x in (*ba, *bb, *bo)] + [1])
+
+    def row(name, shape):
+        cells = ["·".rjust(width)] * (n - len(shape)) + [str(x).rjust(width) for x in shape]
+        return f"{name:>6}: " + " ".join(cells)
+
+    lines = ["batch axes, aligned right:", row(na, ba), row(nb, bb), row(no, bo)]
+    reused = []
+    for name, shape in ((na, ba), (nb, bb)):
+        pad = (1,) * (n - len(shape)) + tuple(shape)
+        for axis, (s, o) in enumerate(zip(pad, (1,) * (n - len(bo)) + tuple(bo))):
+            if s == 1 and o > 1:
+                reused.append(f"{name} reused along batch axis {axis}")
+    lines.append("; ".join(reused) if reused else "batch sizes equal: paired one to one")
+    return "\n".join(lines)

@@ -12,6 +12,7 @@ import math
 
 from opscope.compute import get_spec, operations
 from opscope.compute.numbers import fmt_shape
+from opscope.compute.shapes import batch_alignment
 
 from . import flow
 from .board import Board, cell_weight, display_shape
@@ -51,28 +52,9 @@ def box_text(box, shape) -> str:
 
 
 def batch_note(tl, a: str, b: str, out: str, core_a: int, core_b: int, core_out: int) -> str | None:
-    """How the batch axes of ``a`` and ``b`` broadcast into ``out`` (right-aligned), or None if unbatched."""
-    sa, sb, so = tl.shape(a), tl.shape(b), tl.shape(out)
-    ba, bb = sa[: max(0, len(sa) - core_a)], sb[: max(0, len(sb) - core_b)]
-    bo = so[: max(0, len(so) - core_out)]
-    if not ba and not bb:
-        return None
-    n = max(len(ba), len(bb), len(bo))
-    width = max([len(str(x)) for x in (*ba, *bb, *bo)] + [1])
-
-    def row(name, shape):
-        cells = ["·".rjust(width)] * (n - len(shape)) + [str(x).rjust(width) for x in shape]
-        return f"{name:>6}: " + " ".join(cells)
-
-    lines = ["batch axes, aligned right:", row(a, ba), row(b, bb), row(out, bo)]
-    reused = []
-    for name, shape in ((a, ba), (b, bb)):
-        pad = (1,) * (n - len(shape)) + tuple(shape)
-        for axis, (s, o) in enumerate(zip(pad, (1,) * (n - len(bo)) + tuple(bo))):
-            if s == 1 and o > 1:
-                reused.append(f"{name} reused along batch axis {axis}")
-    lines.append("; ".join(reused) if reused else "batch sizes equal: paired one to one")
-    return "\n".join(lines)
+    """How the batch axes of ``a`` and ``b`` broadcast into ``out`` (:func:`compute.shapes.batch_alignment`
+    of the run's shapes), or None if unbatched."""
+    return batch_alignment((a, tl.shape(a), core_a), (b, tl.shape(b), core_b), (out, tl.shape(out), core_out))
 
 
 # --- products -----------------------------------------------------------------------------------
