@@ -52,19 +52,37 @@ def _nested(a) -> str:
     return fmt_list(a) if a.ndim == 1 else "[" + ", ".join(_nested(r) for r in a) + "]"
 
 
-def _alignment_caption(sa, sb, out, run=None) -> str:
-    """What broadcasting copies, with the copied operand's numbers when it is small (≤ 6 values)."""
+def _alignment_lines(sa, sb, out, host=None) -> list[str]:
+    """What broadcasting copies, as lines: the target shape, each copied operand (with its numbers
+    when it is small, ≤ 6 values, read through ``host(name)``), then the shapes aligned."""
     parts = []
     for name, s in (("A", sa), ("B", sb)):
         axes = stretched_axes(s, out)
         if axes:
             values = ""
-            if run is not None and _prod(s) <= 6:
-                a = run.host(name)
+            if host is not None and _prod(s) <= 6:
+                a = host(name)
                 values = " = " + (num(a[()]) if not s else fmt_list(a) if len(s) == 1 else _nested(a))
             parts.append(f"{name} {fmt_shape(s)}{values} copied along axis {', '.join(str(a) for a in axes)}")
     how = "; ".join(parts) if parts else "same shapes, nothing copied"
-    return f"broadcast to {fmt_shape(out)}: {how}. Shapes aligned from the right:\n" + aligned(sa, sb)
+    return [f"broadcast to {fmt_shape(out)}:", f"{how}.", "Shapes aligned from the right:", aligned(sa, sb)]
+
+
+def _alignment_caption(sa, sb, out, run=None) -> str:
+    """The broadcast step's caption: :func:`_alignment_lines` on one line, the alignment below."""
+    head, how, rule, table = _alignment_lines(sa, sb, out, run.host if run is not None else None)
+    return f"{head} {how} {rule}\n{table}"
+
+
+def broadcast_note(tl) -> str | None:
+    """The note a board shows beside an element-wise run's operands: what broadcasting copies,
+    one fact a line, with the copied operand's numbers when small (None when nothing is copied
+    and the shapes are equal)."""
+    sa, sb, out = tuple(tl.shape("A")), tuple(tl.shape("B")), tuple(tl.shape("result"))
+    if sa == sb == out:
+        return None
+    inputs = tl.inputs()
+    return "\n".join(_alignment_lines(sa, sb, out, lambda name: np.asarray(inputs[name])))
 
 
 def make_elementwise(name: str, symbol: str, word: str, func, order: int, example):

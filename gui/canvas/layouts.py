@@ -12,6 +12,7 @@ import math
 
 from opscope.compute import get_spec, operations
 from opscope.compute.numbers import fmt_shape
+from opscope.compute.ops.elementwise import broadcast_note
 from opscope.compute.shapes import batch_alignment
 
 from . import flow
@@ -180,9 +181,7 @@ def layout_elementwise(board: Board) -> None:
     symbol = "×" if tl.op == "hadamard" else "+"
     board.heat("A", 0, 0, colorbar=False)
     board.heat("B", 0, 2, colorbar=False)
-    caption = tl[0].caption if len(tl) and tl[0].stage == "broadcast" else ""
-    caption = caption.replace(": ", ":\n", 1).replace(". Shapes aligned", ".\nShapes aligned")
-    board.note(caption or "A and B already have the same shape", 0, 3, 1, 2)
+    board.note(broadcast_note(tl) or "A and B already have the same shape", 0, 3, 1, 2)
     for name, col in (("A_broadcast", 0), ("B_broadcast", 2)):
         v = board.heat(name, 1, col)
         if v is not None:
