@@ -709,7 +709,21 @@ def _arrange(ops: Sequence[FlowItem], res: FlowItem, width: float, height: float
              m: Metrics) -> tuple[float, bool, int, dict[str, float], float]:
     """(cell px, beside, per_row, aspects, digit px) of the focus of ``ops`` → ``res``: of square
     cells widened into the room left, and of cells each as wide as its own numbers want, the one
-    whose smallest numbers are the biggest (square on a tie: bigger colour cells)."""
+    whose smallest numbers are the biggest (square on a tie: bigger colour cells). Cached: the
+    band search asks for the same pages at the same sizes many times (items are frozen)."""
+    s, beside, per_row, aspects, digits = _arrange_cached(tuple(ops), res, float(width), float(height), m)
+    return s, beside, per_row, dict(aspects), digits
+
+
+@functools.lru_cache(maxsize=4096)
+def _arrange_cached(ops: tuple[FlowItem, ...], res: FlowItem, width: float, height: float,
+                    m: Metrics) -> tuple[float, bool, int, tuple, float]:
+    s, beside, per_row, aspects, digits = _arrange_once(ops, res, width, height, m)
+    return s, beside, per_row, tuple(aspects.items()), digits
+
+
+def _arrange_once(ops: Sequence[FlowItem], res: FlowItem, width: float, height: float,
+                  m: Metrics) -> tuple[float, bool, int, dict[str, float], float]:
     s, beside, per_row = _focus_best(ops, res, width, height, m)
     s = max(s, m.min_cell)
     aspects = _focus_aspect(ops, res, beside, per_row, s, width, m)
