@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from ..heatmap import LABEL_HEIGHT_SHARE, MAX_LABEL_PX, MIN_LABEL_PX, label_font, label_font_px
 from .board import sign_label
+from .pages import StepPages
 
 #: A 3-D/4-D tensor with at most this many 2-D slices is drawn as small multiples.
 MAX_MULTIPLES = 8
@@ -528,7 +529,7 @@ def digit_ratio_for(digit_px: float) -> float:
     return _digit_ratio()
 
 
-class FlowPanel(QWidget):
+class FlowPanel(StepPages, QWidget):
     """The views of a flow, positioned by :func:`place` for the page of the stage in play.
 
     Parameters
@@ -653,29 +654,9 @@ class FlowPanel(QWidget):
         # New size, maybe new pages: the step in play picks its page (and its pages) again.
         self.show_step(self._last_step)
 
-    @property
-    def step_pages(self) -> tuple[int, ...]:
-        """Indices (in :attr:`pages`) of the pages the step in play spreads over (empty: one page)."""
-        return self._sub
-
-    def next_page(self) -> bool:
-        """Show the next page of the step in play; False when there is none (the step is done)."""
-        return self._move_page(+1)
-
-    def previous_page(self) -> bool:
-        """Show the previous page of the step in play; False when it shows its first."""
-        return self._move_page(-1)
-
-    def _move_page(self, delta: int) -> bool:
-        if not self._sub or self._page not in self._sub:
-            return False
-        k = self._sub.index(self._page) + delta
-        if not 0 <= k < len(self._sub):
-            return False
-        self._page = self._sub[k]
+    def _show_page(self) -> None:
         self.relayout()
         self._update_bar()
-        return True
 
     def _update_bar(self) -> None:
         """The "page 2 of 3 ▸" bar: only while the step in play spreads over several pages."""

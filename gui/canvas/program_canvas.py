@@ -44,6 +44,7 @@ from . import program_layout as pl
 from .canvas import DEFAULT_MAX_SHAPE, _same_array, follow_levels, use_board_palette
 from .flow import digit_target
 from .frame import Frame, Snapshot, ViewEntry, prepare
+from .pages import StepPages
 from .pool import shared_pool
 
 EDGE_COLOR = QColor(120, 120, 120, 150)
@@ -70,7 +71,7 @@ class _SliceRegion:
     box: tuple
 
 
-class ProgramCanvas(QWidget):
+class ProgramCanvas(StepPages, QWidget):
     """The data flow of a :class:`~compute.program.timeline.ProgramTimeline` (see the module docstring).
 
     Parameters
@@ -251,29 +252,8 @@ class ProgramCanvas(QWidget):
         slices = [np.asarray(self._views[t.key].data()) for t in item.tiles]
         return np.stack(slices).reshape(item.shape[:-2] + slices[0].shape)
 
-    @property
-    def step_pages(self) -> tuple[int, ...]:
-        """Indices of the focus pages the step in play spreads over (empty: one page)."""
-        return self._sub
-
-    def next_page(self) -> bool:
-        """Show the next focus page of the step in play (mha's projection reads X, W_q, W_k and
-        W_v: at 1024×768 they take two pages); False when there is none (the step is done)."""
-        return self._move_page(+1)
-
-    def previous_page(self) -> bool:
-        """Show the previous focus page of the step in play; False when it shows its first."""
-        return self._move_page(-1)
-
-    def _move_page(self, delta: int) -> bool:
-        if not self._sub or self._page not in self._sub:
-            return False
-        k = self._sub.index(self._page) + delta
-        if not 0 <= k < len(self._sub):
-            return False
-        self._page = self._sub[k]
+    def _show_page(self) -> None:
         self.relayout()
-        return True
 
     def _focus_pages(self, col: int) -> tuple[pl.FocusPage, ...]:
         """The focus pages of column ``col`` at the canvas' size (cached per size)."""
