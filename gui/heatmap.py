@@ -781,6 +781,12 @@ class HeatmapView(QFrame):
         self._plot.showAxis("left", show=not (nd == 0 or row_like))
         self._plot.showAxis("top", show=not (nd == 0 or col_like))
         left.count, top.count = h, w
+        # The row labels' space from the row count, not grown from what was painted: pyqtgraph resizes
+        # an axis to its labels during the paint, a relayout the view box of a pooled view shown
+        # again never got (W2 8×4 kept a 35 px axis for 15 px of labels: cells 9 % smaller).
+        digits = len(str(max(h - 1, 0)))
+        left.setStyle(autoExpandTextSpace=False,
+                      tickTextWidth=int(math.ceil(QFontMetrics(AXIS_FONT).horizontalAdvance("8" * digits))) + 1)
         # Square cells read as a matrix; a very elongated slice (a long vector, a 16×1024 panel)
         # would be a hairline, so its cells may stretch instead.
         self._vb.setAspectLocked(max(h, w) <= ASPECT_LOCK_RATIO * min(h, w), ratio=self._cell_aspect)
