@@ -437,17 +437,26 @@ def largest_fit(extent, width: float, height: float, hi: float) -> float:
     return lo
 
 
+#: Most inputs of one line laid side by side above it in the overview.
+MAX_STACK = 6
+
+
 def _best(cols: Sequence[FlowColumn], width: float, height: float, m: Metrics) -> tuple[float, int, int]:
     """(cell px, wrap, stack) of the arrangement of ``cols`` with the biggest cells that fits."""
     best = (0.0, len(cols), 1)
     most_inputs = max((len(c.inputs) for c in cols), default=0)
+    lowest = (math.inf, len(cols), 1)  # where nothing fits: the arrangement that overflows least
     for wrap in range(1, len(cols) + 1):
         if wrap < len(cols) and math.ceil(len(cols) / wrap) == math.ceil(len(cols) / (wrap + 1)):
             continue  # same number of rows as a wider wrap: never better balanced, skip it
-        for stack in range(1, max(1, min(3, most_inputs)) + 1):
+        # Up to MAX_STACK inputs side by side: a short band fits mha's five inputs as one row.
+        for stack in range(1, max(1, min(MAX_STACK, most_inputs)) + 1):
             lo, hi = 0.0, m.max_cell
-            if _extent(cols, wrap, stack, m.min_cell, m)[0] > width * 4:
+            w0, h0 = _extent(cols, wrap, stack, m.min_cell, m)
+            if w0 > width * 4:
                 continue
+            if w0 <= width and h0 < lowest[0]:
+                lowest = (h0, wrap, stack)
             if best[0] > 0.0:
                 # Extents grow with s: if this arrangement does not fit just above the best cells so
                 # far, its bisection cannot beat them. Skipping it changes no result.
@@ -457,6 +466,8 @@ def _best(cols: Sequence[FlowColumn], width: float, height: float, m: Metrics) -
             lo = largest_fit(lambda x, wrap=wrap, stack=stack: _extent(cols, wrap, stack, x, m), width, height, hi)
             if lo > best[0] + 1e-6:
                 best = (lo, wrap, stack)
+    if best[0] <= 0.0 and math.isfinite(lowest[0]):
+        return 0.0, lowest[1], lowest[2]
     return best
 
 
@@ -528,6 +539,8 @@ FOCUS_ARROW = 56.0
 #: Overview band heights tried, as fractions of the canvas height (the largest that leaves every
 #: line's focus readable wins, so the overview is as big as it can be without costing legibility).
 OVERVIEW_FRACTIONS = (0.16, 0.2, 0.24, 0.28, 0.32, 0.36, 0.4, 0.45, 0.5)
+#: The lines alone (:data:`LINES_ONLY`) fit shorter bands: a row of labels over small result tiles.
+LINES_FRACTIONS = (0.1, 0.12, 0.14, *OVERVIEW_FRACTIONS)
 #: Gap between the overview band and the focus below it.
 BAND_GAP = 14.0
 
@@ -600,10 +613,22 @@ class FlowLayout:
 OVERVIEW_MIN_CELL = 10.0
 
 
-def overview_graph(graph: FlowGraph, chips: bool) -> FlowGraph:
-    """``graph`` with its columns' inputs drawn as name chips (``chips``) or unchanged."""
+#: The overview mode that draws the lines alone (their labels and results, arrows between them):
+#: the program's inputs are on the focus pages only. The last resort of a short canvas, where even
+#: a row of name chips costs an 8-row operand its readable numbers.
+LINES_ONLY = "lines"
+
+
+def overview_graph(graph: FlowGraph, chips: bool | str) -> FlowGraph:
+    """``graph`` with its columns' inputs drawn as name chips (``chips`` True), left out
+    (:data:`LINES_ONLY`) or unchanged (False)."""
     if not chips:
         return graph
+    if chips == LINES_ONLY:
+        inputs = {i.tensor for c in graph.columns for i in c.inputs}
+        columns = tuple(dataclasses.replace(c, inputs=()) for c in graph.columns)
+        items = {k: v for k, v in graph.items.items() if k not in inputs}
+        return FlowGraph(columns, items, {k: v for k, v in graph.column_of.items() if k not in inputs})
     columns = tuple(dataclasses.replace(c, inputs=tuple(dataclasses.replace(i, chip=True) for i in c.inputs))
                     for c in graph.columns)
     items = dict(graph.items)
@@ -901,8 +926,9 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
     (:func:`focus_pages`), those whose overview cells are big enough to see
     (:data:`OVERVIEW_MIN_CELL`) come first, then the one that needs the fewest pages, then has the
     biggest overview cells, wins (tensors preferred to chips unless chips get cells a third
-    bigger). Where none does, the one whose least readable focus is the most readable, then whose
-    lines are the most readable on average (a line no band makes readable must not decide alone).
+    bigger; the lines alone, :data:`LINES_ONLY`, only where no band with inputs is readable).
+    Where none does, the one whose least readable focus is the most readable, then whose lines are
+    the most readable on average (a line no band makes readable must not decide alone).
     """
     n = len(graph.columns)
     if n == 0:
@@ -917,20 +943,22 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
         return focus_cache[key]
 
     cands = []
-    for chips in (False, True):
+    for chips in (False, True, LINES_ONLY):
+        if chips == LINES_ONLY and any(c[0] >= 1.0 - 1e-6 for c in cands):
+            break  # a band with inputs is readable: the lines alone cannot win (and cost ~0.1 s)
         og = overview_graph(graph, chips)
-        for frac in OVERVIEW_FRACTIONS:
+        for frac in (LINES_FRACTIONS if chips == LINES_ONLY else OVERVIEW_FRACTIONS):
             ov = place(og, width, height * frac, om, top=True)
             if ov.height > height * frac + 0.5 and ov.cell_px <= om.min_cell + 1e-6:
                 continue  # even its smallest cells overflow the band into the focus
             band = min(height * frac, ov.height)
             worst, mean, pages = fit_for(height - band - BAND_GAP)
-            looks = min(ov.cell_px, 24.0) * (0.75 if chips else 1.0)
+            looks = min(ov.cell_px, 24.0) * {False: 1.0, True: 0.75, LINES_ONLY: 0.25}[chips]
             cands.append((worst, ov.cell_px, looks, -band, chips, band, -pages, mean))
     readable = [c for c in cands if c[0] >= 1.0 - 1e-6]
     if readable:
         useful = [c for c in readable if c[1] >= OVERVIEW_MIN_CELL] or readable
-        best = max(useful, key=lambda c: (c[6], c[2], c[3]))
+        best = max(useful, key=lambda c: (c[4] != LINES_ONLY, c[6], c[2], c[3]))
     else:
         # Readable numbers in the focus come before overview cells big enough to tell colours
         # apart: an 8-row operand at 1024×768 needs nearly all the height.

@@ -316,3 +316,38 @@ def test_focus_pages_keep_every_number_readable_where_one_page_cannot():
                 ops, res = pl.page_items(g, ci, page)
                 digits = pl._arrange(ops, res, w, rest, pl.Metrics())[4]
                 assert digits >= 16.0, (slug, column.line, page, digits)
+
+
+def test_a_short_canvas_draws_the_lines_alone_so_an_8_row_operand_keeps_16_px_digits():
+    """Qt-free: at 1024×768 in presentation mode (canvas 1024×513) the transformer block's
+    f = f1 @ W2 + c2 reads the 8-row W2; even a row of name chips leaves it 14 px digits, so the
+    band draws the lines alone (inputs only on the focus pages) and every page of every line
+    keeps 16 px. Where a band with inputs is readable, it is never the lines alone."""
+    g = pl.build_graph(get_program_lesson("transformer_post_ln").stream())
+    w, h = 1024, 513
+    band = pl.choose_band(g, w, h, 16.0)
+    assert band[1] == pl.LINES_ONLY
+    lines = pl.overview_graph(g, pl.LINES_ONLY)
+    assert all(not c.inputs for c in lines.columns)
+    assert set(lines.items) == {c.line for c in g.columns}
+    ov = pl.place(lines, w, band[0], pl.OVERVIEW, top=True)
+    assert ov.height <= band[0] + 0.5 and set(ov.labels) == set(lines.items)
+    rest = h - band[0] - pl.BAND_GAP
+    for ci, column in enumerate(g.columns):
+        for page in pl.focus_pages(g, ci, w, rest, 16.0):
+            digits = pl._arrange(*pl.page_items(g, ci, page), w, rest, pl.Metrics())[4]
+            assert digits >= 16.0, (column.line, page, digits)
+    # A tall canvas has room for the inputs: they stay in the overview.
+    assert pl.choose_band(g, 1920, 830, 22.0)[1] != pl.LINES_ONLY
+    assert pl.choose_band(pl.build_graph(get_program_lesson("attention_causal_program").stream()),
+                          w, h, 16.0)[1] != pl.LINES_ONLY
+
+
+def test_a_band_too_short_for_any_arrangement_gets_the_least_tall_one():
+    """Qt-free: mha's five inputs fit a short band side by side (one row of chips), and where no
+    arrangement fits at all the flattest is placed, not the five-high stack."""
+    g = pl.overview_graph(pl.build_graph(get_program_lesson("transformer_post_ln").stream()), True)
+    roomy = pl.place(g, 1024, 103, pl.OVERVIEW, top=True)
+    assert roomy.stack == 5 and roomy.height <= 103 + 0.5
+    squeezed = pl.place(g, 1024, 40, pl.OVERVIEW, top=True)
+    assert squeezed.stack == 5 and squeezed.height < 2 * 103
