@@ -913,6 +913,10 @@ class HeatmapView(QFrame):
         short = f"<b>{tname}</b>{lead}"
         if self._title_override is not None:
             full = self._title_override
+            # A narrow slice keeps what names it ("A[1]" of "A[1] batch 1"), not the bare name.
+            head = re.sub(r"\s*<span[^>]*>.*?</span>", "", full).strip()
+            if head != full and head:
+                short = head
         else:
             # The shape of the picture: Kᵀ of a (4, 3) K is drawn, and titled, (3, 4).
             shown = self._shape

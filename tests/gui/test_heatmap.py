@@ -216,3 +216,15 @@ def test_active_frame_and_title(view):
     assert edge() not in (ACTIVE_COLOR, READ_COLOR)
     view.set_title("<b>weights</b> = softmax")
     assert view.title_override() == "<b>weights</b> = softmax"
+
+
+def test_a_narrow_slice_keeps_its_index_in_the_short_title(view, qtbot):
+    """A batch slice titled "A[1] batch 1" in a view too narrow for it shows "A[1]", not the
+    bare "A" (three of them side by side could not be told apart)."""
+    view.set_tensor("A", (3, 2), (0.0, 1.0), title="<b>A</b>[1] <span style='color:#666'>batch 1</span>")
+    view.resize(400, 200)
+    qtbot.wait(5)
+    assert "batch 1" in view._title.text()
+    view.resize(70, 200)
+    qtbot.wait(5)
+    assert view._title.text() == "<b>A</b>[1]"
