@@ -108,7 +108,8 @@ def layout_products(board: Board) -> None:
         f.finish(0, 0, 1, 2)
         note = batch_note(tl, "A", "B", "result", min(2, len(sa)), min(2, len(sb)),
                           (len(sa) >= 2) + (len(sb) >= 2))
-        board.note("C = A @ B\nC[i, j] = Σₖ A[i, k]·B[k, j]" + (f"\n\n{note}" if note else ""), 1, 0)
+        # No blank line: the strips' row is short, and at 1024×768 the note's last line was clipped.
+        board.note("C = A @ B\nC[i, j] = Σₖ A[i, k]·B[k, j]" + (f"\n{note}" if note else ""), 1, 0)
         # The flow (B above the result, as on a blackboard) needs the height; the strips side by
         # side each keep the row's: at 1024×768 the flow had too little for B at 16 px digits.
         board.weight(rows={0: 22.0, 1: 9.0})
