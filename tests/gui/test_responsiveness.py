@@ -409,7 +409,9 @@ def test_heartbeat_while_a_progressive_run_is_computed_played_scrubbed_and_cance
         # size. (Replacing a 4096² input copies it on the GUI thread, and a new granularity builds
         # a new board: costs of their own, not of progressive runs; tests/gui/
         # test_progressive_window.py checks that an input edit cancels.)
-        w.document.set_options(tile=128)
+        # N // 32: 128 at 4096²; at 8192², tile 128 would be 4096 tiles, and the automatic
+        # granularity would take the one stage step instead of streaming tiles.
+        w.document.set_options(tile=N // 32)
         assert tl.cancelled
         qtbot.waitUntil(lambda: w.timeline is not tl and w.current_step >= 2, timeout=60000)
         qtbot.wait(300)
