@@ -707,6 +707,7 @@ class FlowPanel(StepPages, QWidget):
             view.set_key_needed(ratio <= 0 or label_font_px(sw, sh, ratio) < MIN_LABEL_PX)
             view.show()
         for label in self._signs:
+            label.hide()  # gone from this paint on, not only once the deferred delete runs
             label.deleteLater()
         self._signs = []
         for text, (x, y, w, h) in p.signs:

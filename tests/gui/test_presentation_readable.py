@@ -141,3 +141,23 @@ def test_program_views_draw_the_cells_their_layout_planned(make_window, qtbot):
                 break
             QApplication.processEvents()
     assert not short, short
+
+
+def test_a_flow_step_shows_only_its_own_signs(make_window, qtbot):
+    """The signs between a flow's views ("softmax →", "×S", "@V") are those of the page shown:
+    the previous page's were deleted later, but left visible until then, so a grab taken at
+    once (``main.py --screenshot``) drew "@V" over "×S"."""
+    from opscope.gui.canvas.flow import FlowPanel
+    from PySide6.QtWidgets import QLabel
+
+    w = make_window(lesson=None, autoplay=False)
+    w.resize(1920, 1080)
+    w.set_presentation(True, full_screen=False)
+    w.open_lesson("attention_causal", autoplay=False)
+    qtbot.waitUntil(w.is_idle, timeout=30000)
+    for s in range(len(w.timeline)):
+        w.show_step(s)
+        QApplication.processEvents()
+        for panel in w.canvas.findChildren(FlowPanel):
+            shown = [lb for lb in panel.findChildren(QLabel) if lb.parent() is panel and lb.isVisible()]
+            assert set(shown) == set(panel._signs), (s, [lb.text() for lb in shown])
