@@ -186,8 +186,11 @@ def layout_elementwise(board: Board) -> None:
     for name, col in (("A_broadcast", 0), ("B_broadcast", 2)):
         v = board.heat(name, 1, col)
         if v is not None:
+            copied = board.has(name[0]) and tuple(board.shape(name[0])) != tuple(board.shape(name))
+            # Hatching marks copies: an operand already of the result's shape has none to mark.
             v.set_title(f"<b>{name[0]}</b> broadcast {fmt_shape(board.shape(name))}"
-                        f" <span style='color:#0a7a3a'>(hatched: copies)</span>")
+                        + (" <span style='color:#0a7a3a'>(hatched: copies)</span>" if copied
+                           else " <span style='color:#666'>(as it is)</span>"))
     board.sign(symbol, 1, 1)
     board.sign("=", 1, 3)
     board.heat("result", 1, 4)
