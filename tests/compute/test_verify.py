@@ -118,7 +118,10 @@ def make_case(op, rng, dtype):
         elif r < 0.5:
             ins["mask"] = rng.random(_bcast_pair(rng, sshape)) < 0.7
         elif r < 0.6:
-            ins["mask"] = v(_bcast_pair(rng, sshape))
+            m = v(_bcast_pair(rng, sshape))
+            # An additive mask of only 0s and 1s is refused as a likely keep/drop mask (issue 8):
+            # shift it, so the case stays an additive number mask.
+            ins["mask"] = m - 3 if np.isin(m, (0, 1)).all() else m
         if rng.random() < 0.3:
             p["scale"] = float(rng.choice([0.5, 1.0]))
         return ins, p
