@@ -413,9 +413,9 @@ def _batchnorm_plan(run, granularity, options):
               f"σ² per channel {'(biased, over the batch)' if train else 'from running_var'}: "
               f"{_row(run, 'var')}{var_t}"),
         Stage("normalized", ("normalized",), ("X", "mean", "var"),
-              f"norm = (x − μ_c) / √(σ²_c + {eps}), each channel with its own μ, σ²{norm_t}"),
+              f"norm = (x − μ) / √(σ² + {eps}), each channel with its own μ, σ²{norm_t}"),
         Stage("affine", ("result",), ("normalized",) + tuple(n for n in ("gamma", "beta") if n in run.inputs),
-              "y = γ_c·norm + β_c" + f"; sample 0, every channel: {_row(run, 'result', 1)}"),
+              "y = γ·norm + β, per channel" + f"; sample 0, every channel: {_row(run, 'result', 1)}"),
     ]
     if "new_running_mean" in run.outputs:
         m = num(run.params["momentum"])

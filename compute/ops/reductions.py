@@ -342,6 +342,18 @@ def _check_reduction(op, empty_ok):
     return check
 
 
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def norm_label(order) -> str:
+    """The norm's name in captions: ‖X‖₁, ‖X‖₂ (a subscript, not TeX's "_"), ‖X‖_∞, ‖X‖_F."""
+    text = str(order)
+    if text.isdigit():
+        return "‖X‖" + text.translate(_SUBSCRIPT)
+    return "‖X‖_" + {"inf": "∞", "fro": "F"}.get(text, text)
+
+
 def make_reduction(name, reducer: Reducer, doc, order, extra_outputs=(), empty_ok=True, extra_params=()):
     def compute(xp, inp, params):
         x = inp["X"]
@@ -361,7 +373,7 @@ def make_reduction(name, reducer: Reducer, doc, order, extra_outputs=(), empty_o
 
     def plan(run, granularity, options):
         red = NORMS[run.params["ord"]] if name == "norm" else reducer
-        label = f"‖X‖_{run.params['ord']}" if name == "norm" else name
+        label = norm_label(run.params["ord"]) if name == "norm" else name
         main = reduction_plan(run, granularity, options, red, label)
         pre = []
         if name == "norm":

@@ -84,9 +84,9 @@ def test_matvec_rotation_and_linear_name_what_they_read():
 
 def test_norms_square_negatives_in_parentheses():
     assert _captions("norm", {"X": [3, -4, 0]}, "element", ord=2) == [
-        "terms = x² for every entry of X = [3², (−4)², 0²] = [9, 16, 0]", "‖X‖_2 = √(3² + (−4)² + 0²) = 5"]
+        "terms = x² for every entry of X = [3², (−4)², 0²] = [9, 16, 0]", "‖X‖₂ = √(3² + (−4)² + 0²) = 5"]
     assert _captions("norm", {"X": [3, -4, 0]}, "kblock", ord=1)[2] == \
-        "‖X‖_1: term 1 of 3 folded in (block 2/3) → ‖X‖_1 so far = 3 + |−4| = 7"
+        "‖X‖₁: term 1 of 3 folded in (block 2/3) → ‖X‖₁ so far = 3 + |−4| = 7"
     assert _captions("cosine", {"a": [1, -1], "b": [1, 1]}) == [
         "a·b = Σ a_k b_k = 1×1 + (−1)×1 = 0",
         "‖a‖ = √Σ a_k² = √(1² + (−1)²) = 1.414   ‖b‖ = √Σ b_k² = √(1² + 1²) = 1.414",
