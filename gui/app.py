@@ -173,6 +173,21 @@ def wait_for_run(window, timeout: float = 120.0) -> bool:
     return True
 
 
+def settle(window, timeout: float = 30.0) -> None:
+    """Process events until the step asked for is shown (its frame comes from a worker thread),
+    then a few rounds more so layouts settle and the canvas repaints at its final size. A fixed
+    few rounds were not enough on a busy machine: a grab then showed the previous frame, and
+    its cells were sized for it (the same --step drew big cells one run, tiny ones the next)."""
+    app = QApplication.instance()
+    deadline = time.monotonic() + timeout
+    while not window.is_idle() and not window.error and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    for _ in range(4):
+        app.processEvents()
+        time.sleep(0.02)
+
+
 def run_window(lesson: str | None = None, op: str | None = None, granularity: str | None = None,
                step: int | None = None, deck=None, present: bool = False) -> int:
     """Open the window (playing, unless a step was asked for) and run the event loop; the exit status.
@@ -245,9 +260,7 @@ def take_screenshot(path: str, lesson: str | None = None, op: str | None = None,
         if step is None and deck is not None:
             step = deck[0].span(total)[0]
         window.show_step(screenshot_step(step, total))
-        for _ in range(3):  # let layouts settle and the canvas repaint at its final size
-            app.processEvents()
-            time.sleep(0.02)
+        settle(window)
         if not window.grab().save(path, "PNG"):
             print(f"opscope: could not write {path}", file=sys.stderr)
             return 1

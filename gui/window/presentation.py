@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPalette
@@ -449,7 +448,7 @@ def take_presentation_screenshot(path: str | None, *, lesson: str | None = None,
     leading indices shown, the slice's shape, the cell size and digit height in pixels, and whether
     numbers were drawn, measured from the paint.
     """
-    from opscope.gui.app import create_application, screenshot_step, wait_for_run
+    from opscope.gui.app import create_application, screenshot_step, settle, wait_for_run
     from opscope.gui.lessons import DEFAULT_LESSON
 
     from .main_window import MainWindow
@@ -486,9 +485,7 @@ def take_presentation_screenshot(path: str | None, *, lesson: str | None = None,
         if step is None and deck is not None:
             step = deck[0].span(total)[0]
         window.show_step(screenshot_step(step, total))
-        for _ in range(4):  # let layouts settle and the canvas repaint at its final size
-            app.processEvents()
-            time.sleep(0.02)
+        settle(window)
         if window.size() != want:
             got = window.size()
             print(f"opscope: the window cannot be {want.width()}×{want.height()} (it is "

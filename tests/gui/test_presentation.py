@@ -399,3 +399,30 @@ def test_cli_present_opens_the_window_presenting_and_refuses_a_size_without_an_o
         opscope_main.main(["--size", "big", "--screenshot", "x.png"])
     assert info.value.code == 2
     assert "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+
+def test_offscreen_renders_wait_for_the_frame_of_the_step_asked_for(make_window, qtbot, monkeypatch):
+    """On a busy machine the frame of ``--step`` (prepared on a worker thread) may come late:
+    ``settle`` (what --screenshot and --layout-report call before they grab) returns once it is
+    shown. A fixed few event rounds (60–80 ms) grabbed the step before it."""
+    import time as _time
+
+    from opscope.gui.app import settle
+    from opscope.gui.window import workers
+
+    w = make_window(lesson="mean_axis1", autoplay=False)
+    qtbot.waitUntil(w.is_idle, timeout=15000)
+    real = workers.FrameWorker._prepare
+
+    def slow(req):
+        _time.sleep(0.4)  # a loaded machine
+        return real(req)
+
+    monkeypatch.setattr(workers.FrameWorker, "_prepare", staticmethod(slow))
+    last = len(w.timeline) - 1
+    w.show_step(last)
+    settle(w)
+    assert w.is_idle() and w.current_step == last
+    assert w.caption_text() == w.timeline[last].caption
+
