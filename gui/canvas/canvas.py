@@ -19,7 +19,7 @@ import functools
 import logging
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -313,6 +313,11 @@ class OperationCanvas(QWidget):
         super().showEvent(event)
         self._equalize_timer.start()
 
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self._equalize_timer.start()
+        return super().eventFilter(watched, event)
+
     def equalize_cells(self) -> None:
         """Give every small view (≤ 16 cells a side) the same cell size: the largest all of them can
         afford. On a blackboard A's rows then line up with the product's rows beside it and B's
@@ -407,6 +412,11 @@ class OperationCanvas(QWidget):
             old.widget.hide()
             old.widget.deleteLater()  # reused views were re-parented into the new board already
         self._board = board
+        for view in board.views.values():
+            # Once placed (shown, resized) the views are measured again: the timer started here
+            # fires while they are still hidden at their default size, and a cap from that
+            # (X 191 px) left sum and result at 136 px beside X's 78 in one run in two.
+            view.installEventFilter(self)
         self._publish()
         self._equalize_timer.start()
 

@@ -426,3 +426,24 @@ def test_offscreen_renders_wait_for_the_frame_of_the_step_asked_for(make_window,
     assert w.is_idle() and w.current_step == last
     assert w.caption_text() == w.timeline[last].caption
 
+
+
+def test_small_views_share_one_cell_size_in_every_offscreen_render(tmp_path):
+    """X (2, 3), its row sums and the result of mean_axis1 get one cell size, the largest all can
+    afford, in every run: the sizes were equalized once, while the views were still hidden at
+    their default size, so one run in two left sum and result at 136 px beside X's 78."""
+    import os
+    import subprocess
+    import sys
+
+    for k in range(4):
+        rep = tmp_path / f"r{k}.json"
+        args = ["--lesson", "mean_axis1", "--present", "--size", "1024x768", "--step", "-1",
+                "--layout-report", str(rep)]
+        # A fresh process each time: the views' first placement is what raced.
+        code = "import sys; from opscope import main; sys.exit(main.main(sys.argv[1:]))"
+        done = subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+                              capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        cells = {v["tensor"]: v["cell_px"][1] for v in _report_or_skip(rep)["views"]}
+        assert abs(cells["sum"] - cells["X"]) < 1.0 and abs(cells["result"] - cells["X"]) < 1.0, cells
