@@ -163,9 +163,14 @@ def _open(window, lesson: str | None, op: str | None, granularity: str | None, a
 
 def wait_for_run(window, timeout: float = 120.0) -> bool:
     """Process events until the window's pending run is computed (or failed); False on timeout."""
+    return _process_until(lambda: not window.is_busy and (window.timeline is not None or window.error), timeout)
+
+
+def _process_until(done, timeout: float) -> bool:
+    """Process events until ``done()`` is true (True) or ``timeout`` seconds pass (False)."""
     app = QApplication.instance()
     deadline = time.monotonic() + timeout
-    while window.is_busy or (window.timeline is None and not window.error):
+    while not done():
         if time.monotonic() > deadline:
             return False
         app.processEvents()
@@ -178,11 +183,8 @@ def settle(window, timeout: float = 30.0) -> None:
     then a few rounds more so layouts settle and the canvas repaints at its final size. A fixed
     few rounds were not enough on a busy machine: a grab then showed the previous frame, and
     its cells were sized for it (the same --step drew big cells one run, tiny ones the next)."""
+    _process_until(lambda: window.is_idle() or window.error, timeout)
     app = QApplication.instance()
-    deadline = time.monotonic() + timeout
-    while not window.is_idle() and not window.error and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.005)
     for _ in range(4):
         app.processEvents()
         time.sleep(0.02)

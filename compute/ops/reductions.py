@@ -342,7 +342,6 @@ def _check_reduction(op, empty_ok):
     return check
 
 
-
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 

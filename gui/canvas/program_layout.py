@@ -958,7 +958,8 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
     readable = [c for c in cands if c[0] >= 1.0 - 1e-6]
     if readable:
         useful = [c for c in readable if c[1] >= OVERVIEW_MIN_CELL] or readable
-        best = max(useful, key=lambda c: (c[4] != LINES_ONLY, c[6], c[2], c[3]))
+        # (The lines alone are among them only where no band with inputs is: see the loop.)
+        best = max(useful, key=lambda c: (c[6], c[2], c[3]))
     else:
         # Readable numbers in the focus come before overview cells big enough to tell colours
         # apart: an 8-row operand at 1024×768 needs nearly all the height.
