@@ -14,9 +14,19 @@ def aligned(shape_a, shape_b, name_a: str = "A", name_b: str = "B") -> str:
     a = [""] * (n - len(a)) + a
     b = [""] * (n - len(b)) + b
     w = max([len(x) for x in a + b] + [1])
-    row_a = " ".join(x.rjust(w) for x in a)
-    row_b = " ".join(x.rjust(w) for x in b)
-    return f"  {name_a}: ({row_a})\n  {name_b}: ({row_b})"
+    return f"  {name_a}: {_aligned_row(a, w)}\n  {name_b}: {_aligned_row(b, w)}"
+
+
+def _aligned_row(entries, width: int) -> str:
+    """One shape of :func:`aligned` as Python writes it, ``(2, 3)``, each size padded to ``width``;
+    a missing leading axis is blank and keeps its comma's place, ``(   3)``, so the sizes stay in
+    columns; one axis keeps Python's trailing comma, ``(3,)``, and a scalar is ``()``."""
+    if not any(entries):
+        return "()"
+    if len(entries) == 1:
+        return f"({entries[0].rjust(width)},)"
+    cells = [x.rjust(width) + (", " if x else "  ") for x in entries[:-1]]
+    return "(" + "".join(cells) + entries[-1].rjust(width) + ")"
 
 
 def broadcast_shapes(op: str, shape_a, shape_b, name_a: str = "A", name_b: str = "B") -> tuple[int, ...]:

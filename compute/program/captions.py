@@ -11,7 +11,7 @@ fifty formatting sites across the operations, and single-operation timelines mus
 they are. The rewrite is safe because it is token-exact: only a whole identifier equal to a label
 key is replaced, never one preceded by a letter, digit, ``_`` or ``.`` (so ``1e-5``, ``2j``,
 ``w.K`` and ``Q_h`` stay), and numbers never contain a replaceable token. The two-line shape
-alignment block (``  A: (2 4 4)``) is re-padded so its shapes stay right-aligned.
+alignment block (``  A: (2, 4, 4)``) is re-padded so its shapes stay right-aligned.
 """
 
 from __future__ import annotations

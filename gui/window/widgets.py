@@ -432,7 +432,7 @@ class CaptionBar(_Themed):
         self.caption.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self._prose = QFont(self.caption.font())
         self._prose.setPointSize(CAPTION_POINTS)
-        # Multi-line captions align shapes in columns ("A: (  3)" over "B: (2 3)"): those need monospace.
+        # Multi-line captions align shapes in columns ("A: (   3)" over "B: (2, 3)"): those need monospace.
         self._mono = QFontDatabase.systemFont(QFontDatabase.FixedFont)
         self._mono.setPointSize(CAPTION_POINTS - 4)
         self.caption.setFont(self._prose)

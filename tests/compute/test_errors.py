@@ -23,7 +23,7 @@ def test_broadcast_error_right_aligns_shapes_and_names_the_failing_axis():
     msg = str(e.value)
     assert "A (2, 3) and B (4,)" in msg and "axis -1 has 3 vs 4" in msg
     assert "aligned from the right" in msg
-    assert "  A: (2 3)\n  B: (  4)" in msg
+    assert "  A: (2, 3)\n  B: (   4)" in msg
 
 
 def test_batch_broadcast_error_in_matmul():

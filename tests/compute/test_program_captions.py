@@ -34,7 +34,7 @@ def test_add_line_names_its_operands_and_keeps_numbers():
     tl = stream_program(PROGRAM, INPUTS, granularity={"r": "element"})
     caps = _captions(tl, "r")
     assert caps[0] == ("r: broadcast to (1, 2): same shapes, nothing copied. Shapes aligned from the right:\n"
-                       "  s: (1 2)\n  c: (1 2)")
+                       "  s: (1, 2)\n  c: (1, 2)")
     assert caps[1:] == ["r: r[0,0] = s[0,0] + c[0,0] = 11 + (−1) = 10", "r: r[0,1] = s[0,1] + c[0,1] = 17 + 0.5 = 17.5"]
 
 
@@ -42,7 +42,7 @@ def test_sub_expression_operand_is_named_by_its_text_and_alignment_kept():
     # f = relu(s) @ K + c: the add's A is the sub-expression relu(s) @ K = [11×3 + 17×5, 11×4 + 17×6] = [118, 146]
     tl = stream_program(PROGRAM, INPUTS, granularity={"f": "element"})
     caps = _captions(tl, "f")
-    assert caps[0].endswith("\n  (relu(s) @ K): (1 2)\n  c:             (1 2)")
+    assert caps[0].endswith("\n  (relu(s) @ K): (1, 2)\n  c:             (1, 2)")
     assert caps[1] == "f: f[0,0] = (relu(s) @ K)[0,0] + c[0,0] = 118 + (−1) = 117"
     assert caps[2] == "f: f[0,1] = (relu(s) @ K)[0,1] + c[0,1] = 146 + 0.5 = 146.5"
 
