@@ -236,7 +236,14 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
             running.setflags(write=False)
             caption = reducer.formula(values, run.scalar("result", idx), f"{label}{fmt_index(idx)}")
             regions = (Region("X", "read", geo.x_box(box)), reduce_region) + _also_written(also, box)
-            return StepContent("element", caption, {"values": values, "running": running}, regions)
+            partials = {"values": values, "running": running}
+            if reducer.terms != "plain":
+                # A norm sums |x| or x², not x: the line's terms are what the running sum adds.
+                with np.errstate(invalid="ignore", over="ignore"):
+                    terms = reducer.make_terms(np, values)
+                terms.setflags(write=False)
+                partials["line_terms"] = terms  # not "terms": that is the whole tensor of terms
+            return StepContent("element", caption, partials, regions)
 
         return GridPlan(run, "result", (1,) * len(out), describe, also_writes=also)
     if granularity == "tile":

@@ -241,11 +241,17 @@ def layout_reduction(board: Board) -> None:
             extra = union_levels(tl.levels["terms"], tl.levels["result"])
         common = {"source": "step", "shape": (r,), "colorbar": False}
         rows = 1 if where != "row" else 2 + len(mids)
-        vals, run = board.stack(0, col + 2, [("values", {"key": "step:values", "levels": lx, **common}),
-                                             ("running", {"key": "step:running", "levels": union_levels(lx, extra),
-                                                          **common})], rowspan=rows)
-        vals.set_title("<b>values</b> of the line reduced")
-        run.set_title("<b>running</b> " + ("max" if tl.op == "max" else "sum of the terms"))
+        # A norm's running sum adds the line's terms (|x| or x²), so its first panel shows those,
+        # on the terms' colour scale: the raw x beside a running |x| sum read as a wrong sum.
+        line, line_levels = ("line_terms", tl.levels["terms"]) if tl.op == "norm" else ("values", lx)
+        vals, run = board.stack(0, col + 2, [(line, {"key": f"step:{line}", "levels": line_levels, **common}),
+                                             ("running", {"key": "step:running",
+                                                          "levels": union_levels(line_levels, extra), **common})],
+                                rowspan=rows)
+        # The grey part is what a narrow view drops from its title ("terms |x|", "running").
+        grey = "<span style='color:#666'>{}</span>".format
+        vals.set_title((titles["terms"] if tl.op == "norm" else "<b>values</b>") + " " + grey("of the line reduced"))
+        run.set_title("<b>running</b> " + grey("max" if tl.op == "max" else "sum of the terms"))
 
 
 def layout_cumsum(board: Board) -> None:

@@ -240,3 +240,16 @@ def test_every_granularity_ends_at_run_ops_result_for_random_shapes(case, data):
         assert tl[n].caption and tl[n].index == n
         for name, value in direct.items():
             np.testing.assert_allclose(tl.tensor_at(name, len(tl) - 1), value, rtol=1e-12, atol=1e-12)
+
+
+def test_norm_element_steps_carry_the_terms_their_running_sum_adds():
+    # ‖[3, −4, 0]‖: the running sum adds |x| (ord 1) or x² (ord 2), never the raw x, so the step
+    # carries those terms next to the raw values, and the last running value is the sum of terms.
+    for order, terms, running in ((1, [3, 4, 0], [3, 7, 7]), (2, [9, 16, 0], [9, 25, 25])):
+        tl = compute.stream_op("norm", {"X": [3.0, -4.0, 0.0]}, granularity="element", ord=order)
+        step = tl[len(tl) - 1]
+        np.testing.assert_array_equal(step.tensors["values"], [3, -4, 0])
+        np.testing.assert_array_equal(step.tensors["line_terms"], terms)
+        np.testing.assert_array_equal(step.tensors["running"], running)
+    plain = compute.stream_op("sum", {"X": [3.0, -4.0, 0.0]}, granularity="element")
+    assert "line_terms" not in plain[0].tensors

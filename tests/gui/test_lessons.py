@@ -135,3 +135,22 @@ def test_lesson_plays_to_the_end_with_the_articles_numbers(window, qtbot, slug):
     if slug == "attention_causal":  # query 0 sees only key 0: its output is V's first row
         np.testing.assert_allclose(shown[0], lesson.inputs["V"][0])
     assert not w.error
+
+
+@pytest.mark.parametrize("slug, terms, running",
+                         [("norm_l1", [3, 4, 0], [3, 7, 7]), ("norm_l2", [9, 16, 0], [9, 25, 25])])
+def test_a_norm_shows_the_terms_its_running_sum_adds(window, qtbot, slug, terms, running):
+    # The panel beside the running sum showed the raw x = [3, −4, 0] while the sum added |x| or x².
+    w = window
+    lesson = get_lesson(slug)
+    last = len(compute.stream_op(lesson.op, dict(lesson.inputs), **dict(lesson.params))) - 1
+    w.open_lesson(slug, autoplay=False, step=last)
+
+    def shown(key):
+        return np.asarray(w.canvas.view(key).data(), dtype=float).ravel()
+
+    qtbot.waitUntil(lambda: w.is_idle() and shown("step:running").size == 3
+                    and not np.isnan(shown("step:running")).any(), timeout=10000)
+    np.testing.assert_array_equal(shown("step:line_terms"), terms)
+    np.testing.assert_array_equal(shown("step:running"), running)
+    assert "step:values" not in w.canvas.views
