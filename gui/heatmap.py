@@ -100,7 +100,20 @@ def label_text(value: float, digits: int = 3, decimals: int | None = None) -> st
         if text in ("-0", ""):
             text = "0"
         return text.replace("-", "−")
-    return fmt(v, digits).replace("-", "−")
+    text = fmt(v, digits)
+    if "e" not in text and v != int(v) and abs(float(text) - v) > ROUNDED_REL * abs(v):
+        # Rounded to ``digits`` significant digits: keep them all, trailing zeros too, so a rounded
+        # 0.2396 reads "0.240" beside 0.219 rather than a "0.24" that looks less precise (or exact).
+        # A value the digits hold exactly (0.5, 1.25) stays short.
+        padded = f"{v:#.{digits}g}"
+        if "e" not in padded:
+            text = padded.rstrip(".")
+    return text.replace("-", "−")
+
+
+#: Relative difference below which a cell's short text counts as exact: float32's rounding of a
+#: typed 0.1 (3e-9 off) must still print "0.1", not "0.100".
+ROUNDED_REL = 1e-6
 
 
 def exact_text(value: float) -> str:

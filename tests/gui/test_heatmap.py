@@ -143,6 +143,16 @@ def test_labels_only_when_cells_are_few(view):
     assert label_text(-0.0553, 2, 2) == "−0.06" and label_text(np.inf) == "∞" and label_text(np.nan) == ""
 
 
+def test_rounded_cells_keep_their_trailing_zeros_and_exact_ones_stay_short():
+    # attention's weights row 1 is [0.2396, 0.7604]: "0.24" beside "0.219" looked less precise
+    # (or exact); rounded to 3 significant digits it reads "0.240". softmax's 0.09003 is "0.0900".
+    assert [label_text(v) for v in (0.2396, 0.09003, -0.26700001, 0.1059)] == ["0.240", "0.0900", "−0.267", "0.106"]
+    # Values the digits hold exactly stay as typed, float32's 0.1 included.
+    assert [label_text(v) for v in (0.5, 1.25, np.float32(0.1), 0.04, 2.0, -4.0)] == ["0.5", "1.25", "0.1", "0.04",
+                                                                                     "2", "−4"]
+    assert label_text(0.2396, 2) == "0.24" and label_text(1e-5) == "1e−5"
+
+
 def test_lead_spinboxes_select_a_slice(view, qtbot):
     view.set_tensor("T", (3, 2, 4, 5), (0.0, 1.0), lead_names=("batch", "head"))
     assert len(view._spins) == 2 and view.lead() == (0, 0)
