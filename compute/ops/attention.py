@@ -884,13 +884,13 @@ def _mha_plan(run, granularity, options):
               caption(f"Q = X W_q, K = X W_k, V = X W_v {fmt_shape(run.shape('Q'))}" if "X" in run.inputs
                       else "Q = query W_q, K = key W_k, V = value W_v", project)),
         Stage("scores", ("scores",), ("Q", "K"),
-              caption(f"scores = Q_h K_hᵀ / √{dh} {fmt_shape(sshape)}, {h} heads of {dh} columns "
+              caption(f"scores = Qₕ Kₕᵀ / √{dh} {fmt_shape(sshape)}, {h} heads of {dh} columns "
                       f"(head j = columns {dh}j…{dh}j+{dh - 1})", scores)),
         Stage("weights", ("weights",), ("scores",) + (("mask",) if "mask" in run.inputs else ()),
               caption("weights = softmax over the keys per head, each row sums to 1" + effects,
                       lambda: rows("weights"))),
         Stage("heads", ("heads",), ("weights", "V"),
-              caption(f"head outputs = weights V_h {fmt_shape(run.shape('heads'))}", lambda: rows("heads"))),
+              caption(f"head outputs = weights Vₕ {fmt_shape(run.shape('heads'))}", lambda: rows("heads"))),
         Stage("concat", ("concat",), ("heads",),
               caption(f"concat: heads side by side again {fmt_shape(run.shape('concat'))}", concat)),
         Stage("output", ("result",), ("concat", "W_o"),

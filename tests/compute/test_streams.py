@@ -253,3 +253,13 @@ def test_norm_element_steps_carry_the_terms_their_running_sum_adds():
         np.testing.assert_array_equal(step.tensors["running"], running)
     plain = compute.stream_op("sum", {"X": [3.0, -4.0, 0.0]}, granularity="element")
     assert "line_terms" not in plain[0].tensors
+
+
+def test_mha_captions_write_the_per_head_tensors_with_subscripts():
+    # "Q_h K_hᵀ" and "weights V_h" showed their TeX underscores on screen.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 8))
+    w = {k: rng.standard_normal((8, 8)) for k in ("W_q", "W_k", "W_v", "W_o")}
+    tl = compute.stream_op("mha", {"X": x, **w}, granularity="stage", num_heads=2)
+    captions = " ".join(s.caption for s in tl)
+    assert "Qₕ Kₕᵀ" in captions and "weights Vₕ" in captions and "_h" not in captions
