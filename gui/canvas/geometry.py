@@ -21,6 +21,7 @@ lecturer sketches on the board, as numbers this view draws.
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections.abc import Sequence
@@ -368,7 +369,37 @@ class GeometryView(pg.PlotWidget):
         carried = geo["carried"]
         show_carried = carried is not None and not (y_ok and done) and t > 1e-9
         self._set_arrow(self._carried, carried if show_carried else None, None)
+        self._merge_coincident_labels()
         self._place_labels()
+
+    def _merge_coincident_labels(self) -> None:
+        """Arrows ending at one point (a projection's y = Ax = Aî = the λ = 1 eigenvector) are drawn
+        over each other, so only the top one shows: their labels become one label at that point, a
+        line each in its arrow's colour, and the others are hidden. Without this three labels
+        crowded round one tip, two of them naming arrows nobody could see."""
+        groups: list[tuple[tuple[float, float], list]] = []
+        for _shaft, _head, label in (self._y, self._x, self._i, self._j, *self._eig_vec):
+            p = getattr(label, "anchor_point", None)
+            if not label.isVisible() or p is None or not _shaft.isVisible():
+                continue
+            tol = 1e-9 * max(1.0, abs(p[0]), abs(p[1]))
+            for q, members in groups:
+                if abs(q[0] - p[0]) <= tol and abs(q[1] - p[1]) <= tol:
+                    members.append(label)
+                    break
+            else:
+                groups.append((p, [label]))
+        for _p, members in groups:
+            if len(members) < 2:
+                continue
+            lines = []
+            for label in members:
+                c = label.color
+                lines.append(f"<span style='color: rgb({c.red()}, {c.green()}, {c.blue()})'>"
+                             f"{html.escape(label.textItem.toPlainText())}</span>")
+            members[0].setHtml("<br>".join(lines))
+            for label in members[1:]:
+                label.setVisible(False)
 
     # ------------------------------------------------------------------------------------------
     def _labels(self) -> list[tuple]:

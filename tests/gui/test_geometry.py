@@ -73,7 +73,8 @@ def test_the_view_draws_the_morph_of_the_share_of_y_written(qtbot):
         xs, ys = item.getData()
         np.testing.assert_allclose(np.stack([xs, ys]), A @ want)
     xs, ys = v._i[0].getData()
-    assert (xs[1], ys[1]) == (1.0, 0.0) and v._i[2].textItem.toPlainText() == "Aî = (1, 0)"
+    # Aî = (1, 0) is also where the shear's λ = 1 eigenvector lands: one label names both arrows.
+    assert (xs[1], ys[1]) == (1.0, 0.0) and v._i[2].textItem.toPlainText() == "Aî = (1, 0)\nλ = 1"
     assert v._j[2].textItem.toPlainText() == "Aĵ = (1, 1)"
     assert v._det.textItem.toPlainText() == "det A = 1"
     assert v._y[0].isVisible() and not v._carried[0].isVisible()
@@ -139,3 +140,26 @@ def test_no_two_labels_collide_in_the_lesson_planes(qtbot, slug, t):
         w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
         h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
         assert w <= 1 or h <= 1, f"{na!r} and {nb!r} overlap at t={t}"
+
+
+def test_arrows_ending_at_one_point_share_one_label(qtbot):
+    # The projection [[1, 0], [0, 0]] sends x = [1, 2] to y = (1, 0), which is also Aî and the
+    # λ = 1 eigenvector's image: three arrows over each other, only the top one visible.
+    v = GeometryView()
+    qtbot.addWidget(v)
+    v.resize(420, 420)
+    v.show()
+    qtbot.waitExposed(v)
+    A = np.array([[1.0, 0.0], [0.0, 0.0]])
+    v.update_plane(A, X, A @ X)
+    v.finish_morph()
+    texts = [t for t, _r in v.label_rects()]
+    merged = [t for t in texts if "y = Ax" in t]
+    assert merged == ["y = Ax\nAî = (1, 0)\nλ = 1"]
+    assert not any(t.startswith("Aî") or t == "λ = 1" for t in texts)  # no second label at that tip
+    # Apart, each arrow keeps its own label.
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    v.update_plane(R, X, R @ X)
+    v.finish_morph()
+    texts = [t for t, _r in v.label_rects()]
+    assert "y = Ax" in texts and any(t.startswith("Aî") for t in texts)
