@@ -339,6 +339,9 @@ class AnimationPanel(QWidget):
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.progress)
         lay.addWidget(self.cancel_button)
+        # Room between the slider's end and the read-out: in presentation mode's large font the
+        # two nearly touched, and "step 21 / 51" read as part of the slider.
+        lay.addSpacing(16)
         lay.addWidget(self.readout)
         lay.addSpacing(12)
         lay.addWidget(self.speed)
