@@ -263,3 +263,19 @@ def test_mha_captions_write_the_per_head_tensors_with_subscripts():
     tl = compute.stream_op("mha", {"X": x, **w}, granularity="stage", num_heads=2)
     captions = " ".join(s.caption for s in tl)
     assert "Qₕ Kₕᵀ" in captions and "weights Vₕ" in captions and "_h" not in captions
+
+
+def test_an_explicit_tile_size_is_stepped_by_tiles_even_past_the_default_length():
+    # 300² by tiles of 5 is 3600 tiles, past MAX_DEFAULT_STEPS: the tile asked for is what comes,
+    # not one stage step; a tile of 1 (90000 steps) is past what a request may ask and falls back.
+    a = np.ones((300, 300), dtype=np.float32)
+    tl = compute.stream_op("matmul", {"A": a, "B": a}, tile=5)
+    assert tl.granularity == "tile" and len(tl) == 3600 > compute.MAX_DEFAULT_STEPS
+    np.testing.assert_array_equal(tl.tensor_at("result", len(tl) - 1), a @ a)
+    assert compute.stream_op("matmul", {"A": a, "B": a}, tile=1).granularity == "stage"
+    prog = compute.stream_op("matmul", {"A": a, "B": a}, tile=5, progressive=True)
+    try:
+        assert prog.granularity == "tile" and len(prog) == 3600
+        np.testing.assert_array_equal(prog.result()["result"], a @ a)
+    finally:
+        prog.cancel()
