@@ -172,7 +172,7 @@ LESSONS: tuple[Lesson, ...] = (
     _lesson("attention_causal", "Scaled dot-product attention with a causal mask", "attention",
             {"Q": _Q, "K": _K, "V": [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]}, {"mask": "causal"},
             granularity="stage",
-            description="scores = Q Kᵀ (the similarity matrix), scaled by 1/√d_k = 1/√3, the causal mask hides the "
+            description="scores = Q Kᵀ (the similarity matrix), scaled by 1/√dₖ = 1/√3, the causal mask hides the "
                         "future (query i sees keys 0..i), softmax turns each row into weights, and the output is "
                         "the weighted average of V's rows."),
     _lesson("mha_2heads", "Multi-head attention: seq 4, d_model 8, 2 heads", "mha",
