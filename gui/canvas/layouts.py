@@ -251,7 +251,8 @@ def layout_reduction(board: Board) -> None:
         # The grey part is what a narrow view drops from its title ("terms |x|", "running").
         grey = "<span style='color:#666'>{}</span>".format
         vals.set_title((titles["terms"] if tl.op == "norm" else "<b>values</b>") + " " + grey("of the line reduced"))
-        run.set_title("<b>running</b> " + grey("max" if tl.op == "max" else "sum of the terms"))
+        running_max = tl.op == "max" or (tl.op == "norm" and tl.params.get("ord") == "inf")  # ‖X‖_∞ = max|x|
+        run.set_title("<b>running</b> " + grey("max" if running_max else "sum of the terms"))
 
 
 def layout_cumsum(board: Board) -> None:

@@ -154,3 +154,17 @@ def test_a_norm_shows_the_terms_its_running_sum_adds(window, qtbot, slug, terms,
     np.testing.assert_array_equal(shown("step:line_terms"), terms)
     np.testing.assert_array_equal(shown("step:running"), running)
     assert "step:values" not in w.canvas.views
+
+
+def test_the_max_norm_calls_its_running_value_a_max(window, qtbot):
+    # ‖X‖_∞ = max|x|: its running panel holds the running max of |x|, not a sum of the terms.
+    w = window
+    w.select_op("norm", {"X": np.array([3.0, -4.0, 0.0])}, {"ord": "inf"}, "element", step=2)
+    qtbot.waitUntil(lambda: w.is_idle() and "step:running" in w.canvas.views
+                    and not np.isnan(np.asarray(w.canvas.view("step:running").data(), dtype=float)).any(),
+                    timeout=10000)
+    assert "running</b>" in w.canvas.view("step:running").title_override()
+    assert "max" in w.canvas.view("step:running").title_override()
+    assert "sum" not in w.canvas.view("step:running").title_override()
+    np.testing.assert_array_equal(np.asarray(w.canvas.view("step:line_terms").data(), dtype=float).ravel(), [3, 4, 0])
+    np.testing.assert_array_equal(np.asarray(w.canvas.view("step:running").data(), dtype=float).ravel(), [3, 4, 4])
