@@ -68,6 +68,10 @@ class LinePart:
     start: int
     names: Mapping[str, str]
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: Operation inputs that are a program tensor transposed (``B`` of ``Q @ K.T`` → ``"K"``): a
+    #: step's regions on them are also given on that tensor, last two axes swapped, so the view of
+    #: ``K`` outlines the row a step reads (Kᵀ's column j is K's row j).
+    transposed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def granularity(self) -> str:
@@ -194,6 +198,9 @@ class ProgramTimeline(ComputedWhole, Sequence):
         n = part.start + local
         s = part.timeline[local]
         regions = tuple(Region(self._name(part, r.tensor), r.kind, r.box) for r in s.regions)
+        if part.transposed:
+            regions += tuple(Region(part.transposed[r.tensor], r.kind, _swap_last_two(r.box))
+                             for r in s.regions if r.tensor in part.transposed)
         tensors = {self._name(part, k): v for k, v in s.tensors.items()}
         caption = f"{part.name}: {relabel(s.caption, part.labels)}"
         return Step(self.run_id, n, self._len, s.stage, caption, tensors, regions, self.levels)
@@ -295,6 +302,12 @@ class ProgramTimeline(ComputedWhole, Sequence):
     def run(self) -> Run:
         """The program as one :class:`~compute.plans.Run` (host inputs, every line as an output)."""
         return Run("program", np, dict(self._inputs), dict(self._values), dict(self.params))
+
+
+def _swap_last_two(box):
+    """A region box of ``x.T`` as a box of ``x``: its last two axes swapped (1-D and 0-d: as is)."""
+    box = tuple(box)
+    return box[:-2] + (box[-1], box[-2]) if len(box) >= 2 else box
 
 
 def _empty_frame(shape, dtype, lead, max_shape, box) -> np.ndarray:
@@ -492,7 +505,10 @@ class LineBuilder:
             names[local] = line.name if local == "result" else f"{line.name}.{local}"
         labels = line_labels(line.name, {local: node_label(node, self._text(node))
                                          for local, node in arg_nodes.items() if node is not None}, op)
-        return LinePart(line.name, self._text(line.expr), op, tl, start, names, MappingProxyType(labels))
+        transposed = {local: node.operand.id for local, node in arg_nodes.items()
+                      if local in tl.input_names and isinstance(node, Transpose) and isinstance(node.operand, Name)}
+        return LinePart(line.name, self._text(line.expr), op, tl, start, names, MappingProxyType(labels),
+                        MappingProxyType(transposed))
 
     def _stage_check(self, line) -> None:
         _line_granularity(self.granularity, line.name, ("stage",), None)
