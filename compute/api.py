@@ -226,13 +226,16 @@ def _default_granularity(spec: OpSpec, run: Run, options: dict) -> str:
     Why the tile option counts: a tile size is a request for those tiles. At 8192² a tile of 128
     is 4096 steps; falling back to one stage step then showed nothing until the whole product was
     done (7–16 s here), the opposite of what choosing a tile asked for."""
+    lengths = {}
     for g in spec.extra.get("prefer", ("element", "tile")):
         if g in spec.granularities:
-            plan = spec.plan(run, g, options)
-            if len(plan) <= MAX_DEFAULT_STEPS:
+            lengths[g] = len(spec.plan(run, g, options))
+            if lengths[g] <= MAX_DEFAULT_STEPS:
                 return g
     if options.get("tile") is not None and "tile" in spec.granularities:
-        if len(spec.plan(run, "tile", options)) <= MAX_REQUESTED_STEPS:
+        if "tile" not in lengths:  # an operation that does not prefer tiles may still offer them
+            lengths["tile"] = len(spec.plan(run, "tile", options))
+        if lengths["tile"] <= MAX_REQUESTED_STEPS:
             return "tile"
     return "stage"
 

@@ -60,11 +60,15 @@ class Reducer:
             r = xp.sqrt(r)
         return r
 
-    def running(self, values: np.ndarray) -> np.ndarray:
-        """Running values along a line (host): cumulative sums or maxima of the terms."""
+    def line_terms(self, values: np.ndarray) -> np.ndarray:
+        """The terms of one line of x (host): x, |x| or x² (x² may overflow to inf, as in the result)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self.make_terms(np, values)
+
+    def running(self, terms: np.ndarray) -> np.ndarray:
+        """Running values along a line of :meth:`line_terms` (host): their cumulative sums or maxima."""
         with np.errstate(invalid="ignore", over="ignore"):  # inf − inf is NaN, as in the result itself
-            t = self.make_terms(np, values)
-            return np.cumsum(t) if self.combine == "sum" else np.maximum.accumulate(t)
+            return np.cumsum(terms) if self.combine == "sum" else np.maximum.accumulate(terms)
 
     def formula(self, values: np.ndarray, result: float, label: str, count: int | None = None) -> str:
         """``"sum[0] = 1 + 4 = 5"``: one output from its terms. ``values`` may be the first few
@@ -232,15 +236,14 @@ def reduction_plan(run, granularity, options, reducer: Reducer, label: str):
         def describe(n, box):
             idx = tuple(a for a, _ in box)
             values = run.host("X", geo.x_index(idx)).ravel()
-            running = reducer.running(values)
+            terms = reducer.line_terms(values)
+            running = reducer.running(terms)
             running.setflags(write=False)
             caption = reducer.formula(values, run.scalar("result", idx), f"{label}{fmt_index(idx)}")
             regions = (Region("X", "read", geo.x_box(box)), reduce_region) + _also_written(also, box)
             partials = {"values": values, "running": running}
             if reducer.terms != "plain":
                 # A norm sums |x| or x², not x: the line's terms are what the running sum adds.
-                with np.errstate(invalid="ignore", over="ignore"):
-                    terms = reducer.make_terms(np, values)
                 terms.setflags(write=False)
                 partials["line_terms"] = terms  # not "terms": that is the whole tensor of terms
             return StepContent("element", caption, partials, regions)

@@ -378,9 +378,9 @@ class GeometryView(pg.PlotWidget):
         line each in its arrow's colour, and the others are hidden. Without this three labels
         crowded round one tip, two of them naming arrows nobody could see."""
         groups: list[tuple[tuple[float, float], list]] = []
-        for _shaft, _head, label in (self._y, self._x, self._i, self._j, *self._eig_vec):
+        for shaft, _head, label in (self._y, self._x, self._i, self._j, *self._eig_vec):
             p = getattr(label, "anchor_point", None)
-            if not label.isVisible() or p is None or not _shaft.isVisible():
+            if not label.isVisible() or p is None or not shaft.isVisible():
                 continue
             tol = 1e-9 * max(1.0, abs(p[0]), abs(p[1]))
             for q, members in groups:
