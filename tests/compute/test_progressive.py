@@ -484,3 +484,28 @@ def test_mha_goes_a_chunk_of_heads_at_a_time_and_cancels_between_chunks(monkeypa
     np.testing.assert_array_equal(tl.tensor_at("weights", 2), eager["weights"])
     with pytest.raises(CancelledRunError):
         tl[3]
+
+
+def _block_mean(a: np.ndarray, f: tuple[int, int]) -> np.ndarray:
+    """Block means of the last two axes by factors ``f`` (shapes divisible): NaN where a block
+    holds an element not written yet."""
+    *lead, h, w = a.shape
+    return a.reshape(*lead, h // f[0], f[0], w // f[1], f[1]).mean(axis=(-3, -1))
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_a_reduced_frame_of_a_whole_batched_tensor_is_the_block_mean_of_its_state(progressive):
+    # The whole (heads, rows, cols) tensor reduced, no slice picked: built from the reveal order
+    # alone, never from a `where` over the tensor; it must still be the state's block means.
+    rng = _rng()
+    q, k, v = (rng.standard_normal((3, 16, 8)) for _ in range(3))
+    tl = compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="tile", progressive=progressive,
+                           tile=(4, 16))
+    ref = compute.stream_op("attention", {"Q": q, "K": k, "V": v}, granularity="tile", tile=(4, 16))
+    assert len(tl) == 12
+    for n in (0, 3, 5, 11):
+        for name, f in (("weights", (4, 4)), ("result", (4, 2))):
+            state = ref.tensor_at(name, n)
+            got = tl.tensor_at(name, n, max_shape=(4, 4))
+            np.testing.assert_allclose(got, _block_mean(state, f), rtol=1e-12, atol=1e-12, err_msg=f"{name} {n}")
+            assert np.isnan(got).any() == (n < len(tl) - 1)
