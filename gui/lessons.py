@@ -75,10 +75,10 @@ def _seeded(seed: int, shape: tuple[int, ...]) -> list:
 
 _A2 = [[1, 2], [3, 4]]
 _B2 = [[5, 6], [7, 8]]
-# Q and K of the article's "manual loop vs matmul" question: 4 queries and 4 keys of 3 features.
+# Q and K of the article's "manual loop vs matmul" question (a program lesson now: S = Q @ K.T,
+# compute/program/lessons.py), and of the attention lesson: 4 queries and 4 keys of 3 features.
 _Q = [[1, 0, 1], [0, 2, 1], [1, 1, 0], [2, 0, 1]]
 _K = [[1, 1, 0], [0, 1, 2], [2, 0, 1], [1, 1, 1]]
-_KT = [[1, 0, 2, 1], [1, 1, 0, 1], [0, 2, 1, 1]]  # K transposed, written out: row j of K is column j
 # One batch of 3 samples × 4 features, shared by the LayerNorm and BatchNorm lessons.
 _BATCH = [[1, 2, 3, 4], [2, 4, 6, 8], [0, 1, 0, 1]]
 
@@ -94,11 +94,6 @@ LESSONS: tuple[Lesson, ...] = (
             {"A": _A2, "B": _B2}, granularity="element",
             description="Each cell result[i, j] is the dot product of row i of A with column j of B: "
                         "result[0, 0] = 1×5 + 2×7. A's columns must equal B's rows: (2×2) @ (2×2) → 2×2."),
-    _lesson("qk_loop_vs_matmul", "Q @ Kᵀ: a double loop of dot products is one matrix product", "matmul",
-            {"A": _Q, "B": _KT}, granularity="element",
-            description="A = Q (4×3), B = Kᵀ (3×4). The manual loop `for i, j: S[i, j] = Q[i] · K[j]` "
-                        "computes the same 16 numbers that Q @ K.T computes at once: each step below is one "
-                        "query·key dot product, one cell of the 4×4 similarity matrix."),
     _lesson("hadamard_2x2", "Hadamard product: [[1, 2], [3, 4]] ⊙ [[5, 6], [7, 8]]", "hadamard",
             {"A": _A2, "B": _B2}, granularity="element",
             description="Element by element, no sums: [[1×5, 2×6], [3×7, 4×8]]. "

@@ -122,6 +122,11 @@ _BLOCK_INPUTS = {"X": X, "W_q": W_Q, "W_k": W_K, "W_v": W_V, "W_o": W_O, "W1": W
                  "c2": C_2, "g1": [1, 1, 1, 1], "b1": [0, 0, 0, 0], "g2": [1, 1, 1, 1], "b2": [0, 0, 0, 0]}
 
 # --- the programs ----------------------------------------------------------------------------------
+# The articles' "manual loop vs matmul" question: S[i, j] = Q[i] · K[j] for every i, j is Q @ K.T.
+QK = """
+S = Q @ K.T
+"""
+
 ATTENTION = """
 scores = Q @ K.T
 scaled = scores / sqrt(d_k)
@@ -165,6 +170,15 @@ y = h + f
 """
 
 PROGRAM_LESSONS: tuple[ProgramLesson, ...] = (
+    _lesson("qk_loop_vs_matmul", "Q @ Kᵀ: a double loop of dot products is one matrix product",
+            QK, {"Q": Q[0], "K": K[0]},
+            description="Q and K hold 4 queries and 4 keys of 3 features. The loop "
+                        "`for i, j: S[i, j] = Q[i] · K[j]` computes the 16 numbers Q @ K.T computes at once: "
+                        "each step is one dot product, row i of Q with row j of K.",
+            granularity={"S": "element"},
+            source="seeds/000: the manual loop `for i in range(4): for j in range(4): S[i, j] = "
+                   "np.dot(Q[i], K[j])` against `Q @ K.T`; the article prints no values, so Q and K are "
+                   "batch 0 of the attention lesson."),
     _lesson("attention_causal_program", "Scaled dot-product attention, line by line, with a causal mask",
             ATTENTION, {"Q": Q, "K": K, "V": V}, {"d_k": 3},
             description="Q, K and V are (2, 4, 3): a batch of 2 sequences of 4 tokens with 3 features. "

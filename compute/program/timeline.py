@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -72,6 +73,9 @@ class LinePart:
     #: step's regions on them are also given on that tensor, last two axes swapped, so the view of
     #: ``K`` outlines the row a step reads (Kᵀ's column j is K's row j).
     transposed: Mapping[str, str] = field(default_factory=dict)
+    #: ``(Q, K)`` for a line ``Q @ K.T`` of 2-D names: its element captions also read as the
+    #: loop the product replaces, ``S[i,j] = Q[i] · K[j] = …`` (the articles' manual loop).
+    row_dot: tuple[str, str] | None = None
 
     @property
     def granularity(self) -> str:
@@ -202,7 +206,7 @@ class ProgramTimeline(ComputedWhole, Sequence):
             regions += tuple(Region(part.transposed[r.tensor], r.kind, _swap_last_two(r.box))
                              for r in s.regions if r.tensor in part.transposed)
         tensors = {self._name(part, k): v for k, v in s.tensors.items()}
-        caption = f"{part.name}: {relabel(s.caption, part.labels)}"
+        caption = _line_caption(part, relabel(s.caption, part.labels), s.stage)
         return Step(self.run_id, n, self._len, s.stage, caption, tensors, regions, self.levels)
 
     @staticmethod
@@ -302,6 +306,25 @@ class ProgramTimeline(ComputedWhole, Sequence):
     def run(self) -> Run:
         """The program as one :class:`~compute.plans.Run` (host inputs, every line as an output)."""
         return Run("program", np, dict(self._inputs), dict(self._values), dict(self.params))
+
+
+def names_line(line: str, caption: str) -> bool:
+    """Whether ``caption`` starts by naming what line ``line`` writes: ``S[1,1] = …``,
+    ``n = g·norm + b…``, ``s (1, 2) = …`` (then it needs no ``line:`` prefix)."""
+    return re.match(rf"{re.escape(line)}(\[| = | \()", caption) is not None
+
+
+def _line_caption(part: LinePart, caption: str, stage: str) -> str:
+    """A step's caption in the program: prefixed with its line's name, unless it already starts by
+    naming what the line writes (``S[1,1] = …``, not ``S: S[1,1] = …``); a ``Q @ K.T`` line's
+    element steps also say which rows they pair (:attr:`LinePart.row_dot`)."""
+    written = re.match(rf"{re.escape(part.name)}\[(\d+),\s*(\d+)\] = ", caption)
+    if part.row_dot is not None and stage == "element" and written is not None:
+        (q, k), (i, j) = part.row_dot, written.groups()
+        caption = f"{caption[:written.end()]}{q}[{i}] · {k}[{j}] = {caption[written.end():]}"
+    if names_line(part.name, caption):
+        return caption
+    return f"{part.name}: {caption}"
 
 
 def _swap_last_two(box):
@@ -507,8 +530,13 @@ class LineBuilder:
                                          for local, node in arg_nodes.items() if node is not None}, op)
         transposed = {local: node.operand.id for local, node in arg_nodes.items()
                       if local in tl.input_names and isinstance(node, Transpose) and isinstance(node.operand, Name)}
+        a, b = arg_nodes.get("A"), arg_nodes.get("B")
+        row_dot = None
+        if (op == "matmul" and isinstance(a, Name) and isinstance(b, Transpose) and isinstance(b.operand, Name)
+                and len(tl.run.shape("result")) == 2):
+            row_dot = (a.id, b.operand.id)
         return LinePart(line.name, self._text(line.expr), op, tl, start, names, MappingProxyType(labels),
-                        MappingProxyType(transposed))
+                        MappingProxyType(transposed), row_dot)
 
     def _stage_check(self, line) -> None:
         _line_granularity(self.granularity, line.name, ("stage",), None)

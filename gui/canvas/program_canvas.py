@@ -263,7 +263,7 @@ class ProgramCanvas(StepPages, QWidget):
         if pages is None:
             if len(self._pages) > 64:  # a window being resized: keep the cache to a few sizes
                 self._pages.clear()
-            y0 = self._band[0] + pl.BAND_GAP
+            y0 = pl.focus_top(self._band[0])
             pages = pl.focus_pages(self._graph, col, w, max(1.0, h - y0), self.digit_px, self.metrics)
             self._pages[key] = pages
         return pages
@@ -397,10 +397,12 @@ class ProgramCanvas(StepPages, QWidget):
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.fillRect(QRectF(0, 0, self.width(), lay.band), OVERVIEW_BG)
-        painter.setPen(QPen(QColor(210, 212, 220), 1.0))
-        painter.drawLine(QPointF(0, lay.band + pl.BAND_GAP / 2), QPointF(self.width(), lay.band + pl.BAND_GAP / 2))
-        self._paint_overview(painter, lay)
+        if lay.band > 0:
+            painter.fillRect(QRectF(0, 0, self.width(), lay.band), OVERVIEW_BG)
+            painter.setPen(QPen(QColor(210, 212, 220), 1.0))
+            y = lay.band + pl.BAND_GAP / 2
+            painter.drawLine(QPointF(0, y), QPointF(self.width(), y))
+            self._paint_overview(painter, lay)
         if lay.focus.arrow is not None:
             x0, y0, x1, y1 = lay.focus.arrow
             pen = QPen(QColor(READ_COLOR), 5.0)

@@ -545,6 +545,11 @@ LINES_FRACTIONS = (0.1, 0.12, 0.14, *OVERVIEW_FRACTIONS)
 BAND_GAP = 14.0
 
 
+def focus_top(band: float) -> float:
+    """Where the focus starts below an overview band ``band`` px high (at the top: no band)."""
+    return band + BAND_GAP if band > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class FocusPage:
     """One page of a line's focus: the result with ``operands`` (names, text order), every slice
@@ -931,8 +936,8 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
     the most readable on average (a line no band makes readable must not decide alone).
     """
     n = len(graph.columns)
-    if n == 0:
-        return 0.0, False
+    if n <= 1:
+        return 0.0, False  # one line: the focus is the whole program, an overview would repeat it
     focus_cache: dict[float, tuple[float, float, int]] = {}
 
     def fit_for(rest: float) -> tuple[float, float, int]:
@@ -952,7 +957,7 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
             if ov.height > height * frac + 0.5 and ov.cell_px <= om.min_cell + 1e-6:
                 continue  # even its smallest cells overflow the band into the focus
             band = min(height * frac, ov.height)
-            worst, mean, pages = fit_for(height - band - BAND_GAP)
+            worst, mean, pages = fit_for(height - focus_top(band))
             looks = min(ov.cell_px, 24.0) * {False: 1.0, True: 0.75, LINES_ONLY: 0.25}[chips]
             cands.append((worst, ov.cell_px, looks, -band, chips, band, -pages, mean))
     readable = [c for c in cands if c[0] >= 1.0 - 1e-6]
@@ -978,8 +983,9 @@ def layout(graph: FlowGraph, width: float, height: float, active: int, *,
     if band is None:
         band = choose_band(graph, width, height, digit_px, m, om)
     height_o, chips = band
-    ov = place(overview_graph(graph, chips), width, height_o, om, top=True)
-    y0 = height_o + BAND_GAP
+    ov = (place(overview_graph(graph, chips), width, height_o, om, top=True) if height_o > 0
+          else Placement(0.0, {}, {}, {}, (), 0, 0))  # no overview: a one-line program (choose_band)
+    y0 = focus_top(height_o)
     if graph.columns:
         focus = place_focus(graph, max(0, min(active, len(graph.columns) - 1)), 0.0, y0, width,
                             max(1.0, height - y0), m, digit_px=digit_px, page=page, pages=pages)

@@ -83,7 +83,11 @@ def np_pre_ln_lines(p):
     return {"n1": n1, "a": a, "h": h, "n2": n2, "f1": f1, "f": f, "y": h + f}
 
 
+# The manual loop's 16 similarities, written out (not computed here): Q[i] · K[j] by hand.
+QK_SIMILARITIES = [[1, 2, 3, 2], [2, 4, 1, 3], [2, 1, 2, 2], [2, 2, 5, 3]]
+
 REFERENCES = {
+    "qk_loop_vs_matmul": lambda p, prm: {"S": np.array(QK_SIMILARITIES, dtype=float)},
     "attention_causal_program": lambda p, prm: np_attention_lines(p, prm["d_k"]),
     "mha_program": lambda p, prm: np_mha_lines(p),
     "transformer_post_ln": lambda p, prm: np_post_ln_lines(p),
@@ -92,11 +96,12 @@ REFERENCES = {
 
 
 # --- built-in programs -------------------------------------------------------------------------------
-def test_the_four_programs_are_there_and_unknown_slugs_list_the_valid_ones():
+def test_the_programs_are_there_and_unknown_slugs_list_the_valid_ones():
     assert [pl.slug for pl in program_lessons()] == list(REFERENCES)
     assert get_program_lesson("mha_program").slug == "mha_program"
-    with pytest.raises(ParamError, match="unknown program lesson 'nope'; valid: attention_causal_program, "
-                                         "mha_program, transformer_post_ln, transformer_pre_ln"):
+    with pytest.raises(ParamError, match="unknown program lesson 'nope'; valid: qk_loop_vs_matmul, "
+                                         "attention_causal_program, mha_program, transformer_post_ln, "
+                                         "transformer_pre_ln"):
         get_program_lesson("nope")
 
 
@@ -300,3 +305,19 @@ def test_float32_mistake_keeps_its_dtype_and_tolerance():
     r = compare_mistake(m32)
     assert r.right.dtype == r.wrong.dtype == np.float32
     np.testing.assert_array_equal(r.differs, compare_mistake(m).differs)
+
+
+def test_the_loop_lesson_reads_each_cell_as_the_articles_loop_does():
+    """S = Q @ K.T stepped by elements is the manual loop ``S[i, j] = np.dot(Q[i], K[j])``: each
+    caption names the two rows it pairs and ends with the similarity written out above, and the step
+    outlines row i of Q and row j of K (not a column of a Kᵀ nobody sees)."""
+    lesson = get_program_lesson("qk_loop_vs_matmul")
+    tl = lesson.stream()
+    assert len(tl) == 16
+    for n, step in enumerate(tl):
+        i, j = divmod(n, 4)
+        head, _, value = step.caption.rpartition(" = ")
+        assert head.startswith(f"S[{i},{j}] = Q[{i}] · K[{j}] = "), step.caption
+        assert float(value) == QK_SIMILARITIES[i][j]
+        reads = {(r.tensor, r.box) for r in step.regions if r.kind == "read"}
+        assert {("Q", ((i, i + 1), (0, 3))), ("K", ((j, j + 1), (0, 3)))} <= reads

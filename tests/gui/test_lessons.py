@@ -15,7 +15,6 @@ from opscope.gui.window import MainWindow
 EXPECTED = {
     "dot_product": 32,
     "matmul_2x2": [[19, 22], [43, 50]],
-    "qk_loop_vs_matmul": [[1, 2, 3, 2], [2, 4, 1, 3], [2, 1, 2, 2], [2, 2, 5, 3]],
     "hadamard_2x2": [[5, 12], [21, 32]],
     "broadcast_scalar": [[2, 4], [6, 8]],
     "broadcast_vector": [[10, 40, 90], [40, 100, 180]],
