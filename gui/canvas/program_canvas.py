@@ -14,9 +14,13 @@ small tensors, or as name chips where space is short), its text as a label, its 
 arrows from each line's operands to it; its tensors are painted as bare cells (numbers where
 they fit), the line in play framed in orange and its operands in blue. The **focus** below
 draws the line in play big, as heatmap views with readable numbers: its operands, an arrow, its
-result. The overview's size depends only on the canvas' size, so it never moves; the focus
-changes only when the line in play does. Lines not reached yet show their tensors unwritten
-(grey: the timeline gives NaN before a line's first step). 3-D/4-D tensors show every head /
+result. A step that makes one of its line's internal tensors (the scores, weights and heads
+of an ``mha`` line, a ``layernorm``'s mean and variance, a ``softmax``'s exp) is shown by what it
+reads and makes instead, every head over its pages, so the numbers its caption quotes are on
+screen; those views are made when first shown, and frames read only the internals on screen.
+The overview's size depends only on the canvas' size, so it never moves; the focus changes only
+when the line in play (or its page, or a step's own tensors) does. Lines not reached yet show
+their tensors unwritten (grey: the timeline gives NaN before a line's first step). 3-D/4-D tensors show every head /
 batch slice at once when they fit, else one slice with a selector. Frames come from the same
 :func:`~gui.canvas.frame.prepare` as the operation canvas (one immutable
 :class:`~gui.canvas.frame.Snapshot` per change), and views from the shared
@@ -102,6 +106,12 @@ class ProgramCanvas(StepPages, QWidget):
         self._page = 0  # the focus page shown (see program_layout.focus_pages)
         self._sub: tuple[int, ...] = ()  # the pages the step in play spreads over (next_page walks them)
         self._sub_index: int | None = None  # the step they were chosen for
+        # (reads, target) of the step in play where it makes one of its line's internals (a.weights):
+        # the focus then shows that step's tensors (program_layout.step_pages); None: the line's.
+        self._step_key: tuple[tuple[str, ...], str] | None = None
+        self._internal_shown: set[str] = set()  # view keys of internals whose entries are published
+        self._entries_changed = False
+        self._in_frame = False
         self._pages: dict[tuple, tuple[pl.FocusPage, ...]] = {}
         self._label_html: dict[str, str] = {}
         self.metrics = pl.Metrics()
@@ -202,6 +212,16 @@ class ProgramCanvas(StepPages, QWidget):
         active = part.name
         col = self._graph.column_of.get(active)
         operands = set(self._graph.columns[col].operands) if col is not None else set()
+        self._set_states(active)  # (relayout places the focus of the active line)
+        if self._layout is not None and col is not None:
+            page, sub, step_key = self._page_for(step, col)
+            self._sub = sub
+            if col != self._layout.focus.column or page != self._layout.focus.page or step_key != self._step_key:
+                self._page, self._step_key = page, step_key
+                if self._relayout_for_frame(frame.index):
+                    return  # views of internals came on screen: the step is shown again with their arrays
+        writes = {r.tensor for r in step.regions if r.kind == "write"} if step is not None else set()
+        reads = {r.tensor for r in step.regions if r.kind == "read"} if step is not None else set()
         for key, view in self._views.items():
             a = frame.arrays.get(key)
             if a is None:
@@ -218,7 +238,9 @@ class ProgramCanvas(StepPages, QWidget):
             if tile.lead:
                 regions = _onto_slice(regions, tile.lead)
             view.set_regions(tuple(regions))
-            if tile.tensor == active:
+            if tile.tensor in self._graph.internals:  # framed by what the step does with it
+                kind = "write" if tile.tensor in writes else "read" if tile.tensor in reads else ""
+            elif tile.tensor == active:
                 kind = "write"
             elif tile.tensor in operands:
                 kind = "read"
@@ -227,13 +249,6 @@ class ProgramCanvas(StepPages, QWidget):
             view.set_active(kind)
         self._index = frame.index
         self._frame = frame
-        self._set_states(active)
-        if self._layout is not None and col is not None:
-            page, sub = self._page_for(step, col)
-            self._sub = sub
-            if col != self._layout.focus.column or page != self._layout.focus.page:
-                self._page = page
-                self.relayout()
         self.update()  # the overview's cells and the arrows of the line in play
         self.caption_changed.emit(step.caption if step is not None else "")
 
@@ -255,20 +270,50 @@ class ProgramCanvas(StepPages, QWidget):
     def _show_page(self) -> None:
         self.relayout()
 
-    def _focus_pages(self, col: int) -> tuple[pl.FocusPage, ...]:
-        """The focus pages of column ``col`` at the canvas' size (cached per size)."""
+    def _focus_pages(self, col: int, step_key: tuple[tuple[str, ...], str] | None = None
+                     ) -> tuple[pl.FocusPage, ...]:
+        """The focus pages of column ``col`` at the canvas' size (cached per size): the line's, or,
+        with ``step_key`` (reads, target), those of one step's own tensors."""
         w, h = float(max(1, self.width())), float(max(1, self.height()))
-        key = (col, w, h, self.digit_px, self._band)
+        key = (col, step_key, w, h, self.digit_px, self._band)
         pages = self._pages.get(key)
         if pages is None:
             if len(self._pages) > 64:  # a window being resized: keep the cache to a few sizes
                 self._pages.clear()
-            y0 = pl.focus_top(self._band[0])
-            pages = pl.focus_pages(self._graph, col, w, max(1.0, h - y0), self.digit_px, self.metrics)
+            height = max(1.0, h - pl.focus_top(self._band[0]))
+            if step_key is None:
+                pages = pl.focus_pages(self._graph, col, w, height, self.digit_px, self.metrics)
+            else:
+                pages = pl.step_pages(self._graph, col, step_key[0], step_key[1], w, height, self.digit_px,
+                                      self.metrics)
             self._pages[key] = pages
         return pages
 
-    def _page_for(self, step, col: int) -> tuple[int, tuple[int, ...]]:
+    def _step_target(self, step, col: int) -> tuple[tuple[str, ...], str] | None:
+        """(reads, target) where ``step`` makes one tensor and it, or a tensor it reads, is one of
+        its line's internals (``a.scores`` → ``a.weights``): the focus shows those, not the line's
+        operands, whose pages would leave what the caption speaks of off screen. None otherwise
+        (the step's tensors are the line's: its operands and result)."""
+        if step is None:
+            return None
+        internals = self._graph.internals
+        writes = list(dict.fromkeys(r.tensor for r in step.regions if r.kind == "write"))
+        reads = tuple(dict.fromkeys(r.tensor for r in step.regions if r.kind == "read"))
+        if len(writes) != 1 or not (writes[0] in internals or any(r in internals for r in reads)):
+            return None
+        return reads, writes[0]
+
+    def _page_for(self, step, col: int) -> tuple[int, tuple[int, ...], tuple | None]:
+        step_key = self._step_target(step, col)
+        if step_key is not None:
+            # A step's own pages, walked with next_page from the first (kept while it is in play).
+            pages = self._focus_pages(col, step_key)
+            same = step_key == self._step_key and col == getattr(self._layout.focus, "column", None)
+            page = min(self._page, len(pages) - 1) if same else 0
+            return page, tuple(range(len(pages))) if len(pages) > 1 else (), step_key
+        return (*self._line_page_for(step, col), None)
+
+    def _line_page_for(self, step, col: int) -> tuple[int, tuple[int, ...]]:
         """(page, pages it spreads over) for ``step`` of column ``col``: the pages of the operands it
         reads, and of the slices it writes where pages hold one batch or head each (the first of
         several, the others a :meth:`next_page` away); the page shown while it reads no operand
@@ -276,7 +321,7 @@ class ProgramCanvas(StepPages, QWidget):
         pages = self._focus_pages(col)
         if len(pages) <= 1:
             return 0, ()
-        same = self._layout is not None and col == self._layout.focus.column
+        same = self._layout is not None and col == self._layout.focus.column and self._step_key is None
         current = min(self._page, len(pages) - 1) if same else 0
         regions = step.regions if step is not None else ()
         reads = {r.tensor for r in regions if r.kind == "read"}
@@ -330,12 +375,16 @@ class ProgramCanvas(StepPages, QWidget):
             self._band_for = (w, h, self.digit_px)
             self._overview_graph = pl.overview_graph(self._graph, self._band[1])
         col = self._graph.column_of.get(self._active_line, 0) if self._active_line else 0
-        pages = self._focus_pages(col)
+        pages = self._focus_pages(col, self._step_key)
         self._page = max(0, min(self._page, len(pages) - 1))
         self._layout = pl.layout(self._graph, w, h, col, band=self._band, digit_px=self.digit_px, m=m,
                                  page=self._page, pages=pages)
         focus = self._layout.focus
         s = focus.cell_px
+        refresh = self._ensure_views(focus.tiles)
+        if refresh and self._in_frame:
+            self._entries_changed = True  # apply_frame shows the step again
+            refresh = False
         for key, view in self._views.items():
             rect = focus.tiles.get(key)
             if rect is None:
@@ -357,8 +406,8 @@ class ProgramCanvas(StepPages, QWidget):
             label.setGeometry(int(round(x)), int(round(y + 4)), int(rw), int(rh - 10))
             text = self._label_html.get(line, label.text())
             if len(focus.pages) > 1:  # which operands this page holds, like a slide's "2/3"
-                lead = focus.pages[focus.page].lead
-                where = "" if lead is None else f": {html.escape(line)}[{lead}]"
+                page = focus.pages[focus.page]
+                where = "" if page.lead is None else f": {html.escape(page.target or line)}[{page.lead}]"
                 text += (f" <span style='color:#2f6fd0'>· page {focus.page + 1} of {len(focus.pages)}"
                          f"{where}</span>")
             if label.text() != text:
@@ -367,6 +416,53 @@ class ProgramCanvas(StepPages, QWidget):
             label.show()
         self._fit_titles()
         self.update()
+        if refresh:  # a resize or a page turn put internals on screen: the step again, with their arrays
+            self._refresh()
+
+    def _relayout_for_frame(self, index: int) -> bool:
+        """Relayout for a new page of step ``index``; True when it put views of internals on
+        screen that the frame in hand has no arrays for: then the step is shown again,
+        synchronously, with them (once: the second pass finds the same page)."""
+        self._in_frame = True
+        try:
+            self.relayout()
+        finally:
+            self._in_frame = False
+        if not self._entries_changed:
+            return False
+        self._entries_changed = False
+        self.show_step(index)
+        return True
+
+    def _ensure_views(self, keys) -> bool:
+        """Views for the internals' tiles among ``keys`` (made on first need: most are never shown),
+        and the snapshot's entries for exactly the internals on screen (a frame reads no other).
+        True when those entries changed (the frame in hand lacks their arrays)."""
+        wanted = {t.key: t for it in self._graph.internals.values() for t in it.tiles if t.key in keys}
+        made = False
+        for key, tile in wanted.items():
+            if key not in self._views:
+                self._views[key] = self._make_view(tile)
+                self._tiles[key] = tile
+                self._configure(self._views[key], tile, self._tl)
+                made = True
+        shown = {k for k, t in self._tiles.items() if t.tensor in self._graph.internals and k in wanted}
+        if made or shown != self._internal_shown:
+            self._internal_shown = shown
+            self._publish()
+            return True
+        return False
+
+    def _make_view(self, tile: pl.Tile) -> HeatmapView:
+        view = shared_pool().take(tile.tensor, colorbar=tile.colorbar, labels=True, transpose=False)
+        view.setParent(self)
+        view.setProperty("_pc_flags", (tile.colorbar,))
+        view.lead_changed.connect(functools.partial(self._on_lead_changed, tile.key))
+        view.view_box_changed.connect(functools.partial(self._on_box_changed, tile.key))
+        view.save_requested.connect(self.save_requested.emit)
+        # Opaque, so an arrow routed behind a view never shows through its margins.
+        view.setAutoFillBackground(True)
+        return view
 
     def _fit_titles(self) -> None:
         """Titles of small multiples with the tensor's shape where it fits the tile, else without
@@ -378,7 +474,7 @@ class ProgramCanvas(StepPages, QWidget):
             rect = self._layout.focus.tiles.get(key)
             if rect is None:
                 continue
-            item = self._graph.items[tile.tensor]
+            item = self._graph.item(tile.tensor)
             state = self.line_state(item.line) if item.line else "done"
             title = self._title(tile, item.shape, state, True)
             if title is not None:
@@ -634,14 +730,18 @@ class ProgramCanvas(StepPages, QWidget):
                 view.deleteLater()
                 view = None
             if view is None:
-                view = shared_pool().take(tile.tensor, colorbar=tile.colorbar, labels=True, transpose=False)
-                view.setParent(self)
-                view.setProperty("_pc_flags", (tile.colorbar,))
-                view.lead_changed.connect(functools.partial(self._on_lead_changed, tile.key))
-                view.view_box_changed.connect(functools.partial(self._on_box_changed, tile.key))
-                view.save_requested.connect(self.save_requested.emit)
-            # Opaque, so an arrow routed behind a view never shows through its margins.
-            view.setAutoFillBackground(True)
+                view = self._make_view(tile)
+            self._configure(view, tile, tl)
+            self._views[tile.key] = view
+            self._tiles[tile.key] = tile
+        self._graph = graph  # (the internals' views below are configured against it)
+        for tile in (t for it in graph.internals.values() for t in it.tiles):
+            view = old.pop(tile.key, None)  # kept from the last run, hidden until a step shows it
+            if view is None:
+                continue
+            if view.property("_pc_flags") != (tile.colorbar,):
+                view.deleteLater()
+                continue
             self._configure(view, tile, tl)
             self._views[tile.key] = view
             self._tiles[tile.key] = tile
@@ -652,7 +752,8 @@ class ProgramCanvas(StepPages, QWidget):
         self._labels = {}
         self._label_html = {}
         self._pages = {}
-        self._page, self._sub = 0, ()
+        self._page, self._sub, self._step_key = 0, (), None
+        self._internal_shown: set[str] = set()
         for column in graph.columns:
             label = QLabel(self)
             label.setTextFormat(Qt.TextFormat.RichText)
@@ -721,7 +822,10 @@ class ProgramCanvas(StepPages, QWidget):
 
     def _publish(self) -> None:
         tl = self._tl
-        self._snapshot = Snapshot(tl, tl.run_id if tl is not None else 0, tuple(self._entries.values()))
+        internals = self._graph.internals
+        entries = tuple(e for k, e in self._entries.items()
+                        if e.tensor not in internals or k in self._internal_shown)
+        self._snapshot = Snapshot(tl, tl.run_id if tl is not None else 0, entries)
 
     def refresh_levels(self) -> bool:
         """Follow a progressive run's levels as its lines are computed (:func:`follow_levels`):

@@ -15,7 +15,9 @@ The canvas shows the whole program at once, as focus + context (:func:`layout`):
 * the **focus** (:func:`place_focus`) draws the line in play below it, big: its operands in a grid,
   an arrow, its result, all at one cell size, sized so numbers keep digits of ``digit_px`` where
   the space allows, split into pages of operands where they do not all fit so
-  (:func:`focus_pages`). It changes only when the line in play (or its page) does.
+  (:func:`focus_pages`). It changes only when the line in play (or its page) does; a step that
+  makes one of the line's internal tensors (``a.weights`` inside ``mha``) gets the pages of what
+  it reads and makes instead (:func:`step_pages`).
 
 Cells are sized from the space the canvas has, never from a fixed cell size (ARCHITECTURE.md §9);
 a slice longer than :data:`DISPLAY_SIDE` takes the room of that many cells.
@@ -164,11 +166,22 @@ class FlowColumn:
 
 @dataclass(frozen=True)
 class FlowGraph:
-    """Every column in program order; ``items`` by tensor name; ``column_of`` tensor → column index."""
+    """Every column in program order; ``items`` by tensor name; ``column_of`` tensor → column index.
+
+    ``internals`` are the tensors an operation line makes on its way to its result (``a.scores``,
+    ``a.weights`` of an ``mha`` line; ``h.mean`` of a ``layernorm``), by name: never in the
+    overview, drawn in the focus on the pages of the steps that make them (:func:`step_pages`).
+    """
 
     columns: tuple[FlowColumn, ...]
     items: dict[str, FlowItem] = field(default_factory=dict)
     column_of: dict[str, int] = field(default_factory=dict)
+    internals: dict[str, FlowItem] = field(default_factory=dict)
+
+    def item(self, name: str) -> FlowItem:
+        """The item of tensor ``name``: a line's result, a program input or an internal."""
+        it = self.items.get(name)
+        return it if it is not None else self.internals[name]
 
     @property
     def tiles(self) -> list[Tile]:
@@ -288,8 +301,10 @@ def _indices(shape: tuple[int, ...]):
 
 def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
     """The :class:`FlowGraph` of program timeline ``tl``: every line's result and every program
-    input (scalars included) that a line reads. A line's operator-internal tensors (``a.scores``
-    of an ``mha`` line, ``scores.B`` for ``K.T``) are left to the single-operation canvas."""
+    input (scalars included) that a line reads, and the operation tensors a line makes on the way
+    to its result (``a.scores`` of an ``mha`` line) as :attr:`FlowGraph.internals`. Left out: an
+    operation's inputs that are sub-expressions (``scores.B`` for ``K.T``: the focus shows ``K``)
+    and broadcast copies (the focus shows the operands themselves)."""
     from opscope.compute.program.parse import walk_names  # noqa: PLC0415 - Qt-free, compute side
 
     inputs = set(tl.input_names)
@@ -297,7 +312,7 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
     by_line = {ln.name: ln for ln in tl.program.lines}
     placed: set[str] = set()
     written: set[str] = set()
-    columns, items, column_of = [], {}, {}
+    columns, items, column_of, internals = [], {}, {}, {}
     # Numbers are measured on the final values: the widest text a cell will ever need to hold.
     # A progressive run has only its finished lines' (never wait for the rest on the GUI thread).
     finals = {**tl.inputs(), **tl.computed_values()}
@@ -331,7 +346,22 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
         column_of[part.name] = i
         written.add(part.name)
         columns.append(FlowColumn(part.name, part.text, result, tuple(new_inputs), tuple(operands)))
-    return FlowGraph(tuple(columns), items, column_of)
+        for name in line_internals(part):
+            value = tl.final_value(name) if part.name in finals else None  # never wait for a run
+            internals[name] = make_item(
+                name, tl.shape(name), part.name, max_multiples=max_multiples,
+                text_em=number_em(value) if value is not None else pending_em(tl.shape(name)),
+                text_em3=number_em(value, digits=3) if value is not None else pending_em(tl.shape(name), digits=3))
+    return FlowGraph(tuple(columns), items, column_of, internals)
+
+
+def line_internals(part) -> list[str]:
+    """The program names of the tensors line ``part``'s operation makes besides its result
+    (broadcast copies left out: they repeat an operand)."""
+    if part.op is None:
+        return []
+    return [part.names[local] for local in part.timeline.output_names
+            if local != "result" and not local.endswith("_broadcast") and local in part.names]
 
 
 # --- placing --------------------------------------------------------------------------------------
@@ -561,6 +591,9 @@ class FocusPage:
     lead: int | None = None
     #: False: a build page of one operand alone (it and the result together are not readable).
     result: bool = True
+    #: The tensor drawn in the result's place: None for the line's result; else what one step
+    #: makes (an internal such as ``a.weights``), with the tensors that step reads as ``operands``.
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -792,7 +825,10 @@ def _at_lead(it: FlowItem, lead: int | None, count: int) -> FlowItem:
 
 def page_items(graph: FlowGraph, column: int, page: FocusPage) -> tuple[list[FlowItem], FlowItem]:
     """The operand items and the result item that ``page`` of column ``column`` draws."""
-    ops, res = focus_items(graph, column)
+    if page.target is None:
+        ops, res = focus_items(graph, column)
+    else:
+        ops, res = [graph.item(n) for n in page.operands], graph.item(page.target)
     count = lead_count(res)
     keep = set(page.operands)
     ops = [_at_lead(o, page.lead, count) for o in ops if o.tensor in keep]
@@ -801,8 +837,19 @@ def page_items(graph: FlowGraph, column: int, page: FocusPage) -> tuple[list[Flo
     return ops, _at_lead(res, page.lead, count)
 
 
+def step_pages(graph: FlowGraph, column: int, reads: Sequence[str], target: str, width: float, height: float,
+               digit_px: float = 16.0, m: Metrics = Metrics()) -> tuple[FocusPage, ...]:
+    """The focus pages of one step of column ``column`` that makes ``target`` from ``reads``:
+    :func:`focus_pages` of those tensors (the ones the canvas draws, in the order given) instead
+    of the line's operands and result. How an ``mha`` line's heads get on screen: its weights step
+    shows ``a.scores`` → ``a.weights``, every head."""
+    drawn = [n for n in dict.fromkeys(reads) if n != target and (n in graph.items or n in graph.internals)]
+    return focus_pages(graph, column, width, height, digit_px, m, reads=tuple(drawn), target=target)
+
+
 def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digit_px: float = 16.0,
-                m: Metrics = Metrics()) -> tuple[FocusPage, ...]:
+                m: Metrics = Metrics(), *, reads: tuple[str, ...] | None = None,
+                target: str | None = None) -> tuple[FocusPage, ...]:
     """Column ``column``'s focus as pages (:class:`FocusPage`), each drawn with the result, so
     that every number has ``digit_px`` digits where that can be had (a lecturer steps through
     them as a slide's builds):
@@ -815,11 +862,18 @@ def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digi
        operand not readable even alone gets a page of its own: the nearest to readable there is);
     4. a page still not readable whose result and operands each are readable alone becomes the
        result's page and a build page per operand (``result=False``), after all the result pages.
+
+    With ``target``, the pages of ``reads`` → ``target`` instead (see :func:`step_pages`).
     """
-    ops, res = focus_items(graph, column)
+    if target is None:
+        ops, res = focus_items(graph, column)
+    else:
+        ops, res = [graph.item(n) for n in reads], graph.item(target)
     names = tuple(o.tensor for o in ops)
+
+    new_page = functools.partial(FocusPage, target=target)  # every page of this call has the target
     if _readable(ops, res, width, height, digit_px, m):
-        return (FocusPage(names),)
+        return (new_page(names),)
     count = lead_count(res)
 
     def readable(page: FocusPage) -> bool:
@@ -829,12 +883,12 @@ def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digi
         return _arrange(*page_items(graph, column, page), width, height, m)[4]
 
     if count > 1:
-        by_lead = tuple(FocusPage(names, k) for k in range(count))
+        by_lead = tuple(new_page(names, k) for k in range(count))
         if all(readable(p) for p in by_lead):
             return by_lead
     groups: list[list[str]] = []
     for name in names:
-        if groups and readable(FocusPage((*groups[-1], name))):
+        if groups and readable(new_page((*groups[-1], name))):
             groups[-1].append(name)
         else:
             groups.append([name])
@@ -842,8 +896,8 @@ def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digi
         groups = [[]]
     pages: list[FocusPage] = []
     for g in groups:
-        whole = FocusPage(tuple(g))
-        split = tuple(FocusPage(tuple(g), k) for k in range(count)) if count > 1 else ()
+        whole = new_page(tuple(g))
+        split = tuple(new_page(tuple(g), k) for k in range(count)) if count > 1 else ()
         if split and not readable(whole) and min(digits(p) for p in split) > digits(whole) + 0.25:
             pages.extend(split)
         else:
@@ -851,8 +905,8 @@ def focus_pages(graph: FlowGraph, column: int, width: float, height: float, digi
     kept: list[FocusPage] = []
     builds: list[FocusPage] = []
     for page in pages:
-        alone = [FocusPage((o,), page.lead, result=False) for o in page.operands]
-        bare = FocusPage((), page.lead)
+        alone = [new_page((o,), page.lead, result=False) for o in page.operands]
+        bare = new_page((), page.lead)
         if page.operands and not readable(page) and readable(bare) and all(readable(a) for a in alone):
             if bare not in kept:
                 kept.append(bare)

@@ -164,7 +164,8 @@ def test_cells_without_numbers_stay_square():
 
 
 def test_the_overview_never_moves_and_the_focus_moves_only_with_the_line(qtbot):
-    """... or with its page: each (line, page) has one focus, whichever step shows it."""
+    """... or with its page: each (line, page) has one focus, whichever step shows it (a page of a
+    step's own tensors, a.scores → a.weights, included)."""
     tl = get_program_lesson("transformer_post_ln").stream()
     c = _canvas(qtbot, (1024, 768))
     c.set_timeline(tl)
@@ -176,7 +177,7 @@ def test_the_overview_never_moves_and_the_focus_moves_only_with_the_line(qtbot):
         if first is None:
             first = lay.overview
         assert lay.overview == first, n
-        key = (tl.locate(n)[0].name, lay.focus.page)
+        key = (tl.locate(n)[0].name, lay.focus.page, lay.focus.pages[lay.focus.page])
         per_line.setdefault(key, lay.focus)
         assert lay.focus == per_line[key], n
     assert len({f.column for f in per_line.values()}) == len(tl.lines)
@@ -354,3 +355,73 @@ def test_a_band_too_short_for_any_arrangement_gets_the_least_tall_one():
     assert roomy.stack == 5 and roomy.height <= 103 + 0.5
     squeezed = pl.place(g, 1024, 40, pl.OVERVIEW, top=True)
     assert squeezed.stack == 5 and squeezed.height < 2 * 103
+
+
+def test_a_call_lines_internals_are_in_the_graph_but_not_the_overview():
+    """mha's Q, K, V, scores, weights, heads and concat, layernorm's mean, var and normalized are
+    what the block's captions speak of: the graph knows them (for the focus), the overview keeps
+    to the program's own tensors, and broadcast copies (they repeat an operand) are left out."""
+    g = pl.build_graph(get_program_lesson("transformer_post_ln").stream())
+    assert {"a.Q", "a.K", "a.V", "a.scores", "a.weights", "a.heads", "a.concat",
+            "h.mean", "h.var", "h.normalized", "y.normalized"} <= set(g.internals)
+    assert not set(g.internals) & set(g.items)
+    assert not any(name.endswith("_broadcast") for name in g.internals)
+    assert [t.lead for t in g.internals["a.weights"].tiles] == [(0,), (1,)]  # every head
+    pages = pl.step_pages(g, g.column_of["a"], ("a.scores",), "a.weights", 1024, 560)
+    assert {p.target for p in pages} == {"a.weights"}
+    assert {p.lead for p in pages} <= {None, 0, 1} and all(p.operands == ("a.scores",) for p in pages)
+
+
+def _internal_steps(tl, line):
+    part = tl.part(line)
+    return range(part.start, part.start + len(part))
+
+
+@pytest.mark.parametrize("size", [(1024, 560), (1920, 880)])
+def test_the_steps_inside_a_call_line_show_the_tensors_they_make(qtbot, size):
+    """transformer_post_ln at 1024×768: the mha line's scores, weights, heads and concat steps
+    and the layernorm's steps showed X, W_q and a grey `a` while their captions quoted heads'
+    weights. Now each shows what it reads → what it makes, every head over its pages, with the
+    timeline's numbers; the step that makes Q, K and V at once keeps the line's operands."""
+    tl = get_program_lesson("transformer_post_ln").stream()
+    c = _canvas(qtbot, size)
+    c.set_timeline(tl)
+    for n in [*_internal_steps(tl, "a"), *_internal_steps(tl, "h")]:
+        c.show_step(n)
+        step = tl[n]
+        writes = {r.tensor for r in step.regions if r.kind == "write"}
+        shown_leads = {}
+        while True:
+            for entry in c.layout_report():
+                shown_leads.setdefault(entry["tensor"], set()).add(tuple(entry["lead"]))
+                if entry["tensor"] in writes or entry["tensor"] in c.graph.internals:  # (`a` is grey before)
+                    assert entry["numbers"], (n, entry)
+            if not c.next_page():
+                break
+        if len(writes) > 1:  # project: Q, K and V at once
+            assert "X" in shown_leads and "a" in shown_leads, (n, shown_leads)
+            continue
+        (target,) = writes
+        assert target in shown_leads, (n, step.stage, shown_leads)
+        slices = {t.lead for t in c.graph.item(target).tiles}
+        assert shown_leads[target] == slices, (n, target)  # every head, over the step's pages
+        for key, tile in c._tiles.items():
+            view = c.views[key]
+            if tile.tensor == target and view.isVisible():
+                np.testing.assert_array_equal(view.data(), tl.tensor_at(target, n, lead=tile.lead))
+
+
+def test_frames_read_only_the_internals_on_screen(qtbot):
+    """The views of internals are made when a step first shows them, and a frame reads only the
+    internals the focus shows (a big program's internals are not fetched on every frame)."""
+    tl = get_program_lesson("transformer_post_ln").stream()
+    c = _canvas(qtbot, (1024, 560))
+    c.set_timeline(tl)
+    internals = set(c.graph.internals)
+    assert not internals & {t.tensor for t in c._tiles.values()}  # none made before a step shows one
+    c.show_step(0)  # project: the line's operands
+    assert not internals & {c._tiles[k].tensor for k in c.prepare_frame(0).arrays if k in c._tiles}
+    weights = next(n for n in _internal_steps(tl, "a") if tl[n].stage == "weights")
+    c.show_step(weights)
+    read = {c._tiles[k].tensor for k in c.prepare_frame(weights).arrays if k in c._tiles} & internals
+    assert read == {"a.scores", "a.weights"}
