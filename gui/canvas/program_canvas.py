@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from opscope.compute import get_spec
 from opscope.compute.numbers import fmt_shape
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPolygonF
@@ -61,6 +62,9 @@ LABEL_STYLES = {
     "done": "color: #222; background: #f6f6f2; border: 1px solid #ccc; border-radius: 6px;",
     "pending": f"color: {PENDING_TEXT}; background: transparent; border: 1px dashed #ccc; border-radius: 6px;",
 }
+
+#: Titles of a product line's partials (as the operation canvas' strips).
+PARTIAL_TITLES = {"products": "<b>products</b>", "running": "<b>running sum</b> Σ"}
 
 _TITLE_FONT = QFont()
 _TITLE_FONT.setPointSizeF(float(TITLE_SIZE.rstrip("pt")))
@@ -240,6 +244,8 @@ class ProgramCanvas(StepPages, QWidget):
             view.set_regions(tuple(regions))
             if tile.tensor in self._graph.internals:  # framed by what the step does with it
                 kind = "write" if tile.tensor in writes else "read" if tile.tensor in reads else ""
+            elif tile.tensor in self._graph.partials:  # made by the step in play, as the cell it sums
+                kind = "write"
             elif tile.tensor == active:
                 kind = "write"
             elif tile.tensor in operands:
@@ -303,8 +309,19 @@ class ProgramCanvas(StepPages, QWidget):
             return None
         return reads, writes[0]
 
+    def _partials_target(self, step, col: int) -> tuple[tuple[str, ...], str] | None:
+        """(the line's operands and the step's partials, the line) where ``step`` carries partials
+        (the k products and their running sum of a product's element step) and they fit on one
+        page with the line's operands and result, readable; else None (the line's own pages)."""
+        column = self._graph.columns[col]
+        partials = self._graph.partials_of(column.line)
+        if step is None or not partials or not all(p in step.tensors for p in partials):
+            return None
+        key = (tuple(o for o in column.operands if o != column.line) + partials, column.line)
+        return key if len(self._focus_pages(col, key)) == 1 else None
+
     def _page_for(self, step, col: int) -> tuple[int, tuple[int, ...], tuple | None]:
-        step_key = self._step_target(step, col)
+        step_key = self._step_target(step, col) or self._partials_target(step, col)
         if step_key is not None:
             # A step's own pages, walked with next_page from the first (kept while it is in play).
             pages = self._focus_pages(col, step_key)
@@ -438,7 +455,7 @@ class ProgramCanvas(StepPages, QWidget):
         """Views for the internals' tiles among ``keys`` (made on first need: most are never shown),
         and the snapshot's entries for exactly the internals on screen (a frame reads no other).
         True when those entries changed (the frame in hand lacks their arrays)."""
-        wanted = {t.key: t for it in self._graph.internals.values() for t in it.tiles if t.key in keys}
+        wanted = {t.key: t for it in self._hidden_items() for t in it.tiles if t.key in keys}
         made = False
         for key, tile in wanted.items():
             if key not in self._views:
@@ -446,12 +463,16 @@ class ProgramCanvas(StepPages, QWidget):
                 self._tiles[key] = tile
                 self._configure(self._views[key], tile, self._tl)
                 made = True
-        shown = {k for k, t in self._tiles.items() if t.tensor in self._graph.internals and k in wanted}
+        shown = set(wanted)
         if made or shown != self._internal_shown:
             self._internal_shown = shown
             self._publish()
             return True
         return False
+
+    def _hidden_items(self) -> list[pl.FlowItem]:
+        """Items with no view until a step's page shows them: internals and partials."""
+        return [*self._graph.internals.values(), *(it for it, _local in self._graph.partials.values())]
 
     def _make_view(self, tile: pl.Tile) -> HeatmapView:
         view = shared_pool().take(tile.tensor, colorbar=tile.colorbar, labels=True, transpose=False)
@@ -472,7 +493,7 @@ class ProgramCanvas(StepPages, QWidget):
         metrics = QFontMetrics(_TITLE_FONT)
         for key, tile in self._tiles.items():
             rect = self._layout.focus.tiles.get(key)
-            if rect is None:
+            if rect is None or tile.tensor in self._graph.partials:  # (a partial's title is fixed)
                 continue
             item = self._graph.item(tile.tensor)
             state = self.line_state(item.line) if item.line else "done"
@@ -779,6 +800,9 @@ class ProgramCanvas(StepPages, QWidget):
         self.relayout()
 
     def _configure(self, view: HeatmapView, tile: pl.Tile, tl) -> None:
+        if tile.tensor in self._graph.partials:
+            self._configure_partial(view, tile, tl)
+            return
         shape = tuple(tl.shape(tile.tensor))
         levels = tl.levels[tile.tensor]
         if tile.lead:
@@ -793,6 +817,23 @@ class ProgramCanvas(StepPages, QWidget):
         self._entries[tile.key] = ViewEntry(key=tile.key, tensor=tile.tensor, source="tensor", shape=shape,
                                             lead=tile.lead or view.lead(), max_shape=tuple(self.max_shape),
                                             levels=view.levels(), follow=not tile.lead)
+
+    def _configure_partial(self, view: HeatmapView, tile: pl.Tile, tl) -> None:
+        """A partial's view: the step's own tensor (no timeline tensor holds it), on the levels of
+        what it sums (products of the two operands' ranges; the running sum also the result's), as
+        the operation canvas' strips."""
+        from .layouts import product_levels, union_levels  # noqa: PLC0415 - the strips' own rule
+
+        item, local = self._graph.partials[tile.tensor]
+        part = tl.part(item.line)
+        a, b = (part.names[r] for r in get_spec(part.op).strip_roles)
+        levels = product_levels(tl.levels[a], tl.levels[b])
+        if local == "running":
+            levels = union_levels(levels, tl.levels[item.line], (0.0, 0.0))
+        view.set_value_source(None)
+        view.set_tensor(tile.tensor, item.shape, levels, title=PARTIAL_TITLES[local], max_shape=self.max_shape)
+        self._entries[tile.key] = ViewEntry(key=tile.key, tensor=tile.tensor, source="step", shape=item.shape,
+                                            levels=tuple(levels), follow=False)
 
     @staticmethod
     def _title(tile: pl.Tile, shape, state: str, with_shape: bool = True) -> str | None:
@@ -822,9 +863,8 @@ class ProgramCanvas(StepPages, QWidget):
 
     def _publish(self) -> None:
         tl = self._tl
-        internals = self._graph.internals
-        entries = tuple(e for k, e in self._entries.items()
-                        if e.tensor not in internals or k in self._internal_shown)
+        hidden = self._graph.internals.keys() | self._graph.partials.keys()
+        entries = tuple(e for k, e in self._entries.items() if e.tensor not in hidden or k in self._internal_shown)
         self._snapshot = Snapshot(tl, tl.run_id if tl is not None else 0, entries)
 
     def refresh_levels(self) -> bool:

@@ -177,11 +177,23 @@ class FlowGraph:
     items: dict[str, FlowItem] = field(default_factory=dict)
     column_of: dict[str, int] = field(default_factory=dict)
     internals: dict[str, FlowItem] = field(default_factory=dict)
+    #: A product line's element steps' own tensors (``S.products``, ``S.running``: the k products
+    #: of the cell in play and their running sum), by name → (item, the local name); drawn on the
+    #: focus page of those steps where they fit with the line (see :func:`line_partials`).
+    partials: dict[str, tuple[FlowItem, str]] = field(default_factory=dict)
 
     def item(self, name: str) -> FlowItem:
-        """The item of tensor ``name``: a line's result, a program input or an internal."""
-        it = self.items.get(name)
-        return it if it is not None else self.internals[name]
+        """The item of tensor ``name``: a line's result, a program input, an internal or a partial."""
+        it = self.items.get(name) or self.internals.get(name)
+        return it if it is not None else self.partials[name][0]
+
+    def drawn(self, name: str) -> bool:
+        """Whether the canvas can draw tensor ``name`` (a ``K.T`` operand's ``S.B`` it cannot)."""
+        return name in self.items or name in self.internals or name in self.partials
+
+    def partials_of(self, line: str) -> tuple[str, ...]:
+        """The partials of line ``line``, in order (products, then running sum)."""
+        return tuple(n for n, (it, _local) in self.partials.items() if it.line == line)
 
     @property
     def tiles(self) -> list[Tile]:
@@ -312,7 +324,7 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
     by_line = {ln.name: ln for ln in tl.program.lines}
     placed: set[str] = set()
     written: set[str] = set()
-    columns, items, column_of, internals = [], {}, {}, {}
+    columns, items, column_of, internals, partials = [], {}, {}, {}, {}
     # Numbers are measured on the final values: the widest text a cell will ever need to hold.
     # A progressive run has only its finished lines' (never wait for the rest on the GUI thread).
     finals = {**tl.inputs(), **tl.computed_values()}
@@ -346,13 +358,41 @@ def build_graph(tl, *, max_multiples: int = MAX_MULTIPLES) -> FlowGraph:
         column_of[part.name] = i
         written.add(part.name)
         columns.append(FlowColumn(part.name, part.text, result, tuple(new_inputs), tuple(operands)))
+        for name, local, k in line_partials(part, tl):
+            # Their numbers are as wide as the result's or the operands' (products of the two, the
+            # sums on the way to a result cell): the widest of those, or a typical one until known.
+            sizes = [items[n] for n in (*operands, part.name) if n in items]
+            known = part.name in finals and all(it.text_em for it in sizes)
+            partials[name] = (make_item(
+                name, (k,), part.name, max_multiples=max_multiples,
+                text_em=max(it.text_em for it in sizes) if known else pending_em((k,)),
+                text_em3=max(it.em3 for it in sizes) if known else pending_em((k,), digits=3)), local)
         for name in line_internals(part):
             value = tl.final_value(name) if part.name in finals else None  # never wait for a run
             internals[name] = make_item(
                 name, tl.shape(name), part.name, max_multiples=max_multiples,
                 text_em=number_em(value) if value is not None else pending_em(tl.shape(name)),
                 text_em3=number_em(value, digits=3) if value is not None else pending_em(tl.shape(name), digits=3))
-    return FlowGraph(tuple(columns), items, column_of, internals)
+    return FlowGraph(tuple(columns), items, column_of, internals, partials)
+
+
+#: The step tensors of a product's element steps: the products of the cell in play, their running sum.
+PARTIALS = ("products", "running")
+
+
+def line_partials(part, tl) -> list[tuple[str, str, int]]:
+    """(program name, local name, length k) of the partials line ``part``'s element steps carry:
+    a product operation's (its spec's ``strip_roles``, as the operation canvas' strips) k products
+    of the cell in play and their running sum, ``S.products`` and ``S.running``."""
+    from opscope.compute import get_spec  # noqa: PLC0415 - Qt-free, compute side
+
+    if part.op is None or part.granularity != "element":
+        return []
+    roles = get_spec(part.op).strip_roles
+    if len(roles) != 2 or roles[0] not in part.names:
+        return []
+    k = int(tl.shape(part.names[roles[0]])[-1])
+    return [(f"{part.name}.{local}", local, k) for local in PARTIALS]
 
 
 def line_internals(part) -> list[str]:
@@ -843,7 +883,7 @@ def step_pages(graph: FlowGraph, column: int, reads: Sequence[str], target: str,
     :func:`focus_pages` of those tensors (the ones the canvas draws, in the order given) instead
     of the line's operands and result. How an ``mha`` line's heads get on screen: its weights step
     shows ``a.scores`` → ``a.weights``, every head."""
-    drawn = [n for n in dict.fromkeys(reads) if n != target and (n in graph.items or n in graph.internals)]
+    drawn = [n for n in dict.fromkeys(reads) if n != target and graph.drawn(n)]
     return focus_pages(graph, column, width, height, digit_px, m, reads=tuple(drawn), target=target)
 
 

@@ -193,7 +193,8 @@ def test_focus_views_draw_16px_digits_at_1024x768(qtbot):
     c.relayout()
     report = c.layout_report()
     shown = {r["tensor"] for r in report}
-    assert shown == {"Q", "K", "scores"}  # only the focus has views; the overview is painted
+    # Only the focus has views (the overview is painted): the line's, and its step's products and sum.
+    assert shown == {"Q", "K", "scores", "scores.products", "scores.running"}
     for r in report:
         assert r["numbers"] and r["font_px"] >= 16.0, r
 
@@ -425,3 +426,32 @@ def test_frames_read_only_the_internals_on_screen(qtbot):
     c.show_step(weights)
     read = {c._tiles[k].tensor for k in c.prepare_frame(weights).arrays if k in c._tiles} & internals
     assert read == {"a.scores", "a.weights"}
+
+
+@pytest.mark.parametrize("size", [(1024, 560), (1920, 880)])
+def test_a_product_lines_element_steps_show_their_products_and_running_sum(qtbot, size):
+    """As the operation canvas' strips: S = Q @ K.T stepped by elements shows, with Q, K and S,
+    the 3 products of the cell in play and their running sum, the step's own numbers."""
+    tl = get_program_lesson("qk_loop_vs_matmul").stream()
+    c = _canvas(qtbot, size)
+    c.set_timeline(tl)
+    for n in (0, 5, 15):
+        c.show_step(n)
+        shown = {r["tensor"]: r for r in c.layout_report()}
+        assert set(shown) == {"Q", "K", "S", "S.products", "S.running"}, n
+        assert all(r["numbers"] and r["font_px"] >= 16 for r in shown.values()), shown
+        for name in ("S.products", "S.running"):
+            np.testing.assert_array_equal(c.views[name].data(), tl[n].tensors[name])
+    assert "products" in c.views["S.products"].title_override()
+
+
+def test_partials_that_do_not_fit_leave_the_lines_pages_as_they_were(qtbot):
+    """The mha program's out = concat @ W_o at 1024×768 needs two pages already: its products
+    and running sum are left out rather than cost the operands their readable numbers."""
+    tl = get_program_lesson("mha_program").stream()
+    c = _canvas(qtbot, (1024, 560))
+    c.set_timeline(tl)
+    part = tl.part("out")
+    c.show_step(part.start + 3)
+    shown = {r["tensor"] for r in c.layout_report()}
+    assert "out" in shown and not shown & {"out.products", "out.running"}
