@@ -10,8 +10,9 @@ they are computed); any other line is computed whole, on the worker thread, and 
 
 ``tl.available()`` counts the steps of the finished lines plus what the current line has, and
 reading a step that is not computed yet blocks until it is, as for one operation. ``tl.cancel()``
-stops the current line's panels (within one panel; an eagerly computed line, such as ``mha``,
-finishes first) and computes no further line; what was computed stays readable.
+stops the current line's panels (within one panel; a big product inside a line, such as ``h @ W1``
+in ``relu(h @ W1 + c1)``, within one of its panels; another eagerly computed line finishes first)
+and computes no further line; what was computed stays readable.
 
 The worker holds no reference to its timeline, so a timeline nobody holds is garbage-collected,
 and its finalizer stops the worker.
@@ -84,7 +85,7 @@ def _work(state: _ProgramProgress, builder: LineBuilder) -> None:
     ev = None
     try:
         env = dict(prep.inputs)
-        ev = Evaluator(prep.analysis, env, prep.dtype)
+        ev = Evaluator(prep.analysis, env, prep.dtype, stop=state.stop)
         for i, line in enumerate(prep.program.lines):
             if state.stop.is_set():
                 break
@@ -119,6 +120,9 @@ def _work(state: _ProgramProgress, builder: LineBuilder) -> None:
                 state.current = None
                 state.finished = i + 1
                 state.cond.notify_all()
+    except CancelledRunError as exc:  # a line's own product, stopped by this run's cancel: no error
+        if not state.stop.is_set():
+            state.error = exc
     except BaseException as exc:  # noqa: BLE001 - handed to whoever waits, as it was raised
         state.error = exc
     finally:

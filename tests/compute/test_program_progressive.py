@@ -11,6 +11,7 @@ from opscope import compute
 from opscope.compute.api import plan_ahead
 from opscope.compute.errors import ShapeError
 from opscope.compute.ops import products
+from opscope.compute.program import evaluate
 from opscope.compute.program import timeline as program_timeline
 from opscope.compute.program.lessons import program_lessons
 from opscope.compute.program.mistakes import mistakes
@@ -271,3 +272,53 @@ def test_program_flops_counts_calls_products_and_elements():
     assert compute.program.program_flops(text, shapes) == want
     with pytest.raises(ShapeError):
         compute.program.program_flops("s = Q @ K", shapes)
+
+
+def test_a_big_product_inside_a_line_is_computed_by_panels_with_the_same_numbers(monkeypatch):
+    # relu(a @ b + c) is one stage step, not a matmul line: its product is the engine's progressive
+    # one when the run can be stopped (float64 panels are bitwise the whole product's).
+    monkeypatch.setattr(evaluate, "STOPPABLE_MATMUL_FLOPS", 1)
+    r = np.random.default_rng(3)
+    inputs = {"a": r.standard_normal((300, 40)), "b": r.standard_normal((40, 20)), "c": r.standard_normal(20)}
+    text = "f = relu(a @ b + c)\ng = f + 1"
+    eager = compute.stream_program(text, inputs)
+    calls = []
+    real = products._matmul_panel
+    monkeypatch.setattr(products, "_matmul_panel", lambda a, b, out: (calls.append(1), real(a, b, out)))
+    tl = compute.stream_program(text, inputs, progressive=True)
+    for k, v in eager.result().items():
+        np.testing.assert_array_equal(tl.result()[k], v)
+    assert calls  # the panels computed it
+    assert tl.notices == eager.notices
+
+
+def test_cancel_stops_a_big_product_inside_a_line_within_a_panel(monkeypatch):
+    """relu(h @ W1 + c1) of the transformer block at seq 4096 × d_model 1024 cost a cancel ~0.47 s
+    (the whole product); it is given up within one of its panels now, as a matmul line's."""
+    monkeypatch.setattr(evaluate, "STOPPABLE_MATMUL_FLOPS", 1)
+    calls = []
+    hold, release = threading.Event(), threading.Event()
+    real = products._matmul_panel
+
+    def panel(a, b, out):
+        calls.append(1)
+        if len(calls) == 2:
+            hold.set()
+            release.wait(30)
+        real(a, b, out)
+
+    monkeypatch.setattr(products, "_matmul_panel", panel)
+    r = np.random.default_rng(1)
+    a = r.standard_normal((2048, 256))
+    tl = compute.stream_program("f = relu(a @ a.T + 1)\ng = f + 1", {"a": a}, progressive=True)
+    assert hold.wait(60)
+    tl.cancel(wait=False)
+    release.set()
+    tl.cancel()
+    assert tl.done and tl.cancelled and tl.error is None and not tl.thread.is_alive()
+    assert tl.available() == 0  # the line never finished; nothing of it or of g shows
+    stopped = len(calls)
+    compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="stage", progressive=True).result()
+    assert stopped < len(calls) - stopped  # its panels stopped: fewer than a whole product's
+    with pytest.raises(CancelledRunError):
+        tl.result()
