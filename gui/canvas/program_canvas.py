@@ -222,8 +222,11 @@ class ProgramCanvas(StepPages, QWidget):
             self._sub = sub
             if col != self._layout.focus.column or page != self._layout.focus.page or step_key != self._step_key:
                 self._page, self._step_key = page, step_key
-                if self._relayout_for_frame(frame.index):
-                    return  # views of internals came on screen: the step is shown again with their arrays
+                if self._relayout_for_frame():
+                    # Views of internals came on screen: the frame gets their arrays (only theirs,
+                    # here on the GUI thread, as for a slice picked by hand), then is shown.
+                    self.apply_frame(self._completed(frame))
+                    return
         writes = {r.tensor for r in step.regions if r.kind == "write"} if step is not None else set()
         reads = {r.tensor for r in step.regions if r.kind == "read"} if step is not None else set()
         for key, view in self._views.items():
@@ -436,20 +439,27 @@ class ProgramCanvas(StepPages, QWidget):
         if refresh:  # a resize or a page turn put internals on screen: the step again, with their arrays
             self._refresh()
 
-    def _relayout_for_frame(self, index: int) -> bool:
-        """Relayout for a new page of step ``index``; True when it put views of internals on
-        screen that the frame in hand has no arrays for: then the step is shown again,
-        synchronously, with them (once: the second pass finds the same page)."""
+    def _relayout_for_frame(self) -> bool:
+        """Relayout for a new page of the frame in hand; True when it put views of internals on
+        screen that the frame has no arrays for (see :meth:`_completed`)."""
         self._in_frame = True
         try:
             self.relayout()
         finally:
             self._in_frame = False
-        if not self._entries_changed:
-            return False
-        self._entries_changed = False
-        self.show_step(index)
-        return True
+        changed, self._entries_changed = self._entries_changed, False
+        return changed
+
+    def _completed(self, frame: Frame) -> Frame:
+        """``frame`` with the arrays of the published entries it lacks (prepared now)."""
+        missing = tuple(e for e in self._snapshot.entries if e.key not in frame.arrays)
+        extra = prepare(dataclasses.replace(self._snapshot, entries=missing), frame.index)
+
+        def merged(field: str) -> dict:
+            return {**getattr(frame, field), **getattr(extra, field)}
+
+        return dataclasses.replace(frame, arrays=merged("arrays"), quantized=merged("quantized"),
+                                   leads=merged("leads"), boxes=merged("boxes"), factors=merged("factors"))
 
     def _ensure_views(self, keys) -> bool:
         """Views for the internals' tiles among ``keys`` (made on first need: most are never shown),

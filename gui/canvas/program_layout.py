@@ -1015,10 +1015,27 @@ def _line_fit(graph: FlowGraph, column: int, width: float, height: float, digit_
     return worst, len(pages)
 
 
+def graph_key(graph: FlowGraph) -> tuple:
+    """What a layout of ``graph`` depends on, hashable: each column's line, operands and the
+    items it places (names, shapes, grids, number widths)."""
+    def item(it: FlowItem) -> tuple:
+        return it.tensor, it.shape, it.grid, it.text_em, it.text_em3, it.chip, tuple(it.tiles)
+
+    return tuple((c.line, c.operands, item(c.result), tuple(item(i) for i in c.inputs)) for c in graph.columns)
+
+
+#: Bands chosen lately, by (graph_key, size, digits, metrics): re-running a program (an edit that
+#: keeps its shapes, a lesson opened again) finds its band at once. The search costs ~0.5 s of the
+#: GUI thread for the transformer block at seq 4096 (19 overview placements, each a size search).
+_BANDS: dict[tuple, tuple[float, bool]] = {}
+_BANDS_KEPT = 32
+
+
 def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float = 16.0,
                 m: Metrics = Metrics(), om: Metrics = OVERVIEW) -> tuple[float, bool]:
     """(height, chips) of the overview band for this canvas: one band for every line of the
-    program, so the overview never moves while the line in play changes.
+    program, so the overview never moves while the line in play changes (remembered per graph
+    and size: see :data:`_BANDS`).
 
     Every band height of :data:`OVERVIEW_FRACTIONS`, with inputs drawn as tensors or as name chips,
     is tried. Among the bands that leave every page of every line's focus with ``digit_px`` digits
@@ -1032,6 +1049,18 @@ def choose_band(graph: FlowGraph, width: float, height: float, digit_px: float =
     n = len(graph.columns)
     if n <= 1:
         return 0.0, False  # one line: the focus is the whole program, an overview would repeat it
+    key = (graph_key(graph), float(width), float(height), float(digit_px), m, om)
+    band = _BANDS.get(key)
+    if band is None:
+        if len(_BANDS) >= _BANDS_KEPT:
+            _BANDS.clear()
+        band = _BANDS[key] = _choose_band(graph, width, height, digit_px, m, om)
+    return band
+
+
+def _choose_band(graph: FlowGraph, width: float, height: float, digit_px: float, m: Metrics,
+                 om: Metrics) -> tuple[float, bool]:
+    n = len(graph.columns)
     focus_cache: dict[float, tuple[float, float, int]] = {}
 
     def fit_for(rest: float) -> tuple[float, float, int]:

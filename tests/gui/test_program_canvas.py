@@ -455,3 +455,21 @@ def test_partials_that_do_not_fit_leave_the_lines_pages_as_they_were(qtbot):
     c.show_step(part.start + 3)
     shown = {r["tensor"] for r in c.layout_report()}
     assert "out" in shown and not shown & {"out.products", "out.running"}
+
+
+def test_the_band_of_a_program_run_again_is_remembered(monkeypatch):
+    """Choosing the band searches ~19 overview placements (~0.5 s of the GUI thread for the
+    transformer block at seq 4096): a run of the same program with the same shapes, as after an
+    edit, reuses it; another size or other shapes search again."""
+    searched = []
+    real = pl._choose_band
+    monkeypatch.setattr(pl, "_choose_band", lambda *a: searched.append(a[1:3]) or real(*a))
+    monkeypatch.setattr(pl, "_BANDS", {})
+    lesson = get_program_lesson("transformer_post_ln")
+    first = pl.choose_band(pl.build_graph(lesson.stream()), 1024, 560)
+    assert pl.choose_band(pl.build_graph(lesson.stream()), 1024, 560) == first
+    assert searched == [(1024, 560)]
+    pl.choose_band(pl.build_graph(lesson.stream()), 1920, 880)
+    other = get_program_lesson("transformer_pre_ln")
+    pl.choose_band(pl.build_graph(other.stream()), 1024, 560)
+    assert searched == [(1024, 560), (1920, 880), (1024, 560)]
