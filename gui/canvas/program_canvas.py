@@ -110,9 +110,9 @@ class ProgramCanvas(StepPages, QWidget):
         self._page = 0  # the focus page shown (see program_layout.focus_pages)
         self._sub: tuple[int, ...] = ()  # the pages the step in play spreads over (next_page walks them)
         self._sub_index: int | None = None  # the step they were chosen for
-        # (reads, target) of the step in play where it makes one of its line's internals (a.weights):
+        # ((reads, target), …) of the step in play where it makes its line's internals (a.weights):
         # the focus then shows that step's tensors (program_layout.step_pages); None: the line's.
-        self._step_key: tuple[tuple[str, ...], str] | None = None
+        self._step_key: tuple[tuple[tuple[str, ...], str], ...] | None = None
         self._internal_shown: set[str] = set()  # view keys of internals whose entries are published
         self._entries_changed = False
         self._in_frame = False
@@ -279,10 +279,9 @@ class ProgramCanvas(StepPages, QWidget):
     def _show_page(self) -> None:
         self.relayout()
 
-    def _focus_pages(self, col: int, step_key: tuple[tuple[str, ...], str] | None = None
-                     ) -> tuple[pl.FocusPage, ...]:
+    def _focus_pages(self, col: int, step_key: tuple | None = None) -> tuple[pl.FocusPage, ...]:
         """The focus pages of column ``col`` at the canvas' size (cached per size): the line's, or,
-        with ``step_key`` (reads, target), those of one step's own tensors."""
+        with ``step_key`` ((reads, target), …), those of one step's own tensors, target by target."""
         w, h = float(max(1, self.width())), float(max(1, self.height()))
         key = (col, step_key, w, h, self.digit_px, self._band)
         pages = self._pages.get(key)
@@ -293,26 +292,31 @@ class ProgramCanvas(StepPages, QWidget):
             if step_key is None:
                 pages = pl.focus_pages(self._graph, col, w, height, self.digit_px, self.metrics)
             else:
-                pages = pl.step_pages(self._graph, col, step_key[0], step_key[1], w, height, self.digit_px,
-                                      self.metrics)
+                pages = tuple(page for reads, target in step_key
+                              for page in pl.step_pages(self._graph, col, reads, target, w, height,
+                                                        self.digit_px, self.metrics))
             self._pages[key] = pages
         return pages
 
-    def _step_target(self, step, col: int) -> tuple[tuple[str, ...], str] | None:
-        """(reads, target) where ``step`` makes one tensor and it, or a tensor it reads, is one of
-        its line's internals (``a.scores`` → ``a.weights``): the focus shows those, not the line's
-        operands, whose pages would leave what the caption speaks of off screen. None otherwise
-        (the step's tensors are the line's: its operands and result)."""
+    def _step_target(self, step, col: int) -> tuple | None:
+        """((reads, target), …) where ``step`` makes one of its line's internals, or reads one
+        (``a.scores`` → ``a.weights``): the focus shows those, not the line's operands, whose pages
+        would leave what the caption speaks of off screen. A step that makes several internals from
+        one shared tensor and one more each (mha's ``X`` with ``W_q``, ``W_k``, ``W_v`` → ``Q``,
+        ``K``, ``V``) shows each of them in turn. None otherwise (the step's tensors are the line's:
+        its operands and result)."""
         if step is None:
             return None
         internals = self._graph.internals
-        writes = list(dict.fromkeys(r.tensor for r in step.regions if r.kind == "write"))
+        writes = tuple(dict.fromkeys(r.tensor for r in step.regions if r.kind == "write"))
         reads = tuple(dict.fromkeys(r.tensor for r in step.regions if r.kind == "read"))
-        if len(writes) != 1 or not (writes[0] in internals or any(r in internals for r in reads)):
-            return None
-        return reads, writes[0]
+        if len(writes) == 1 and (writes[0] in internals or any(r in internals for r in reads)):
+            return ((reads, writes[0]),)
+        if len(writes) > 1 and all(w in internals for w in writes) and len(reads) == len(writes) + 1:
+            return tuple(((reads[0], other), made) for other, made in zip(reads[1:], writes))
+        return None
 
-    def _partials_target(self, step, col: int) -> tuple[tuple[str, ...], str] | None:
+    def _partials_target(self, step, col: int) -> tuple | None:
         """(the line's operands and the step's partials, the line) where ``step`` carries partials
         (the k products and their running sum of a product's element step) and they fit on one
         page with the line's operands and result, readable; else None (the line's own pages)."""
@@ -320,7 +324,7 @@ class ProgramCanvas(StepPages, QWidget):
         partials = self._graph.partials_of(column.line)
         if step is None or not partials or not all(p in step.tensors for p in partials):
             return None
-        key = (tuple(o for o in column.operands if o != column.line) + partials, column.line)
+        key = ((tuple(o for o in column.operands if o != column.line) + partials, column.line),)
         return key if len(self._focus_pages(col, key)) == 1 else None
 
     def _page_for(self, step, col: int) -> tuple[int, tuple[int, ...], tuple | None]:
@@ -427,7 +431,10 @@ class ProgramCanvas(StepPages, QWidget):
             text = self._label_html.get(line, label.text())
             if len(focus.pages) > 1:  # which operands this page holds, like a slide's "2/3"
                 page = focus.pages[focus.page]
-                where = "" if page.lead is None else f": {html.escape(page.target or line)}[{page.lead}]"
+                if page.lead is not None:
+                    where = f": {html.escape(page.target or line)}[{page.lead}]"
+                else:  # pages of several tensors a step makes name theirs (X W_q → a.Q, then a.K)
+                    where = f": {html.escape(page.target)}" if len({p.target for p in focus.pages}) > 1 else ""
                 text += (f" <span style='color:#2f6fd0'>· page {focus.page + 1} of {len(focus.pages)}"
                          f"{where}</span>")
             if label.text() != text:

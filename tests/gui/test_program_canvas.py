@@ -383,7 +383,7 @@ def test_the_steps_inside_a_call_line_show_the_tensors_they_make(qtbot, size):
     """transformer_post_ln at 1024×768: the mha line's scores, weights, heads and concat steps
     and the layernorm's steps showed X, W_q and a grey `a` while their captions quoted heads'
     weights. Now each shows what it reads → what it makes, every head over its pages, with the
-    timeline's numbers; the step that makes Q, K and V at once keeps the line's operands."""
+    timeline's numbers; the step that makes Q, K and V at once shows X W_q → Q, then K, then V."""
     tl = get_program_lesson("transformer_post_ln").stream()
     c = _canvas(qtbot, size)
     c.set_timeline(tl)
@@ -399,17 +399,20 @@ def test_the_steps_inside_a_call_line_show_the_tensors_they_make(qtbot, size):
                     assert entry["numbers"], (n, entry)
             if not c.next_page():
                 break
-        if len(writes) > 1:  # project: Q, K and V at once
-            assert "X" in shown_leads and "a" in shown_leads, (n, shown_leads)
-            continue
-        (target,) = writes
-        assert target in shown_leads, (n, step.stage, shown_leads)
-        slices = {t.lead for t in c.graph.item(target).tiles}
-        assert shown_leads[target] == slices, (n, target)  # every head, over the step's pages
-        for key, tile in c._tiles.items():
-            view = c.views[key]
-            if tile.tensor == target and view.isVisible():
-                np.testing.assert_array_equal(view.data(), tl.tensor_at(target, n, lead=tile.lead))
+        if len(writes) > 1:  # project: Q, K and V at once, each over a page with X and its weights
+            assert {"X", "W_q", "W_k", "W_v", "a.Q", "a.K", "a.V"} <= set(shown_leads), (n, shown_leads)
+        for target in writes:
+            assert target in shown_leads, (n, step.stage, shown_leads)
+            slices = {t.lead for t in c.graph.item(target).tiles}
+            assert shown_leads[target] == slices, (n, target)  # every head, over the step's pages
+        c.show_step(n)
+        while True:  # the numbers drawn are the timeline's, on every page
+            for key, tile in c._tiles.items():
+                view = c.views[key]
+                if tile.tensor in writes and view.isVisible():
+                    np.testing.assert_array_equal(view.data(), tl.tensor_at(tile.tensor, n, lead=tile.lead))
+            if not c.next_page():
+                break
 
 
 def test_frames_read_only_the_internals_on_screen(qtbot):
@@ -417,11 +420,11 @@ def test_frames_read_only_the_internals_on_screen(qtbot):
     internals the focus shows (a big program's internals are not fetched on every frame)."""
     tl = get_program_lesson("transformer_post_ln").stream()
     c = _canvas(qtbot, (1024, 560))
-    c.set_timeline(tl)
+    c.set_timeline(tl, show_first=False)
     internals = set(c.graph.internals)
     assert not internals & {t.tensor for t in c._tiles.values()}  # none made before a step shows one
-    c.show_step(0)  # project: the line's operands
-    assert not internals & {c._tiles[k].tensor for k in c.prepare_frame(0).arrays if k in c._tiles}
+    c.show_step(0)  # project: X W_q → a.Q first
+    assert {c._tiles[k].tensor for k in c.prepare_frame(0).arrays if k in c._tiles} & internals == {"a.Q"}
     weights = next(n for n in _internal_steps(tl, "a") if tl[n].stage == "weights")
     c.show_step(weights)
     read = {c._tiles[k].tensor for k in c.prepare_frame(weights).arrays if k in c._tiles} & internals
