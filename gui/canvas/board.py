@@ -135,7 +135,6 @@ class Board:
         self.specs: dict[str, ViewSpec] = {}
         self.views: dict[str, HeatmapView] = {}
         self.frame_hooks: list[Callable] = []
-        self.region_hooks: list[Callable] = []
         self.links: list[tuple[str, ...]] = []
         #: Keys of views placed by a flow panel (:mod:`gui.canvas.flow`), which sizes their cells.
         self.flow_keys: set[str] = set()
@@ -273,10 +272,6 @@ class Board:
     def on_frame(self, hook: Callable) -> None:
         """``hook(frame)`` runs after each applied frame (titles, geometry, notes)."""
         self.frame_hooks.append(hook)
-
-    def on_regions(self, hook: Callable) -> None:
-        """``hook(frame) -> {view key: [Region, ...]}``: extra regions drawn on top of the step's."""
-        self.region_hooks.append(hook)
 
     def finish(self) -> None:
         """Apply the stretches: rows/columns in proportion to the cells they show."""

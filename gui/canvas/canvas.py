@@ -176,10 +176,6 @@ class OperationCanvas(QWidget):
         if self._tl is None or board is None or frame.run_id != self._tl.run_id:
             return
         step = frame.step
-        extra: dict[str, list] = {}
-        for hook in board.region_hooks:
-            for key, regs in hook(frame).items():
-                extra.setdefault(key, []).extend(regs)
         for key, view in board.views.items():
             a = frame.arrays.get(key)
             if a is None:
@@ -205,7 +201,7 @@ class OperationCanvas(QWidget):
                 kind = "write" if "write" in kinds else "read" if "read" in kinds else ""
             elif step is not None and spec.tensor in step.tensors:
                 kind = "write"
-            view.set_regions(tuple(regions) + tuple(extra.get(key, ())))
+            view.set_regions(tuple(regions))
             view.set_active(kind)
         self._index = frame.index
         # Also here, not only on resize: an offscreen renderer (export) paints right after posted
