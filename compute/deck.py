@@ -343,7 +343,7 @@ COURSE = Deck("From the dot product to the transformer block", (
     _e("qk_loop_vs_matmul", """Attention starts with similarities: every query · every key. The double
        loop of dot products is one matrix product Q @ Kᵀ, 16 numbers. After two rows, ask the room
        for the next cell, then press End for the rest.""", last=7),
-    _e("attention_causal", """Scaled dot-product attention, stage by stage: scores, scaled by 1/√d_k,
+    _e("attention_causal", """Scaled dot-product attention, stage by stage: scores, scaled by 1/√dₖ,
        the causal mask hides the future, softmax makes weights, and the output averages V's rows."""),
     _e("attention_causal_program", """The same attention written as a program, line by line, on a
        batch of two sequences. Batch 0 is the previous slide's numbers."""),

@@ -14,7 +14,9 @@ when it lands the newest wish is sent. So a slow frame makes the animation skip 
 
 from __future__ import annotations
 
+import atexit
 import re
+import weakref
 
 import numpy as np
 from opscope import compute
@@ -67,6 +69,21 @@ def _program_blurb(text: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     return (f"{len(lines)} line{'s' if len(lines) != 1 else ''}, stepped one after another; the last line is "
             "the result. The granularity chosen under Steps applies to every line whose operation offers it.")
+
+
+#: Windows not shut down yet. A script that builds a window and ends without closing it (or
+#: running the event loop to its end) left its worker threads running, and Qt aborted the
+#: interpreter's exit: "QThread: Destroyed while thread 'opscope-frames' is still running".
+_OPEN: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_at_exit() -> None:
+    for window in list(_OPEN):
+        try:
+            window.shutdown()
+        except RuntimeError:  # its C++ side is gone already: so are its threads
+            pass
 
 
 class MainWindow(QMainWindow):
@@ -153,6 +170,7 @@ class MainWindow(QMainWindow):
         self._restart_at_zero = True
         self._loading = False
         self._shut = False
+        _OPEN.add(self)  # shut down at exit at the latest (see _shutdown_at_exit)
         self._shown_once = False
         self.layout_restored = False  # set by gui.window.settings: keep the restored dock sizes
         self._land_on: int | None = None

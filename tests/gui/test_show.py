@@ -315,3 +315,22 @@ def test_blocking_show_in_a_script_returns_once_the_window_is_closed(tmp_path, i
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert said in done.stdout
+
+
+def test_a_script_that_ends_without_closing_its_window_exits_cleanly(tmp_path):
+    """A script that builds a window, shows a lesson and ends (no close, no event loop run to its
+    end) aborted at exit: "QThread: Destroyed while thread 'opscope-frames' is still running"."""
+    script = tmp_path / "script.py"
+    script.write_text("import sys\n"
+                      "from PySide6.QtWidgets import QApplication\n"
+                      "from opscope.gui import app\n"
+                      "from opscope.gui.window.main_window import MainWindow\n"
+                      "qa = QApplication.instance() or QApplication(sys.argv)\n"
+                      "w = MainWindow()\n"
+                      "w.show()\n"
+                      "w.open_lesson('mha_program')\n"
+                      "app.settle(w)\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Destroyed while thread" not in r.stderr
