@@ -565,6 +565,10 @@ class FileActions(QObject):
         tl, canvas = w.timeline, w.canvas
         if tl is None or canvas is None:
             return self._fail("There is no run yet: nothing to save.")
+        if key in tl.tensor_names:  # a tensor drawn as small multiples asks by its name: all of it
+            if key not in tl.input_names and (why := _unfinished(tl, key)):
+                return self._fail(why)
+            return self._save_array(key, self._run_tensor(tl, key), path)
         try:
             view = canvas.view(key)
         except KeyError as exc:

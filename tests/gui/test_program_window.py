@@ -182,6 +182,25 @@ def test_save_tensor_of_a_lines_operation_tensor(window, qtbot, tmp_path):
     np.testing.assert_array_equal(np.load(path, allow_pickle=False), tl.part("w").timeline.result()["weights"])
 
 
+def test_save_tensor_of_a_view_drawn_as_small_multiples_and_of_a_steps_products(make_window, qtbot, tmp_path):
+    # "Save tensor…" on weights[1] (a head's slice) asked the canvas for a view named "weights":
+    # there is none (its views are weights[0], weights[1]), and the save failed with a KeyError text.
+    w = make_window(lesson="attention_causal_program", autoplay=False)
+    qtbot.waitUntil(lambda: w.timeline is not None and isinstance(w.canvas, ProgramCanvas), timeout=30000)
+    tl = w.timeline
+    w.canvas.show_step(len(tl) - 1)
+    path = str(tmp_path / "weights.npy")
+    assert w.canvas.views["weights[1]"].name == "weights"  # what its context menu's save sends
+    assert w.files.save_view("weights", path)
+    np.testing.assert_array_equal(np.load(path, allow_pickle=False), tl.result()["weights"])
+    w.open_lesson("qk_loop_vs_matmul", autoplay=False)
+    qtbot.waitUntil(lambda: w.timeline is not tl and w.timeline is not None, timeout=30000)
+    w.canvas.show_step(5)
+    path = str(tmp_path / "products.npy")
+    assert w.files.save_view("S.products", path)  # a step's own tensor: what its view shows
+    np.testing.assert_array_equal(np.load(path, allow_pickle=False), w.timeline[5].tensors["S.products"])
+
+
 @pytest.mark.parametrize("slug,name", [("attention_causal_program", "attention"),
                                        ("transformer_post_ln", "transformer")])
 def test_screenshots_of_program_lessons(make_window, qtbot, slug, name):
@@ -335,9 +354,9 @@ def test_a_program_lesson_is_stepped_as_it_says_whatever_was_open_before(make_wi
 
 
 def test_the_clicker_walks_the_focus_pages_of_a_step_then_the_next_step(make_window, qtbot):
-    """At 1024×768 in presentation mode the transformer block's mha line does not fit with 16 px
-    digits: its operands come in pages. Its first step reads X, W_q, W_k and W_v, over two pages:
-    the clicker's next shows the second page before the next step, and back returns to the first."""
+    """At 1024×768 in presentation mode the transformer block's first step (mha's projections) makes
+    Q, K and V from X and W_q, W_k, W_v: one page each (X W_q → a.Q, …). The clicker's next shows
+    the next page before the next step, and back returns to the one before."""
     w = make_window(lesson="transformer_post_ln", autoplay=False)
     w.resize(1024, 768)
     w.set_presentation(True, full_screen=False)
@@ -348,15 +367,15 @@ def test_the_clicker_walks_the_focus_pages_of_a_step_then_the_next_step(make_win
     c = w.canvas
     qtbot.waitUntil(lambda: c.current_index == 0, timeout=5000)
     focus = c.flow_layout.focus
-    assert len(focus.pages) > 1 and focus.page == 0 and len(c.step_pages) == 2
+    assert len(focus.pages) == 3 and focus.page == 0 and len(c.step_pages) == 3
     shown = [{r["tensor"] for r in c.layout_report()}]
-    w.step_forward()
-    assert c.current_index == 0 and c.flow_layout.focus.page == c.step_pages[1]
-    shown.append({r["tensor"] for r in c.layout_report()})
-    assert shown[0] | shown[1] >= {"X", "W_q", "W_k", "W_v", "a"}
-    assert all("a" in s for s in shown)  # the result on every page
+    for k in (1, 2):
+        w.step_forward()
+        assert c.current_index == 0 and c.flow_layout.focus.page == c.step_pages[k]
+        shown.append({r["tensor"] for r in c.layout_report()})
+    assert shown == [{"X", "W_q", "a.Q"}, {"X", "W_k", "a.K"}, {"X", "W_v", "a.V"}]
     w.step_back()
-    assert c.flow_layout.focus.page == c.step_pages[0]
+    assert c.flow_layout.focus.page == c.step_pages[1]
     w.step_forward()
     w.step_forward()  # past the last page: the next step
     qtbot.waitUntil(lambda: c.current_index == 1, timeout=5000)
