@@ -73,8 +73,9 @@ class LinePart:
     #: step's regions on them are also given on that tensor, last two axes swapped, so the view of
     #: ``K`` outlines the row a step reads (Kᵀ's column j is K's row j).
     transposed: Mapping[str, str] = field(default_factory=dict)
-    #: ``(Q, K)`` for a line ``Q @ K.T`` of 2-D names: its element captions also read as the
-    #: loop the product replaces, ``S[i,j] = Q[i] · K[j] = …`` (the articles' manual loop).
+    #: ``(Q, K)`` for a line ``Q @ K.T`` of names of one shape's batch: its element captions also
+    #: read as the loop the product replaces, ``S[i,j] = Q[i] · K[j] = …`` (the articles' manual
+    #: loop; ``S[b,i,j] = Q[b,i] · K[b,j]`` over a batch).
     row_dot: tuple[str, str] | None = None
 
     @property
@@ -318,10 +319,12 @@ def _line_caption(part: LinePart, caption: str, stage: str) -> str:
     """A step's caption in the program: prefixed with its line's name, unless it already starts by
     naming what the line writes (``S[1,1] = …``, not ``S: S[1,1] = …``); a ``Q @ K.T`` line's
     element steps also say which rows they pair (:attr:`LinePart.row_dot`)."""
-    written = re.match(rf"{re.escape(part.name)}\[(\d+),\s*(\d+)\] = ", caption)
+    written = re.match(rf"{re.escape(part.name)}\[(\d+(?:,\s*\d+)+)\] = ", caption)
     if part.row_dot is not None and stage == "element" and written is not None:
-        (q, k), (i, j) = part.row_dot, written.groups()
-        caption = f"{caption[:written.end()]}{q}[{i}] · {k}[{j}] = {caption[written.end():]}"
+        (q, k), index = part.row_dot, [i.strip() for i in written.group(1).split(",")]
+        lead, (i, j) = index[:-2], index[-2:]
+        caption = (f"{caption[:written.end()]}{q}[{','.join([*lead, i])}] · {k}[{','.join([*lead, j])}] = "
+                   f"{caption[written.end():]}")
     if names_line(part.name, caption):
         return caption
     return f"{part.name}: {caption}"
@@ -532,9 +535,10 @@ class LineBuilder:
                       if local in tl.input_names and isinstance(node, Transpose) and isinstance(node.operand, Name)}
         a, b = arg_nodes.get("A"), arg_nodes.get("B")
         row_dot = None
-        if (op == "matmul" and isinstance(a, Name) and isinstance(b, Transpose) and isinstance(b.operand, Name)
-                and len(tl.run.shape("result")) == 2):
-            row_dot = (a.id, b.operand.id)
+        if op == "matmul" and isinstance(a, Name) and isinstance(b, Transpose) and isinstance(b.operand, Name):
+            sa, sb = tl.run.shape("A"), tl.run.shape("B")
+            if len(sa) == len(sb) >= 2 and sa[:-2] == sb[:-2] and len(tl.run.shape("result")) == len(sa):
+                row_dot = (a.id, b.operand.id)  # (no batch broadcast: Q[b] meets K[b])
         return LinePart(line.name, self._text(line.expr), op, tl, start, names, MappingProxyType(labels),
                         MappingProxyType(transposed), row_dot)
 

@@ -63,8 +63,10 @@ LABEL_STYLES = {
     "pending": f"color: {PENDING_TEXT}; background: transparent; border: 1px dashed #ccc; border-radius: 6px;",
 }
 
-#: Titles of a product line's partials (as the operation canvas' strips).
-PARTIAL_TITLES = {"products": "<b>products</b>", "running": "<b>running sum</b> Σ"}
+#: Titles of a product line's partials (as the operation canvas' strips); a narrow view keeps the
+#: bold part (HeatmapView drops a title's grey span first), never the long "scores.running".
+PARTIAL_TITLES = {"products": "<b>products</b> <span style='color:#666'>of the cell</span>",
+                  "running": "<b>running</b> <span style='color:#666'>sum Σ</span>"}
 
 _TITLE_FONT = QFont()
 _TITLE_FONT.setPointSizeF(float(TITLE_SIZE.rstrip("pt")))
@@ -318,23 +320,30 @@ class ProgramCanvas(StepPages, QWidget):
 
     def _partials_target(self, step, col: int) -> tuple | None:
         """(the line's operands and the step's partials, the line) where ``step`` carries partials
-        (the k products and their running sum of a product's element step) and they fit on one
-        page with the line's operands and result, readable; else None (the line's own pages)."""
+        (the k products and their running sum of a product's element step) and they fit with the
+        line's operands and result, readable, on one page (or one page per batch or head, each
+        with all of them); else None (the line's own pages)."""
         column = self._graph.columns[col]
         partials = self._graph.partials_of(column.line)
         if step is None or not partials or not all(p in step.tensors for p in partials):
             return None
-        key = ((tuple(o for o in column.operands if o != column.line) + partials, column.line),)
-        return key if len(self._focus_pages(col, key)) == 1 else None
+        names = tuple(o for o in column.operands if o != column.line) + partials
+        key = ((names, column.line),)
+        pages = self._focus_pages(col, key)
+        whole = all(set(p.operands) == set(names) and p.result for p in pages)
+        return key if whole and (len(pages) == 1 or all(p.lead is not None for p in pages)) else None
 
     def _page_for(self, step, col: int) -> tuple[int, tuple[int, ...], tuple | None]:
         step_key = self._step_target(step, col) or self._partials_target(step, col)
         if step_key is not None:
-            # A step's own pages, walked with next_page from the first (kept while it is in play).
+            # A step's own pages, walked with next_page from the first (kept while it is in play);
+            # of pages per batch or head, those of the slices it writes.
             pages = self._focus_pages(col, step_key)
+            leads = _written_leads(step, {target for _reads, target in step_key})
+            homes = [k for k, p in enumerate(pages) if p.lead is None or not leads or p.lead in leads] or [0]
             same = step_key == self._step_key and col == getattr(self._layout.focus, "column", None)
-            page = min(self._page, len(pages) - 1) if same else 0
-            return page, tuple(range(len(pages))) if len(pages) > 1 else (), step_key
+            page = self._page if same and self._page in homes else homes[0]
+            return page, tuple(homes) if len(homes) > 1 else (), step_key
         return (*self._line_page_for(step, col), None)
 
     def _line_page_for(self, step, col: int) -> tuple[int, tuple[int, ...]]:
@@ -919,6 +928,12 @@ class ProgramCanvas(StepPages, QWidget):
         self._entries[key] = dataclasses.replace(e, box=box)
         self._publish()
         self._refresh()
+
+
+def _written_leads(step, tensors) -> set[int]:
+    """The first-axis indices (batches, heads) of ``tensors`` that ``step`` writes."""
+    return {i for r in step.regions if r.kind == "write" and r.tensor in tensors and len(r.box) >= 3
+            for i in range(int(r.box[0][0]), int(r.box[0][1]))}
 
 
 def _onto_slice(regions, lead: tuple[int, ...]) -> list[_SliceRegion]:

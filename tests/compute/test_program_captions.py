@@ -112,3 +112,15 @@ def test_a_one_step_line_shows_real_numbers_not_only_its_shape():
                         {"x": [0.0, 1.0], "m": np.arange(8.0).reshape(2, 4)})
     assert _captions(tl, "v") == ["v: exp(x) → (2,) = [1, 2.718]"]
     assert _captions(tl, "h") == ["h: split_heads(m, 2) → (2, 2, 2); h[0,0] = [0, 1]"]
+
+
+def test_a_batched_q_k_transpose_line_names_the_rows_it_pairs_in_each_batch():
+    # Batch 0 of the attention lesson: Q[0,1] = [0, 2, 1], K[0,1] = [0, 1, 2]: 0×0 + 2×1 + 1×2 = 4.
+    tl = stream_program("s = Q @ K.T", {"Q": [[[1.0, 0.0, 1.0], [0.0, 2.0, 1.0]]], "K": [[[1.0, 1.0, 0.0],
+                                                                                      [0.0, 1.0, 2.0]]]},
+                        granularity={"s": "element"})
+    assert _captions(tl, "s")[3] == "s[0,1,1] = Q[0,1] · K[0,1] = 0×0 + 2×1 + 1×2 = 4"
+    # A K shared by the batch (broadcast): Q[b] meets K, not K[b]: the plain caption stays.
+    tl = stream_program("s = Q @ K.T", {"Q": [[[1.0, 2.0]], [[3.0, 4.0]]], "K": [[1.0, 1.0]]},
+                        granularity={"s": "element"})
+    assert _captions(tl, "s") == ["s[0,0,0] = 1×1 + 2×1 = 3", "s[1,0,0] = 3×1 + 4×1 = 7"]

@@ -476,3 +476,19 @@ def test_the_band_of_a_program_run_again_is_remembered(monkeypatch):
     other = get_program_lesson("transformer_pre_ln")
     pl.choose_band(pl.build_graph(other.stream()), 1024, 560)
     assert searched == [(1024, 560), (1920, 880), (1024, 560)]
+
+
+def test_a_batched_product_line_shows_its_products_on_the_page_of_the_batch_in_play(qtbot):
+    """scores = Q @ K.T of the attention lesson takes one page per batch at 1024×768: an element
+    step of batch 1 shows Q[1], K[1], scores[1] and the cell's products and running sum."""
+    tl = get_program_lesson("attention_causal_program").stream()
+    c = _canvas(qtbot, (1024, 560))
+    c.set_timeline(tl)
+    part = tl.part("scores")
+    for n, lead in ((part.start + 5, 0), (part.start + 20, 1)):
+        c.show_step(n)
+        shown = {(r["tensor"], tuple(r["lead"])) for r in c.layout_report()}
+        assert shown == {("Q", (lead,)), ("K", (lead,)), ("scores", (lead,)), ("scores.products", ()),
+                         ("scores.running", ())}, n
+        np.testing.assert_array_equal(c.views["scores.running"].data(), tl[n].tensors["scores.running"])
+        assert c.step_pages == ()  # the step is on one page: the clicker goes to the next step
