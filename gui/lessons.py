@@ -67,12 +67,6 @@ def _lesson(slug, title, op, inputs, params=None, granularity=None, description=
                   MappingProxyType(dict(params or {})), granularity, description, speed)
 
 
-def _seeded(seed: int, shape: tuple[int, ...]) -> list:
-    """Small, readable numbers (halves between −1 and 1) that stay the same from run to run."""
-    rng = np.random.default_rng(seed)
-    return (rng.integers(-2, 3, size=shape) / 2).tolist()
-
-
 _A2 = [[1, 2], [3, 4]]
 _B2 = [[5, 6], [7, 8]]
 # Q and K of the article's "manual loop vs matmul" question (a program lesson now: S = Q @ K.T,
@@ -170,11 +164,6 @@ LESSONS: tuple[Lesson, ...] = (
             description="scores = Q Kᵀ (the similarity matrix), scaled by 1/√dₖ = 1/√3, the causal mask hides the "
                         "future (query i sees keys 0..i), softmax turns each row into weights, and the output is "
                         "the weighted average of V's rows."),
-    _lesson("mha_2heads", "Multi-head attention: seq 4, d_model 8, 2 heads", "mha",
-            {"X": _seeded(1, (4, 8)), "W_q": _seeded(2, (8, 8)), "W_k": _seeded(3, (8, 8)),
-             "W_v": _seeded(4, (8, 8)), "W_o": _seeded(5, (8, 8))}, {"num_heads": 2}, granularity="stage",
-            description="Self-attention: Q = X W_q, K = X W_k, V = X W_v (4×8), split into 2 heads of 4 features. "
-                        "Each head attends on its own; the heads are concatenated back to 4×8 and mixed by W_o."),
 )
 
 _BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}

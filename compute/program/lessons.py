@@ -121,6 +121,16 @@ C_2 = [0, 0, 0, 0]
 _BLOCK_INPUTS = {"X": X, "W_q": W_Q, "W_k": W_K, "W_v": W_V, "W_o": W_O, "W1": W_1, "c1": C_1, "W2": W_2,
                  "c2": C_2, "g1": [1, 1, 1, 1], "b1": [0, 0, 0, 0], "g2": [1, 1, 1, 1], "b2": [0, 0, 0, 0]}
 
+def _seeded(seed: int, shape: tuple[int, ...]) -> list:
+    """Small, readable numbers (halves between −1 and 1) that stay the same from run to run."""
+    rng = np.random.default_rng(seed)
+    return (rng.integers(-2, 3, size=shape) / 2).tolist()
+
+
+# seq 4 × d_model 8 with 2 heads of 4: the multi-head lesson's numbers (seeded halves).
+_MHA8 = {"X": _seeded(1, (4, 8)), "W_q": _seeded(2, (8, 8)), "W_k": _seeded(3, (8, 8)), "W_v": _seeded(4, (8, 8)),
+         "W_o": _seeded(5, (8, 8))}
+
 # --- the programs ----------------------------------------------------------------------------------
 # The articles' "manual loop vs matmul" question: S[i, j] = Q[i] · K[j] for every i, j is Q @ K.T.
 QK = """
@@ -190,6 +200,14 @@ PROGRAM_LESSONS: tuple[ProgramLesson, ...] = (
             source="seeds/000: scaled_dot_product_attention(Q, K, V, d_k) with batch_size, seq_len, d_model = "
                    "2, 4, 3 and weights (2, 4, 4); its values are random there, batch 0 here is the window's "
                    "Q, K, V (gui/lessons.py)."),
+    _lesson("mha_2heads", "Multi-head attention: seq 4, d_model 8, 2 heads",
+            "out = mha(X, W_q, W_k, W_v, W_o, num_heads=2)", _MHA8,
+            description="Self-attention: Q = X W_q, K = X W_k, V = X W_v (4×8), split into 2 heads of 4 "
+                        "features. Each head attends on its own, both on screen; the heads are concatenated "
+                        "back to 4×8 and mixed by W_o.",
+            granularity={"out": "stage"},
+            source="seeds/003: MultiHead(Q, K, V) = Concat(head_1, …, head_h) W_O, as one call; seeded halves "
+                   "chosen here (the article gives none). mha_program writes the same steps out line by line."),
     _lesson("mha_program", "Multi-head attention written out: projections, heads, concat, W_O",
             MHA, {k: _BLOCK_INPUTS[k] for k in ("X", "W_q", "W_k", "W_v", "W_o")}, {"d_head": 2},
             description="X (4, 4) is projected to q, k, v, and split_heads cuts their 4 features into 2 heads "

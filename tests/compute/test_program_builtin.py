@@ -89,6 +89,7 @@ QK_SIMILARITIES = [[1, 2, 3, 2], [2, 4, 1, 3], [2, 1, 2, 2], [2, 2, 5, 3]]
 REFERENCES = {
     "qk_loop_vs_matmul": lambda p, prm: {"S": np.array(QK_SIMILARITIES, dtype=float)},
     "attention_causal_program": lambda p, prm: np_attention_lines(p, prm["d_k"]),
+    "mha_2heads": lambda p, prm: {"out": np_mha_lines(p)["out"]},
     "mha_program": lambda p, prm: np_mha_lines(p),
     "transformer_post_ln": lambda p, prm: np_post_ln_lines(p),
     "transformer_pre_ln": lambda p, prm: np_pre_ln_lines(p),
@@ -100,7 +101,7 @@ def test_the_programs_are_there_and_unknown_slugs_list_the_valid_ones():
     assert [pl.slug for pl in program_lessons()] == list(REFERENCES)
     assert get_program_lesson("mha_program").slug == "mha_program"
     with pytest.raises(ParamError, match="unknown program lesson 'nope'; valid: qk_loop_vs_matmul, "
-                                         "attention_causal_program, mha_program, transformer_post_ln, "
+                                         "attention_causal_program, mha_2heads, mha_program, transformer_post_ln, "
                                          "transformer_pre_ln"):
         get_program_lesson("nope")
 

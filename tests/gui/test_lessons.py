@@ -34,7 +34,6 @@ EXPECTED = {
     "batchnorm_batch": [[0, -0.2673, 0, -0.1162], [1.2247, 1.3363, 1.2247, 1.2787],
                         [-1.2247, -1.0690, -1.2247, -1.1625]],
     "attention_causal": None,  # checked against run_op, and row 0 = V[0] below
-    "mha_2heads": None,
 }
 
 

@@ -22,8 +22,6 @@ from PySide6.QtWidgets import QApplication
 LESSONS = [*lesson_names(), *(p.slug for p in program_lessons())]
 #: size → lesson → (digits it reaches there, why not the floor).
 GAPS = {(1920, 1080): {
-    # Q = X W_q keeps W_q (8×8) above Q at 20 px rather than drop it for 22 (flow.NEAR_DIGIT_PX).
-    "mha_2heads": (20.0, "X, W_q (8×8) and Q on one page"),
 }, (1024, 768): {
 }}
 MAX_STEPS = 40

@@ -338,13 +338,13 @@ def test_a_click_on_a_line_of_the_overview_goes_to_it(window, qtbot):
 
 
 def test_a_program_lesson_is_stepped_as_it_says_whatever_was_open_before(make_window, qtbot):
-    """Opened after mha_2heads (stage) or dot_product (element), the transformer block took that
+    """Opened after attention_causal (stage) or dot_product (element), the transformer block took that
     granularity for its lines that name none (r1 = X + a: 2 or 17 steps, f 17); opened anew, a
     program lesson is stepped by its own per-line steps, and the lines it leaves to auto get auto."""
     w = make_window(lesson="transformer_post_ln", autoplay=False)
     wait_idle(qtbot, w)
     fresh = [(p.name, len(p)) for p in w.timeline.lines]
-    for before in ("mha_2heads", "dot_product"):
+    for before in ("attention_causal", "dot_product"):
         w.open_lesson(before, autoplay=False)
         wait_idle(qtbot, w)
         w.open_lesson("transformer_post_ln", autoplay=False)

@@ -13,6 +13,7 @@ from opscope import gui  # noqa: F401  (first: PySide6 before pyqtgraph, row-maj
 import numpy as np
 import pytest
 from opscope import compute
+from opscope.compute.program.lessons import get_program_lesson
 from opscope.gui.canvas import create_canvas, flow
 from opscope.gui.canvas.report import views_report
 from opscope.gui.heatmap import HeatmapView
@@ -25,6 +26,9 @@ SIZES = [((1024, 600), 16.0), ((1920, 900), 22.0)]
 
 
 def _timeline(slug):
+    if slug == "mha_2heads":  # a one-line program lesson now: its mha call, on the operation canvas
+        lesson = get_program_lesson(slug)
+        return compute.stream_op("mha", dict(lesson.inputs), granularity="stage", num_heads=2)
     lesson = get_lesson(slug)
     return compute.stream_op(lesson.op, dict(lesson.inputs), granularity=lesson.granularity, **dict(lesson.params))
 
