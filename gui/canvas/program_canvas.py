@@ -523,11 +523,12 @@ class ProgramCanvas(StepPages, QWidget):
                 continue
             item = self._graph.item(tile.tensor)
             state = self.line_state(item.line) if item.line else "done"
-            title = self._title(tile, item.shape, state, True)
+            name = self._internal_title if tile.tensor in self._graph.internals else self._title
+            title = name(tile, item.shape, state, True)
             if title is not None:
                 plain = re.sub(r"<[^>]+>", "", title)
                 if metrics.horizontalAdvance(plain) * 1.1 > rect[2] - 10:
-                    title = self._title(tile, item.shape, state, False)
+                    title = name(tile, item.shape, state, False)
             if title != self._views[key].title_override():
                 self._views[key].set_title(title)
 
@@ -860,6 +861,18 @@ class ProgramCanvas(StepPages, QWidget):
         view.set_tensor(tile.tensor, item.shape, levels, title=PARTIAL_TITLES[local], max_shape=self.max_shape)
         self._entries[tile.key] = ViewEntry(key=tile.key, tensor=tile.tensor, source="step", shape=item.shape,
                                             levels=tuple(levels), follow=False)
+
+    @staticmethod
+    def _internal_title(tile: pl.Tile, shape, state: str, with_shape: bool = True) -> str:
+        """An internal's title: its line's name in grey, then its own in bold (``a.weights[1]``);
+        a view too narrow for it keeps the bold part alone (HeatmapView drops grey spans first),
+        never a clipped "weights.sur"."""
+        line, _dot, local = tile.tensor.rpartition(".")
+        lead = "".join(f"[{i}]" for i in tile.lead)
+        first = not tile.lead or not any(tile.lead)
+        shape_txt = f" <span style='color:#888'>{fmt_shape(shape)}</span>" if first and with_shape else ""
+        return (f"<span style='color:#666'>{html.escape(line)}.</span><b>{html.escape(local)}</b>{lead}"
+                f"{shape_txt}")
 
     @staticmethod
     def _title(tile: pl.Tile, shape, state: str, with_shape: bool = True) -> str | None:

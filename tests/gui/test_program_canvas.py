@@ -4,6 +4,7 @@ step shows run_program's result, frames prepared off the GUI thread, every head 
 from opscope import gui  # noqa: F401  (first: PySide6 before pyqtgraph, row-major images)
 
 # isort: split
+import re
 import threading
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from opscope.compute.program.lessons import get_program_lesson, program_lesson_names
 from opscope.gui.canvas import program_layout as pl
 from opscope.gui.canvas.program_canvas import ProgramCanvas
+from PySide6.QtWidgets import QApplication
 
 
 def _canvas(qtbot, size=(1600, 1000), **kw) -> ProgramCanvas:
@@ -492,3 +494,17 @@ def test_a_batched_product_line_shows_its_products_on_the_page_of_the_batch_in_p
                          ("scores.running", ())}, n
         np.testing.assert_array_equal(c.views["scores.running"].data(), tl[n].tensors["scores.running"])
         assert c.step_pages == ()  # the step is on one page: the clicker goes to the next step
+
+
+def test_an_internal_in_a_narrow_view_keeps_its_own_name_in_its_title(qtbot):
+    """softmax's sum (2, 4, 1) gets narrow views: their titles read "sum[0]", not a clipped
+    "weights.sur"; a wide view says whose it is ("weights." in grey) and its shape."""
+    tl = get_program_lesson("attention_causal_program").stream()
+    c = _canvas(qtbot, (1920, 880))
+    c.set_timeline(tl)
+    c.show_step(next(n for n in range(len(tl)) if tl[n].stage == "sum"))
+    QApplication.processEvents()
+    narrow = c.views["weights.sum[0]"]._title.text()
+    assert re.sub(r"<[^>]+>", "", narrow) == "sum[0]", narrow
+    wide = re.sub(r"<[^>]+>", "", c.views["weights.exp[0]"]._title.text())
+    assert wide == "weights.exp[0] (2, 4, 4)", wide
