@@ -15,6 +15,7 @@ import numpy as np
 
 from ..api import run_op, stream_op
 from ..progressive import CancelledRunError
+from ..registry import get_spec
 from .nodes import BinOp, Call, Const, Name, Node, Num, Transpose, Unary
 
 _UFUNCS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "**": np.power}
@@ -137,7 +138,8 @@ class Evaluator:
         return out
 
     def engine(self, op: str, inputs: dict, params: dict):
-        if op == "matmul" and self.stop is not None and _matmul_flops(inputs) >= STOPPABLE_MATMUL_FLOPS:
+        if (op == "matmul" and self.stop is not None and min(inputs["A"].ndim, inputs["B"].ndim) >= 2
+                and get_spec("matmul").flops({k: v.shape for k, v in inputs.items()}, {}) >= STOPPABLE_MATMUL_FLOPS):
             return self._stoppable_matmul(inputs)
         res = run_op(op, inputs, **params)
         self.notices.extend(f"{self.line}: {n}" for n in res.notices)
@@ -154,10 +156,3 @@ class Evaluator:
         self.notices.extend(f"{self.line}: {n}" for n in tl.notices)
         return tl.result()["result"]
 
-
-def _matmul_flops(inputs: dict) -> int:
-    a, b = inputs["A"], inputs["B"]
-    if a.ndim < 2 or b.ndim < 2:
-        return 0
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    return 2 * int(np.prod(batch, dtype=np.int64)) * a.shape[-2] * a.shape[-1] * b.shape[-1]

@@ -218,9 +218,12 @@ class ProgramCanvas(StepPages, QWidget):
         active = part.name
         col = self._graph.column_of.get(active)
         operands = set(self._graph.columns[col].operands) if col is not None else set()
+        regions = step.regions if step is not None else ()
+        writes = tuple(dict.fromkeys(r.tensor for r in regions if r.kind == "write"))
+        reads = tuple(dict.fromkeys(r.tensor for r in regions if r.kind == "read"))
         self._set_states(active)  # (relayout places the focus of the active line)
         if self._layout is not None and col is not None:
-            page, sub, step_key = self._page_for(step, col)
+            page, sub, step_key = self._page_for(step, col, reads, writes)
             self._sub = sub
             if col != self._layout.focus.column or page != self._layout.focus.page or step_key != self._step_key:
                 self._page, self._step_key = page, step_key
@@ -229,8 +232,6 @@ class ProgramCanvas(StepPages, QWidget):
                     # here on the GUI thread, as for a slice picked by hand), then is shown.
                     self.apply_frame(self._completed(frame))
                     return
-        writes = {r.tensor for r in step.regions if r.kind == "write"} if step is not None else set()
-        reads = {r.tensor for r in step.regions if r.kind == "read"} if step is not None else set()
         for key, view in self._views.items():
             a = frame.arrays.get(key)
             if a is None:
@@ -300,18 +301,14 @@ class ProgramCanvas(StepPages, QWidget):
             self._pages[key] = pages
         return pages
 
-    def _step_target(self, step, col: int) -> tuple | None:
+    def _step_target(self, reads: tuple[str, ...], writes: tuple[str, ...]) -> tuple | None:
         """((reads, target), …) where ``step`` makes one of its line's internals, or reads one
         (``a.scores`` → ``a.weights``): the focus shows those, not the line's operands, whose pages
         would leave what the caption speaks of off screen. A step that makes several internals from
         one shared tensor and one more each (mha's ``X`` with ``W_q``, ``W_k``, ``W_v`` → ``Q``,
         ``K``, ``V``) shows each of them in turn. None otherwise (the step's tensors are the line's:
         its operands and result)."""
-        if step is None:
-            return None
         internals = self._graph.internals
-        writes = tuple(dict.fromkeys(r.tensor for r in step.regions if r.kind == "write"))
-        reads = tuple(dict.fromkeys(r.tensor for r in step.regions if r.kind == "read"))
         if len(writes) == 1 and (writes[0] in internals or any(r in internals for r in reads)):
             return ((reads, writes[0]),)
         if len(writes) > 1 and all(w in internals for w in writes) and len(reads) == len(writes) + 1:
@@ -333,8 +330,11 @@ class ProgramCanvas(StepPages, QWidget):
         whole = all(set(p.operands) == set(names) and p.result for p in pages)
         return key if whole and (len(pages) == 1 or all(p.lead is not None for p in pages)) else None
 
-    def _page_for(self, step, col: int) -> tuple[int, tuple[int, ...], tuple | None]:
-        step_key = self._step_target(step, col) or self._partials_target(step, col)
+    def _page_for(self, step, col: int, reads: tuple[str, ...], writes: tuple[str, ...]
+                  ) -> tuple[int, tuple[int, ...], tuple | None]:
+        """(page, pages the step spreads over, its step key or None) for ``step`` of column ``col``
+        (``reads`` and ``writes``: the tensors of its regions, in order)."""
+        step_key = self._step_target(reads, writes) or self._partials_target(step, col)
         if step_key is not None:
             # A step's own pages, walked with next_page from the first (kept while it is in play);
             # of pages per batch or head, those of the slices it writes.
@@ -359,10 +359,7 @@ class ProgramCanvas(StepPages, QWidget):
         regions = step.regions if step is not None else ()
         reads = {r.tensor for r in regions if r.kind == "read"}
         line = self._graph.columns[col].line
-        leads: set[int] = set()
-        for r in regions:  # the batches / heads of the line's own tensor this step writes
-            if r.kind == "write" and r.tensor == line and len(r.box) >= 3:
-                leads.update(range(int(r.box[0][0]), int(r.box[0][1])))
+        leads = _written_leads(step, {line}) if step is not None else set()  # its batches / heads
         drawn = {n for p in pages for n in p.operands}
         at = [k for k, p in enumerate(pages) if p.lead is None or not leads or p.lead in leads]
         # The pages with the result that show what the step reads (all of them when none does),
@@ -523,12 +520,12 @@ class ProgramCanvas(StepPages, QWidget):
                 continue
             item = self._graph.item(tile.tensor)
             state = self.line_state(item.line) if item.line else "done"
-            name = self._internal_title if tile.tensor in self._graph.internals else self._title
-            title = name(tile, item.shape, state, True)
+            internal = tile.tensor in self._graph.internals
+            title = self._title(tile, item.shape, state, True, internal)
             if title is not None:
                 plain = re.sub(r"<[^>]+>", "", title)
                 if metrics.horizontalAdvance(plain) * 1.1 > rect[2] - 10:
-                    title = name(tile, item.shape, state, False)
+                    title = self._title(tile, item.shape, state, False, internal)
             if title != self._views[key].title_override():
                 self._views[key].set_title(title)
 
@@ -772,24 +769,19 @@ class ProgramCanvas(StepPages, QWidget):
         graph = pl.build_graph(tl)
         old = self._views
         self._views, self._tiles, self._entries = {}, {}, {}
-        for tile in graph.tiles:
+        self._graph = graph  # (views are configured against it)
+        # Every item gets a view now; an internal or partial keeps the one it had in the last run
+        # (hidden until a step shows it), else gets one when a step first shows it (_ensure_views).
+        hidden = [t for it in self._hidden_items() for t in it.tiles]
+        for tile, needed in [*((t, True) for t in graph.tiles), *((t, False) for t in hidden)]:
             view = old.pop(tile.key, None)
             if view is not None and view.property("_pc_flags") != (tile.colorbar,):
                 view.deleteLater()
                 view = None
             if view is None:
+                if not needed:
+                    continue
                 view = self._make_view(tile)
-            self._configure(view, tile, tl)
-            self._views[tile.key] = view
-            self._tiles[tile.key] = tile
-        self._graph = graph  # (the internals' views below are configured against it)
-        for tile in (t for it in graph.internals.values() for t in it.tiles):
-            view = old.pop(tile.key, None)  # kept from the last run, hidden until a step shows it
-            if view is None:
-                continue
-            if view.property("_pc_flags") != (tile.colorbar,):
-                view.deleteLater()
-                continue
             self._configure(view, tile, tl)
             self._views[tile.key] = view
             self._tiles[tile.key] = tile
@@ -863,24 +855,18 @@ class ProgramCanvas(StepPages, QWidget):
                                             levels=tuple(levels), follow=False)
 
     @staticmethod
-    def _internal_title(tile: pl.Tile, shape, state: str, with_shape: bool = True) -> str:
-        """An internal's title: its line's name in grey, then its own in bold (``a.weights[1]``);
-        a view too narrow for it keeps the bold part alone (HeatmapView drops grey spans first),
-        never a clipped "weights.sur"."""
-        line, _dot, local = tile.tensor.rpartition(".")
-        lead = "".join(f"[{i}]" for i in tile.lead)
-        first = not tile.lead or not any(tile.lead)
-        shape_txt = f" <span style='color:#888'>{fmt_shape(shape)}</span>" if first and with_shape else ""
-        return (f"<span style='color:#666'>{html.escape(line)}.</span><b>{html.escape(local)}</b>{lead}"
-                f"{shape_txt}")
-
-    @staticmethod
-    def _title(tile: pl.Tile, shape, state: str, with_shape: bool = True) -> str | None:
-        if not tile.lead and state != "pending":
+    def _title(tile: pl.Tile, shape, state: str, with_shape: bool = True, internal: bool = False) -> str | None:
+        """A slice's title (None: the view's own), with the shape on the first slice. An internal's
+        names its line in grey, then itself in bold (``a.weights[1]``): a view too narrow for it
+        keeps the bold part alone (HeatmapView drops grey spans first), never a clipped "weights.sur"."""
+        if not tile.lead and state != "pending" and not internal:
             return None  # the view's own title: name, slice and shape
         lead = "".join(f"[{i}]" for i in tile.lead)
         first = not tile.lead or not any(tile.lead)
         shape_txt = f" <span style='color:#888'>{fmt_shape(shape)}</span>" if first and with_shape else ""
+        if internal:
+            line, _dot, local = tile.tensor.rpartition(".")
+            return f"<span style='color:#666'>{html.escape(line)}.</span><b>{html.escape(local)}</b>{lead}{shape_txt}"
         if state == "pending":
             return f"<span style='color:{PENDING_TEXT}'><b>{html.escape(tile.tensor)}</b>{lead}</span>{shape_txt}"
         return f"<b>{html.escape(tile.tensor)}</b>{lead}{shape_txt}"

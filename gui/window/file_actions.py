@@ -566,17 +566,13 @@ class FileActions(QObject):
         if tl is None or canvas is None:
             return self._fail("There is no run yet: nothing to save.")
         if key in tl.tensor_names:  # a tensor drawn as small multiples asks by its name: all of it
-            if key not in tl.input_names and (why := _unfinished(tl, key)):
-                return self._fail(why)
-            return self._save_array(key, self._run_tensor(tl, key), path)
+            return self.save_tensor(key, path)
         try:
             view = canvas.view(key)
         except KeyError as exc:
             return self._fail(str(exc))
         if view.name in tl.tensor_names:
-            if view.name not in tl.input_names and (why := _unfinished(tl, view.name)):
-                return self._fail(why)
-            return self._save_array(view.name, self._run_tensor(tl, view.name), path)
+            return self.save_tensor(view.name, path)
         return self._save_array(view.name or key, np.asarray(canvas.displayed(key)), path)
 
     @staticmethod
