@@ -2,14 +2,14 @@
 
     python bench/budget_bench.py [--only matmul] [--scale 1.0]
 
-For every operation × granularity (and the progressive matmul / attention / mha streams), in a fresh
-subprocess each: float32 inputs of about 100–300 MB in all, the run's estimate as the budget
-computes it (``compute.api.stream_budget_sizes``: the operation's outputs and intermediates, the
-inputs, and what streaming the run adds), then ``stream_op`` and what a window does with it: a
-few steps read whole (``tl[n]``) and every tensor's display frame at 512² (``tensor_at(...,
-max_shape=(512, 512))``) plus a 64² zoom at four steps. Peak RSS over that (the kernel's
-high-water mark, less the process's RSS before the inputs existed) ÷ the estimate must stay
-≤ 1.5. Prints one line per case and the worst ratio.
+For every operation × granularity (and the progressive matmul / attention / mha / softmax /
+layernorm / rmsnorm streams), in a fresh subprocess each: float32 inputs of about 100–300 MB in
+all, the run's estimate as the budget computes it (``compute.api.stream_budget_sizes``: the
+operation's outputs and intermediates, the inputs, and what streaming the run adds), then
+``stream_op`` and what a window does with it: a few steps read whole (``tl[n]``) and every
+tensor's display frame at 512² (``tensor_at(..., max_shape=(512, 512))``) plus a 64² zoom at four
+steps. Peak RSS over that (the kernel's high-water mark, less the process's RSS before the inputs
+existed) ÷ the estimate must stay ≤ 1.5. Prints one line per case and the worst ratio.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ CASES = {
 
 #: Extra progressive cases: (op, granularity).
 PROGRESSIVE = (("matmul", "tile"), ("matmul", "element"), ("matmul", "kblock"), ("attention", "tile"),
-               ("mha", "stage"))
+               ("mha", "stage"), ("softmax", "stage"), ("layernorm", "stage"), ("rmsnorm", "stage"))
 
 LIMIT = 1.5
 

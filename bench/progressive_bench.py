@@ -1,7 +1,7 @@
 """Progressive runs (issue 10): how soon the first tile exists, the whole run's cost, cancel latency.
 
     python bench/progressive_bench.py [--size 8192] [--seq 4096] [--heads 16] [--repeat 3] [--skip-attention]
-                                      [--skip-matmul] [--program [--d-model 1024]]
+                                      [--skip-matmul] [--program [--d-model 1024]] [--softmax]
 
 Prints, for an N² float32 matmul ``tile`` stream and attention heads × seq × 64 float32 ``tile``
 stream, each ÷ the direct computation (``A @ B``; the engine's eager attention), measured in
@@ -16,6 +16,9 @@ mid-run, and peak memory (tracemalloc sees numpy's allocations, in a separate ru
 feed-forward of 4·d_model, residual, LayerNorm) at seq × d_model × heads float32, streamed with
 ``stream_program(..., progressive=True)``, ÷ ``run_program`` (the same lines computed directly):
 time to return, to the first step and to all steps, and the cancel latency mid-run.
+
+``--softmax`` adds softmax over heads × seq × seq float32 (the attention program's weights line),
+its four stage steps computed in chunks of rows, ÷ the engine's eager run.
 """
 
 from __future__ import annotations
@@ -43,10 +46,10 @@ def _timed(f):
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _progressive(op, inputs, **kw):
+def _progressive(op, inputs, granularity="tile", **kw):
     """(timeline, first step s, all steps s, CPU s, last-step frame s, mid-run frame s)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    tl = compute.stream_op(op, inputs, granularity="tile", progressive=True, **kw)
+    tl = compute.stream_op(op, inputs, granularity=granularity, progressive=True, **kw)
     tl.wait(0)
     first = time.perf_counter() - t0
     mid = len(tl) // 2
@@ -82,8 +85,8 @@ def _peak(f) -> float:
     return peak
 
 
-def _cancel_latency(op, inputs, frac=0.3, **kw):
-    tl = compute.stream_op(op, inputs, granularity="tile", progressive=True, **kw)
+def _cancel_latency(op, inputs, frac=0.3, granularity="tile", **kw):
+    tl = compute.stream_op(op, inputs, granularity=granularity, progressive=True, **kw)
     tl.wait(int(len(tl) * frac))
     t0 = time.perf_counter()
     tl.cancel()
@@ -188,6 +191,26 @@ def _bench_program(args, rng) -> None:
         print(f"  cancel latency {cancel * 1000:.0f} ms (cancelled at {got}/{total} steps, in line {line})")
 
 
+def _bench_softmax(args, rng) -> None:
+    """Softmax over the keys of heads × seq × seq float32 scores (an attention program's weights
+    line), stage steps computed in chunks of rows, ÷ the engine's eager run."""
+    h, s = args.heads, args.seq
+    x = rng.standard_normal((h, s, s), dtype=np.float32)
+    inputs = {"X": x}
+    compute.run_op("softmax", inputs)  # warm
+    direct, runs, lats = [], [], []
+    for _ in range(args.repeat):
+        direct.append(_timed(lambda: compute.run_op("softmax", inputs)))
+        runs.append(_progressive("softmax", inputs, granularity="stage")[1:])
+        lats.append(_cancel_latency("softmax", inputs, frac=0.5, granularity="stage"))
+    _report(f"softmax {h}×{s}×{s} float32, stage steps in chunks of rows (direct: the engine, eager)", direct,
+            [(None,) + r for r in runs], lats)
+    peak = _peak(lambda: compute.stream_op("softmax", inputs, progressive=True).result())
+    eager = _peak(lambda: compute.run_op("softmax", inputs))
+    print(f"  peak: eager {eager:.0f} MiB, progressive {peak:.0f} MiB "
+          f"(shifted, exp, result: 3 × {h * s * s * 4 / 2**20:.0f} MiB)")
+
+
 def main_() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=8192)
@@ -197,6 +220,7 @@ def main_() -> None:
     ap.add_argument("--skip-attention", action="store_true")
     ap.add_argument("--skip-matmul", action="store_true")
     ap.add_argument("--program", action="store_true", help="also the transformer block program")
+    ap.add_argument("--softmax", action="store_true", help="also softmax over heads × seq × seq scores")
     ap.add_argument("--d-model", type=int, default=1024, help="the program's d_model (--program)")
     ap.add_argument("--tile", type=int, default=None, help="matmul tile (default: the engine's, ~256 tiles)")
     args = ap.parse_args()
@@ -208,6 +232,8 @@ def main_() -> None:
         _bench_matmul(args, rng)
     if args.program:
         _bench_program(args, rng)
+    if args.softmax:
+        _bench_softmax(args, rng)
     if args.skip_attention:
         return
 

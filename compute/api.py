@@ -380,6 +380,7 @@ def _progressive_timeline(prep: Prepared, granularity: str | None, options: dict
         granularity = _default_granularity(spec, probe_run, options)
         if probe.chunks is not None:
             probe.chunks.close()
+        del probe, probe_run  # their outputs are the size of the run's: not held while the real ones are made
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         panels = hook(prep.inputs, prep.params, granularity)
     if panels is None:

@@ -73,9 +73,8 @@ class BufferPool:
         while holder:
             arr = holder.pop()
             # References now: ``arr`` and getrefcount's argument. Any other holder makes it 3+.
-            ref = self._issued.get(id(arr)) if isinstance(arr, np.ndarray) else None
-            if (ref is not None and ref() is arr and arr.base is None and arr.flags.owndata and arr.nbytes
-                    and sys.getrefcount(arr) == 2):
+            if (isinstance(arr, np.ndarray) and self._is_issued(arr) and arr.base is None and arr.flags.owndata
+                    and arr.nbytes and sys.getrefcount(arr) == 2):
                 self._add(arr)
             del arr
 
@@ -85,8 +84,18 @@ class BufferPool:
         The check waits for the next :meth:`empty`: a finalizer runs while its object is being torn
         down, when the object's own attributes still refer to the arrays.
         """
-        holder = [a for a in arrays if isinstance(a, np.ndarray)]
-        weakref.finalize(owner, self._defer, holder)
+        # Only this pool's own buffers: holding any other array here would keep it alive after
+        # its run, until some later run asks the pool for a buffer (a run of an operation that
+        # never does, such as softmax, kept every earlier result's memory: 3 GiB a run at
+        # 16 × 4096²).
+        with self._lock:
+            holder = [a for a in arrays if isinstance(a, np.ndarray) and self._is_issued(a)]
+        if holder:
+            weakref.finalize(owner, self._defer, holder)
+
+    def _is_issued(self, arr: np.ndarray) -> bool:
+        ref = self._issued.get(id(arr))
+        return ref is not None and ref() is arr
 
     def _defer(self, holder: list) -> None:
         with self._lock:

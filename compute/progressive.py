@@ -50,7 +50,7 @@ import numpy as np
 
 from .errors import OpScopeError
 from .plans import Plan, Run
-from .timeline import Timeline, _display_dtype, block_means, finite_levels
+from .timeline import Timeline, _display_dtype, block_means, finite_levels, finite_range
 
 #: Rows of one matmul panel: 256 full-width rows keep one-thread BLAS efficient (≈ 1.0× a direct
 #: product per row) and a panel of an 8192² float32 product near 0.2–0.4 s, so a cancel lands
@@ -93,11 +93,14 @@ class Panels:
     stages : for an operation computed stage by stage rather than in rows (multi-head attention):
         the outputs each unit finishes, whole (``total`` entries). Their levels then come as each
         output is finished, and display copies are reduced per frame from finished outputs.
+    bounds : finite (min, max) of outputs the operation folded in while computing them (see
+        :mod:`compute.ops.row_stages`); other finished outputs get a pass of their own.
     tasks : ``total`` independent callables, unit ``i`` = task ``i``, run by a pool of
         :data:`PANEL_THREADS` threads with BLAS at one thread each (None: ``chunks``). Each is
         called with the run's stop event and may return False when it stopped before finishing.
     bind : called with the plan before the work starts (an operation that shapes its panels
-        after the plan's tiles builds ``tasks`` there).
+        after the plan's tiles builds ``tasks`` there); returns the new ``total`` (or None).
+        Its closures must not refer to the Panels: a cycle keeps the outputs alive after the run.
     rows : rows of every output seen as ``(rows, -1)`` (default ``total``: a unit is a row).
     final : ``final(k)``: the part of every output that is final at frontier ``k``, as a staircase
         ``((r_0, c_0), (r_1, c_1), …)``: rows below ``r_i`` are final in columns below ``c_i``
@@ -114,6 +117,7 @@ class Panels:
     rows: int | None = None
     final: Callable[[int], tuple] | None = None
     stages: tuple[tuple[str, ...], ...] | None = None
+    bounds: dict = field(default_factory=dict)
 
     def staircase(self, k: int) -> tuple:
         """What is final at frontier ``k`` (see :attr:`final`)."""
@@ -314,8 +318,9 @@ class _Progress(WorkerState):
             if frontier <= self.frontier:
                 return
             if self.panels.stages is not None:
+                known = self.panels.bounds
                 for name in self.panels.finished_outputs(self.frontier, frontier):
-                    self.bounds[name] = _finite_bounds(self.panels.outputs[name])
+                    self.bounds[name] = known[name] if name in known else finite_bounds(self.panels.outputs[name])
             else:
                 stair = self.panels.staircase(frontier)
                 for copy in list(self.copies.values()):
@@ -339,10 +344,11 @@ class _Progress(WorkerState):
                 continue
             seen[id(a)] = name
             part = a.reshape(rows, -1)[r0:r1]
-            self.bounds[name] = _merge(self.bounds.get(name), _finite_bounds(part))
+            self.bounds[name] = merge_bounds(self.bounds.get(name), finite_bounds(part))
 
 
-def _merge(old, new):
+def merge_bounds(old, new):
+    """The finite (min, max) of two parts from theirs (either may be None: nothing finite)."""
     if old is None:
         return new
     if new is None:
@@ -474,19 +480,9 @@ def _widen(bounds) -> tuple[float, float]:
     return lo, hi
 
 
-def _finite_bounds(a) -> tuple[float, float] | None:
+def finite_bounds(a) -> tuple[float, float] | None:
     """Finite (min, max) of ``a``, None when nothing is finite (or ``a`` is empty)."""
-    if a.size == 0:
-        return None
-    if a.dtype == bool:
-        return 0.0, 1.0
-    lo, hi = float(a.min()), float(a.max())
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        finite = a[np.isfinite(a)]
-        if finite.size == 0:
-            return None
-        lo, hi = float(finite.min()), float(finite.max())
-    return lo, hi
+    return finite_range(np, a)
 
 
 class BackgroundRun:
@@ -556,7 +552,9 @@ class ProgressiveTimeline(BackgroundRun, Timeline):
 
     def __init__(self, run: Run, plan: Plan, panels: Panels, **kwargs):
         if panels.bind is not None:
-            panels.bind(plan)
+            total = panels.bind(plan)
+            if total is not None:
+                panels.total = int(total)
         self._state = _Progress(panels)
         self._panels = panels
         self._base_notices: tuple[str, ...] = ()

@@ -16,6 +16,8 @@ from ..numbers import fmt_index, fmt_list, fmt_shape, num, term
 from ..plans import Stage, StagePlan
 from ..registry import Input, OpSpec, Param, register
 from ..shapes import aligned, normalize_axis
+from . import row_stages
+from .row_stages import row_view
 
 
 def _prod(shape) -> int:
@@ -136,27 +138,75 @@ def _softmax_plan(run, granularity, options):
     shape = run.shape("X")
     where = _line_name(shape, ax)
     n = shape[ax]
-    if n and _prod(shape):
-        # One line of X followed through the four stages: its max and sum are one reduction each
-        # over that line, on the device; only the first few entries of it reach the host.
+    numbers = bool(n and _prod(shape))
+
+    # One line of X followed through the four stages: its max and sum are one reduction each over
+    # that line, on the device; only the first few entries reach the host. Each stage's numbers
+    # are read when its step is built, and only from what that stage and the ones before it
+    # wrote: a progressive run plans its steps before its outputs are computed.
+    def line(k):
+        return fmt_list(_line(run, k, ax)) if n <= 6 else _row(run, k, ax)
+
+    def shift_text():
         first = tuple(slice(None) if i == ax % len(shape) else 0 for i in range(len(shape)))
         top = run.tensor("X")[first].max()
         top = top.item() if hasattr(top, "item") else float(top)
-        x, sh, e, r = (fmt_list(_line(run, k, ax)) if n <= 6 else _row(run, k, ax)
-                       for k in ("X", "shifted", "exp", "result"))
-        total = run.scalar("sum", tuple(0 for _ in shape))
+        shift = f"{line('X')} − {term(top)}" if t == 1.0 else f"({line('X')} − {term(top)}) / {num(t)}"
+        return _named(where, f"{shift} = {line('shifted')}")
+
+    def exp_text():
+        return _named(where, f"exp({line('shifted')}) = {line('exp')}")
+
+    def sum_text():
         exp_terms = " + ".join(term(v) for v in _line(run, "exp", ax)) + (f" + … ({n} terms)" if n > 6 else "")
-        shift = f"{x} − {term(top)}" if t == 1.0 else f"({x} − {term(top)}) / {num(t)}"
-        texts = (_named(where, f"{shift} = {sh}"), _named(where, f"exp({sh}) = {e}"),
-                 _named(where, f"{exp_terms} = {num(total)}"), _named(where, f"{e} / {num(total)} = {r}"))
-    else:
-        texts = ("",) * 4
+        return _named(where, f"{exp_terms} = {num(run.scalar('sum', tuple(0 for _ in shape)))}")
+
+    def divide_text():
+        return _named(where, f"{line('exp')} / {num(run.scalar('sum', tuple(0 for _ in shape)))} = {line('result')}")
+
+    def caption(head, text):
+        return (lambda: head + text()) if numbers else head
+
     return StagePlan(run, [
-        Stage("shifted", ("shifted",), ("X",), f"shifted = x{tx} − max(x{tx}) along axis {ax}{texts[0]}"),
-        Stage("exp", ("exp",), ("shifted",), f"exp(shifted), all ≤ 1: no overflow{texts[1]}"),
-        Stage("sum", ("sum",), ("exp",), f"sum of exp along axis {ax}{texts[2]}"),
-        Stage("divide", ("result",), ("exp", "sum"), f"softmax = exp / sum, each line sums to 1{texts[3]}"),
+        Stage("shifted", ("shifted",), ("X",),
+              caption(f"shifted = x{tx} − max(x{tx}) along axis {ax}", shift_text)),
+        Stage("exp", ("exp",), ("shifted",), caption("exp(shifted), all ≤ 1: no overflow", exp_text)),
+        Stage("sum", ("sum",), ("exp",), caption(f"sum of exp along axis {ax}", sum_text)),
+        Stage("divide", ("result",), ("exp", "sum"),
+              caption("softmax = exp / sum, each line sums to 1", divide_text)),
     ])
+
+
+def _softmax_progressive(inputs, params, granularity):
+    """Softmax's four stages over chunks of whole lines (:mod:`.row_stages`), the eager path's own
+    calls on each chunk; None (eager) when the axis is 0 or the run is small."""
+    x, ax, t = inputs["X"], params["axis"], params["temperature"]
+    if not row_stages.can_stream(x, ax, granularity):
+        return None
+    dtypes = row_stages.probe_dtypes(lambda inp: _softmax_compute(np, inp, params), inputs, ax)
+    sum_shape = x.shape[:ax] + (1,) + x.shape[ax + 1:]
+    outputs = {k: np.empty(sum_shape if k == "sum" else x.shape, dtypes[k])
+               for k in ("shifted", "exp", "sum", "result")}
+    xv = row_view(x, ax)
+    sh, e, s, r = (row_view(outputs[k], ax) for k in ("shifted", "exp", "sum", "result"))
+
+    def shift(r0, r1):
+        blk = xv[r0:r1]
+        np.subtract(blk, blk.max(axis=1, keepdims=True), out=sh[r0:r1])
+        if t != 1.0:
+            sh[r0:r1] /= t
+
+    def exp(r0, r1):
+        np.exp(sh[r0:r1], out=e[r0:r1])
+
+    def total(r0, r1):
+        s[r0:r1] = e[r0:r1].sum(axis=1, keepdims=True)
+
+    def divide(r0, r1):
+        np.divide(e[r0:r1], s[r0:r1], out=r[r0:r1])
+
+    return row_stages.stage_panels(outputs, xv.shape[0], math.prod(xv.shape[1:]), [
+        (("shifted",), shift), (("exp",), exp), (("sum",), total), (("result",), divide)], ax)
 
 
 register(OpSpec(
@@ -170,7 +220,7 @@ register(OpSpec(
     check=_softmax_check, estimate=lambda s, i, p: {"stages": 3 * _prod(s["X"]) * i},
     compute=_softmax_compute, plan=_softmax_plan, flops=lambda s, p: 5 * _prod(s["X"]),
     example=lambda: {"X": np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])},
-    extra={"order": 1},
+    extra={"order": 1, "progressive": _softmax_progressive},
 ))
 
 
@@ -227,31 +277,94 @@ def _layernorm_plan(run, granularity, options):
     ax = str(axes[0]) if len(axes) == 1 else str(axes)
     has_beta = "beta" in run.inputs
     eps = num(run.params["eps"])
-    texts = ("",) * 4
-    if _prod(run.shape("X")):
+    numbers = bool(_prod(run.shape("X")))
+    zero = (0,) * len(run.shape("X"))
+
+    # Each stage's numbers are read when its step is built, from what it and the stages before it
+    # wrote (a progressive run plans before computing; see _softmax_plan).
+    def sample():
         name, x, count = _sample_parts(run)
-        zero = (0,) * len(run.shape("X"))
+        return name, x, count, count == x.size or len(g) == 1  # every term can be written out
+
+    def mean_text():
+        name, x, count, whole = sample()
+        mu = run.scalar("mean", zero)
+        return _named(name, f"μ = {_mean_text(x, count)} = {num(mu)}" if whole else f"μ = {num(mu)}")
+
+    def var_text():
+        name, x, count, whole = sample()
         mu, var = run.scalar("mean", zero), run.scalar("var", zero)
-        whole = count == x.size  # the values shown are the whole sample: every term can be written out
-        mean_f = f"μ = {_mean_text(x, count)} = {num(mu)}" if whole or len(g) == 1 else f"μ = {num(mu)}"
-        var_f = (f"σ² = {_mean_text(x - mu, count, square=True)} = {num(var)}" if whole or len(g) == 1
-                 else f"σ² = {num(var)}")
+        return _named(name, f"σ² = {_mean_text(x - mu, count, square=True)} = {num(var)}" if whole
+                      else f"σ² = {num(var)}")
+
+    def norm_text():
+        name = sample()[0]
+        mu, var = run.scalar("mean", zero), run.scalar("var", zero)
+        return _named(name, f"(x − {term(mu)}) / √({num(var)} + {eps}) = {_row(run, 'normalized')}")
+
+    def affine_text():
         affine = f"{fmt_list(_line(run, 'gamma', -1))}·norm" + (f" + {fmt_list(_line(run, 'beta', -1))}"
                                                                 if has_beta else "")
-        texts = (_named(name, mean_f), _named(name, var_f),
-                 _named(name, f"(x − {term(mu)}) / √({num(var)} + {eps}) = {_row(run, 'normalized')}"),
-                 _named(name, f"{affine} = {_row(run, 'result')}"))
+        return _named(sample()[0], f"{affine} = {_row(run, 'result')}")
+
+    def caption(head, text):
+        return (lambda: head + text()) if numbers else head
+
     return StagePlan(run, [
-        Stage("mean", ("mean",), ("X",), f"μ = mean over axis {ax} (each sample's own features){texts[0]}"),
-        Stage("var", ("var",), ("X", "mean"), f"σ² = mean((x − μ)²) over axis {ax} (biased){texts[1]}"),
-        Stage("normalized", ("normalized",), ("X", "mean", "var"), f"norm = (x − μ) / √(σ² + {eps}){texts[2]}"),
+        Stage("mean", ("mean",), ("X",),
+              caption(f"μ = mean over axis {ax} (each sample's own features)", mean_text)),
+        Stage("var", ("var",), ("X", "mean"), caption(f"σ² = mean((x − μ)²) over axis {ax} (biased)", var_text)),
+        Stage("normalized", ("normalized",), ("X", "mean", "var"),
+              caption(f"norm = (x − μ) / √(σ² + {eps})", norm_text)),
         Stage("affine", ("result",), ("normalized", "gamma") + (("beta",) if has_beta else ()),
-              f"y = γ·norm{' + β' if has_beta else ''}{texts[3]}"),
+              caption(f"y = γ·norm{' + β' if has_beta else ''}", affine_text)),
     ])
 
 
 def _norm_estimate(shapes, itemsize, params):
     return {"normalized": _prod(shapes["X"]) * itemsize * 3}
+
+
+def _trailing_views(inputs, params, granularity, compute, names):
+    """(lead, outputs, X's row view, the outputs' row views) of a LayerNorm / RMSNorm run over
+    chunks of samples, or None when it is computed eagerly (see :mod:`.row_stages`)."""
+    x, g = inputs["X"], inputs["gamma"]
+    lead = x.ndim - g.ndim
+    if not row_stages.can_stream(x, lead, granularity):
+        return None
+    dtypes = row_stages.probe_dtypes(lambda inp: compute(np, inp, params), inputs, lead)
+    stat = x.shape[:lead] + (1,) * g.ndim
+    outputs = {k: np.empty(stat if k in ("mean", "var", "ms", "rms") else x.shape, dtypes[k]) for k in names}
+    return lead, outputs, row_view(x, lead), {k: row_view(v, lead) for k, v in outputs.items()}
+
+
+def _layernorm_progressive(inputs, params, granularity):
+    """LayerNorm's four stages over chunks of samples, the eager path's own calls on each chunk."""
+    got = _trailing_views(inputs, params, granularity, _layernorm_compute, ("mean", "var", "normalized", "result"))
+    if got is None:
+        return None
+    lead, outputs, xv, v = got
+    axes = tuple(range(1, inputs["X"].ndim - lead + 1))
+    g, beta, eps = inputs["gamma"], inputs.get("beta"), params["eps"]
+
+    def mean(r0, r1):
+        v["mean"][r0:r1] = xv[r0:r1].mean(axis=axes, keepdims=True)
+
+    def var(r0, r1):
+        centered = xv[r0:r1] - v["mean"][r0:r1]
+        v["var"][r0:r1] = (centered * centered).mean(axis=axes, keepdims=True)
+
+    def normalized(r0, r1):
+        centered = xv[r0:r1] - v["mean"][r0:r1]
+        np.divide(centered, np.sqrt(v["var"][r0:r1] + eps), out=v["normalized"][r0:r1])
+
+    def affine(r0, r1):
+        np.multiply(v["normalized"][r0:r1], g, out=v["result"][r0:r1])
+        if beta is not None:
+            v["result"][r0:r1] += beta
+
+    return row_stages.stage_panels(outputs, xv.shape[0], math.prod(xv.shape[1:]), [
+        (("mean",), mean), (("var",), var), (("normalized",), normalized), (("result",), affine)], lead)
 
 
 register(OpSpec(
@@ -265,7 +378,7 @@ register(OpSpec(
     plan=_layernorm_plan, flops=lambda s, p: 8 * _prod(s["X"]),
     example=lambda: {"X": np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], [0.0, 0.0, 1.0, 1.0]]),
                      "gamma": np.ones(4), "beta": np.zeros(4)},
-    extra={"order": 2},
+    extra={"order": 2, "progressive": _layernorm_progressive},
 ))
 
 
@@ -280,22 +393,62 @@ def _rmsnorm_compute(xp, inp, params):
 
 def _rmsnorm_plan(run, granularity, options):
     eps = num(run.params["eps"])
-    texts = ("",) * 4
-    if _prod(run.shape("X")):
+    numbers = bool(_prod(run.shape("X")))
+    zero = (0,) * len(run.shape("X"))
+
+    # Read when each step is built, from what its stage and the ones before it wrote (see
+    # _softmax_plan).
+    def ms_text():
         name, x, count = _sample_parts(run)
-        zero = (0,) * len(run.shape("X"))
-        ms, rms = run.scalar("ms", zero), run.scalar("rms", zero)
         whole = count == x.size or len(run.shape("gamma")) == 1
-        texts = (_named(name, f"{_mean_text(x, count, square=True) if whole else 'ms'} = {num(ms)}"),
-                 _named(name, f"√({num(ms)} + {eps}) = {num(rms)}"),
-                 _named(name, f"{_row(run, 'X')} / {num(rms)} = {_row(run, 'normalized')}"),
-                 _named(name, f"{fmt_list(_line(run, 'gamma', -1))}·norm = {_row(run, 'result')}"))
+        return _named(name, f"{_mean_text(x, count, square=True) if whole else 'ms'} = {num(run.scalar('ms', zero))}")
+
+    def rms_text():
+        return _named(_sample_parts(run)[0], f"√({num(run.scalar('ms', zero))} + {eps}) = "
+                                             f"{num(run.scalar('rms', zero))}")
+
+    def norm_text():
+        return _named(_sample_parts(run)[0], f"{_row(run, 'X')} / {num(run.scalar('rms', zero))} = "
+                                             f"{_row(run, 'normalized')}")
+
+    def scale_text():
+        return _named(_sample_parts(run)[0], f"{fmt_list(_line(run, 'gamma', -1))}·norm = {_row(run, 'result')}")
+
+    def caption(head, text):
+        return (lambda: head + text()) if numbers else head
+
     return StagePlan(run, [
-        Stage("ms", ("ms",), ("X",), f"ms = mean of squares over the trailing axes{texts[0]}"),
-        Stage("rms", ("rms",), ("ms",), f"rms = √(ms + {eps}) (no centering){texts[1]}"),
-        Stage("normalized", ("normalized",), ("X", "rms"), f"norm = x / rms{texts[2]}"),
-        Stage("scale", ("result",), ("normalized", "gamma"), f"y = γ·norm{texts[3]}"),
+        Stage("ms", ("ms",), ("X",), caption("ms = mean of squares over the trailing axes", ms_text)),
+        Stage("rms", ("rms",), ("ms",), caption(f"rms = √(ms + {eps}) (no centering)", rms_text)),
+        Stage("normalized", ("normalized",), ("X", "rms"), caption("norm = x / rms", norm_text)),
+        Stage("scale", ("result",), ("normalized", "gamma"), caption("y = γ·norm", scale_text)),
     ])
+
+
+def _rmsnorm_progressive(inputs, params, granularity):
+    """RMSNorm's four stages over chunks of samples, the eager path's own calls on each chunk."""
+    got = _trailing_views(inputs, params, granularity, _rmsnorm_compute, ("ms", "rms", "normalized", "result"))
+    if got is None:
+        return None
+    lead, outputs, xv, v = got
+    axes = tuple(range(1, inputs["X"].ndim - lead + 1))
+    g, eps = inputs["gamma"], params["eps"]
+
+    def ms(r0, r1):
+        blk = xv[r0:r1]
+        v["ms"][r0:r1] = (blk * blk).mean(axis=axes, keepdims=True)
+
+    def rms(r0, r1):
+        v["rms"][r0:r1] = np.sqrt(v["ms"][r0:r1] + eps)
+
+    def normalized(r0, r1):
+        np.divide(xv[r0:r1], v["rms"][r0:r1], out=v["normalized"][r0:r1])
+
+    def scale(r0, r1):
+        np.multiply(v["normalized"][r0:r1], g, out=v["result"][r0:r1])
+
+    return row_stages.stage_panels(outputs, xv.shape[0], math.prod(xv.shape[1:]), [
+        (("ms",), ms), (("rms",), rms), (("normalized",), normalized), (("result",), scale)], lead)
 
 
 def _rmsnorm_check(shapes, params):
@@ -312,7 +465,7 @@ register(OpSpec(
     check=_rmsnorm_check, estimate=_norm_estimate, compute=_rmsnorm_compute, plan=_rmsnorm_plan,
     flops=lambda s, p: 5 * _prod(s["X"]),
     example=lambda: {"X": np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0]]), "gamma": np.ones(4)},
-    extra={"order": 4},
+    extra={"order": 4, "progressive": _rmsnorm_progressive},
 ))
 
 

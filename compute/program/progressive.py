@@ -35,7 +35,7 @@ from ..progressive import BackgroundRun, CancelledRunError, WorkerState
 from ..step import frozen
 from .evaluate import Evaluator
 from .parse import RESULT
-from .timeline import LineBuilder, LinePart, ProgramTimeline
+from .timeline import LineBuilder, LinePart, ProgramLevels, ProgramTimeline
 
 #: How often the worker looks at the cancel flag while it waits for a line's panels (s): a cancel
 #: that races the start of a line is seen within this.
@@ -135,26 +135,19 @@ def _work(state: _ProgramProgress, builder: LineBuilder) -> None:
             state.cond.notify_all()
 
 
-class ProgressiveProgramLevels(Mapping):
+class ProgressiveProgramLevels(ProgramLevels):
     """Display levels of a progressive program: a line not computed yet has (0, 1); a streamed
     line's are provisional until it ends (see :class:`~compute.progressive.ProgressiveLevels`)."""
 
     def __init__(self, tl: ProgressiveProgramTimeline):
-        self._tl = tl
+        super().__init__(tl)
+        self._real = tl._state.real  # the worker's shared flags (the state holds no timeline)
 
     def __getitem__(self, name: str) -> tuple[float, float]:
-        tl = self._tl
-        i, local = tl._owner[name]
-        if i >= 0 and not tl._state.real[i]:
+        i, local = self._owner[name]
+        if i >= 0 and not self._real[i]:
             return 0.0, 1.0
-        owner, local = tl._resolve(name)
-        return owner.levels[local]
-
-    def __iter__(self):
-        return iter(self._tl.tensor_names)
-
-    def __len__(self) -> int:
-        return len(self._tl.tensor_names)
+        return super().__getitem__(name)
 
 
 class ProgressiveProgramTimeline(BackgroundRun, ProgramTimeline):

@@ -87,20 +87,32 @@ class LinePart:
 
 
 class ProgramLevels(Mapping):
-    """Display levels by program tensor name, read from the timeline of the line owning each."""
+    """Display levels by program tensor name, read from the timeline of the line owning each.
+
+    It holds what it reads (the owner table and the lines' parts), not the program timeline: the
+    timeline holds it, and that cycle kept a dropped timeline and every line's tensors alive until
+    the interpreter's next full collection (a progressive one's worker too: its finalizer, which
+    stops it, waited as long). Steps hold it, so it must outlive the timeline."""
 
     def __init__(self, tl: ProgramTimeline):
-        self._tl = tl
+        self._owner = tl._owner
+        self._parts = tl._parts  # a progressive run's, replaced in place as its lines are computed
+        self._input_tl = tl._input_tl
+        self._names = tl.tensor_names
+
+    def _resolve(self, name: str) -> tuple[Timeline, str]:
+        i, local = self._owner[name]
+        return (self._input_tl if i < 0 else self._parts[i].timeline), local
 
     def __getitem__(self, name: str) -> tuple[float, float]:
-        owner, local = self._tl._resolve(name)
+        owner, local = self._resolve(name)
         return owner.levels[local]
 
     def __iter__(self):
-        return iter(self._tl.tensor_names)
+        return iter(self._names)
 
     def __len__(self) -> int:
-        return len(self._tl.tensor_names)
+        return len(self._names)
 
 
 class ProgramTimeline(ComputedWhole, Sequence):

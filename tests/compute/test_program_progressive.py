@@ -322,3 +322,59 @@ def test_cancel_stops_a_big_product_inside_a_line_within_a_panel(monkeypatch):
     assert stopped < len(calls) - stopped  # its panels stopped: fewer than a whole product's
     with pytest.raises(CancelledRunError):
         tl.result()
+
+
+def test_cancel_stops_a_softmax_line_between_chunks_of_rows(monkeypatch):
+    """weights = softmax(scores) over 16 × 4096² float32 was computed whole, ~1 s, before a cancel
+    could land; its stages now go a chunk of rows at a time, and their steps show as they finish."""
+    from opscope.compute.ops import row_stages
+
+    monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(row_stages, "CHUNK_ELEMENTS", 8 * 32)  # 8 rows a chunk
+    chunks = []
+    hold, release = threading.Event(), threading.Event()
+    real = row_stages.stage_panels
+
+    def stage_panels(outputs, rows, per_row, stages, lead):
+        def divide(r0, r1, fn=stages[3][1]):
+            chunks.append(r0)
+            if len(chunks) == 3:
+                hold.set()
+                assert release.wait(30)
+            fn(r0, r1)
+
+        return real(outputs, rows, per_row, [*stages[:3], (stages[3][0], divide)], lead)
+
+    monkeypatch.setattr(row_stages, "stage_panels", stage_panels)
+    s = np.random.default_rng(3).standard_normal((2, 64, 32))
+    text = "w = softmax(s)\nv = w + 1"
+    ref = compute.stream_program(text, {"s": s})
+    tl = compute.stream_program(text, {"s": s}, progressive=True)
+    try:
+        assert hold.wait(60)
+        assert tl.wait(2, timeout=30)  # the program's worker publishes the line as its chunks run
+        assert tl.available() == 3 and not tl.done  # shifted, exp, sum of the line; not its result
+        for n in range(3):
+            assert tl[n].caption == ref[n].caption
+            np.testing.assert_array_equal(tl.tensor_at("w.exp", n), ref.tensor_at("w.exp", n))
+        tl.cancel(wait=False)
+    finally:
+        release.set()
+    tl.cancel()
+    assert tl.done and tl.cancelled and tl.error is None and not tl.thread.is_alive()
+    assert len(chunks) == 3 and tl.available() == 3  # no chunk after the cancel; nothing of v
+    with pytest.raises(CancelledRunError):
+        tl.result()
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_a_step_reads_its_levels_after_its_program_timeline_is_dropped(progressive):
+    # The levels no longer refer to the timeline (a cycle that kept its tensors alive); a step,
+    # which holds them, must still read them.
+    x = np.arange(6.0).reshape(2, 3)
+    tl = compute.stream_program("s = x @ x.T\nw = softmax(s)", {"x": x}, progressive=progressive)
+    tl.result()
+    step, want = tl[len(tl) - 1], dict(tl.levels)
+    del tl
+    gc.collect()
+    assert dict(step.levels) == want and step.levels["w"] == want["w"]

@@ -509,3 +509,143 @@ def test_a_reduced_frame_of_a_whole_batched_tensor_is_the_block_mean_of_its_stat
             got = tl.tensor_at(name, n, max_shape=(4, 4))
             np.testing.assert_allclose(got, _block_mean(state, f), rtol=1e-12, atol=1e-12, err_msg=f"{name} {n}")
             assert np.isnan(got).any() == (n < len(tl) - 1)
+
+
+# --- stage-by-stage operations in chunks of rows (softmax, LayerNorm, RMSNorm) --------------------
+def _row_stage_cases():
+    r = np.random.default_rng(11)
+
+    def n(*s, dtype=np.float64):
+        return (r.standard_normal(s) * 3).astype(dtype)
+
+    cases = []
+    for dt in (np.float16, np.float32, np.float64):
+        cases += [
+            ("softmax", {"X": n(37, 53, dtype=dt)}, {}),
+            ("softmax", {"X": n(3, 17, 29, dtype=dt)}, {"axis": 1, "temperature": 0.3}),
+            ("layernorm", {"X": n(41, 30, dtype=dt), "gamma": n(30, dtype=dt), "beta": n(30, dtype=dt)}, {}),
+            ("layernorm", {"X": n(3, 5, 6, 7, dtype=dt), "gamma": n(6, 7, dtype=dt)}, {"eps": 0.1}),
+            ("rmsnorm", {"X": n(33, 65, dtype=dt), "gamma": n(65, dtype=dt)}, {}),
+        ]
+    x = n(40, 9)
+    x[3, 2], x[5, :] = np.inf, np.nan  # levels over what is finite; NaN rows stay NaN
+    cases.append(("softmax", {"X": x}, {}))
+    return cases
+
+
+@pytest.mark.parametrize("op, inputs, params", _row_stage_cases())
+def test_row_stage_ops_stream_their_stages_in_chunks_with_the_eager_numbers(monkeypatch, op, inputs, params):
+    from opscope.compute.ops import row_stages
+
+    monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(row_stages, "CHUNK_ELEMENTS", 70)  # a few rows per chunk, a ragged last one
+    tl = compute.stream_op(op, inputs, progressive=True, **params)
+    ref = compute.stream_op(op, inputs, **params)
+    assert isinstance(tl, ProgressiveTimeline) and not isinstance(ref, ProgressiveTimeline)
+    assert len(tl) == len(ref) == 4
+    for n in range(len(ref)):
+        _same_step(tl[n], ref[n])  # captions too: read from what the stage and those before it wrote
+        for name in ref.tensor_names:
+            for kw in ({}, {"max_shape": (2, 2)}):
+                np.testing.assert_array_equal(tl.tensor_at(name, n, **kw), ref.tensor_at(name, n, **kw))
+    for k, v in ref.result().items():
+        got = tl.result()[k]
+        assert got.dtype == v.dtype and got.shape == v.shape
+        np.testing.assert_array_equal(got, v)  # bitwise: the eager calls, on blocks of whole lines
+    assert list(tl.levels.values()) == list(ref.levels.values())
+
+
+def test_small_runs_axis_0_and_strided_inputs_are_computed_eagerly(monkeypatch):
+    from opscope.compute.ops import row_stages
+
+    x = np.random.default_rng(0).standard_normal((64, 48))
+    assert not isinstance(compute.stream_op("softmax", {"X": x}, progressive=True), ProgressiveTimeline)
+    monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0)
+    assert isinstance(compute.stream_op("softmax", {"X": x}, progressive=True), ProgressiveTimeline)
+    for inputs, params in (({"X": x}, {"axis": 0}), ({"X": x.T}, {})):  # nothing to chunk; not C-contiguous
+        tl = compute.stream_op("softmax", inputs, progressive=True, **params)
+        assert not isinstance(tl, ProgressiveTimeline)
+        np.testing.assert_array_equal(tl.result()["result"], compute.run_op("softmax", inputs, **params)["result"])
+
+
+def test_a_softmax_stage_shows_while_the_next_is_computed_and_cancel_stops_between_chunks(monkeypatch):
+    """Softmax over 16 × 4096² float32 scores is ~1 s of whole-tensor passes here, and a cancel
+    waited for all of them; it now stops within one chunk of rows."""
+    from opscope.compute.ops import row_stages
+
+    monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(row_stages, "CHUNK_ELEMENTS", 4 * 48)  # 4 rows a chunk: 16 chunks a stage
+    held, release = threading.Event(), threading.Event()
+    exp_chunks = []
+    real = row_stages.stage_panels
+
+    def stage_panels(outputs, rows, per_row, stages, lead):
+        def exp(r0, r1, fn=stages[1][1]):
+            exp_chunks.append((r0, r1))
+            if len(exp_chunks) == 2:
+                held.set()
+                assert release.wait(30)
+            fn(r0, r1)
+
+        return real(outputs, rows, per_row, [stages[0], (stages[1][0], exp), *stages[2:]], lead)
+
+    monkeypatch.setattr(row_stages, "stage_panels", stage_panels)
+    x = np.random.default_rng(2).standard_normal((64, 48))
+    ref = compute.stream_op("softmax", {"X": x})
+    tl = compute.stream_op("softmax", {"X": x}, progressive=True)
+    try:
+        assert held.wait(30)
+        assert tl.available() == 1 and not tl.done  # shifted is whole; exp is being computed
+        assert 0 < tl.progress() < 0.5
+        _same_step(tl[0], ref[0])
+        assert tl.levels["shifted"] == ref.levels["shifted"]
+        assert tl.wait(1, timeout=0.01) is False
+        tl.cancel(wait=False)
+    finally:
+        release.set()
+    tl.cancel()
+    assert tl.done and tl.cancelled and tl.error is None
+    assert len(exp_chunks) == 2  # the chunk in hand finished; no other started
+    assert tl.available() == 1
+    np.testing.assert_array_equal(tl.tensor_at("shifted", 0), ref.tensor_at("shifted", 0))
+    with pytest.raises(CancelledRunError):
+        tl[1]
+
+
+def test_a_dropped_timeline_frees_its_tensors_without_waiting_for_a_full_collection():
+    """Reference cycles (a matmul's Panels and their closures; a program timeline and its levels)
+    kept finished runs' tensors, GiBs at seq 4096, until the interpreter's next full collection,
+    and a dropped progressive program's worker ran on until then."""
+    import weakref
+
+    from opscope.compute.ops import row_stages
+
+    r = np.random.default_rng(0)
+    a = r.standard_normal((300, 200))
+    runs = [
+        lambda: compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True),
+        lambda: compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="kblock", progressive=True),
+        lambda: compute.stream_op("softmax", {"X": a}, progressive=True),
+        lambda: compute.stream_op("layernorm", {"X": a, "gamma": np.ones(200)}, progressive=True),
+        lambda: compute.stream_program("s = x @ x.T\nw = softmax(s)\nv = w + 1", {"x": a}),
+        lambda: compute.stream_program("s = x @ x.T\nw = softmax(s)\nv = w + 1", {"x": a}, progressive=True),
+    ]
+    saved, row_stages.MIN_ELEMENTS = row_stages.MIN_ELEMENTS, 0
+    gc.collect()
+    gc.disable()
+    try:
+        for make in runs:
+            tl = make()
+            tl.result()
+            thread = getattr(tl, "thread", None)
+            if thread is not None:
+                thread.join(30)
+            lines = getattr(tl, "lines", None)
+            tensors = [p.timeline.run.tensor(k) for p in lines for k in p.timeline.output_names] if lines else [
+                tl.run.tensor(k) for k in tl.output_names]
+            refs = [weakref.ref(t) for t in tensors]
+            del tl, tensors, lines
+            assert not any(w() is not None for w in refs), make
+    finally:
+        gc.enable()
+        row_stages.MIN_ELEMENTS = saved
