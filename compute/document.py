@@ -512,13 +512,25 @@ class Document:
         :func:`compute.stream_program` takes them: the lines' own granularities (a dict), else the
         one for every line, else :attr:`granularity`; the lines' own tile and k-block sizes."""
         every = self._line_steps.get(EVERY_LINE, {}).get("granularity")
-        per = {k: v["granularity"] for k, v in self._line_steps.items()
-               if k != EVERY_LINE and v.get("granularity")}
+        # Only the program's own lines: a lesson's steps for `scores`, kept after the text was
+        # edited into other lines, failed every run ("granularity for unknown line(s) scores").
+        # They stay stored, so a line renamed back gets its steps again.
+        lines = self._program_line_names()
+        mine = {k: v for k, v in self._line_steps.items() if k != EVERY_LINE and (lines is None or k in lines)}
+        per = {k: v["granularity"] for k, v in mine.items() if v.get("granularity")}
         granularity: str | dict | None = per or every or self._granularity
-        options = {k: {o: v[o] for o in ("tile", "kblock") if v.get(o)}
-                   for k, v in self._line_steps.items() if k != EVERY_LINE}
+        options = {k: {o: v[o] for o in ("tile", "kblock") if v.get(o)} for k, v in mine.items()}
         options = {k: v for k, v in options.items() if v}
         return granularity, options or None
+
+    def _program_line_names(self) -> set[str] | None:
+        """The line names of the program text; None when it does not parse (its run says why)."""
+        from .program.parse import parse_program  # noqa: PLC0415 - the program package builds on the engine
+
+        try:
+            return set(parse_program(self._program_text).line_names)
+        except OpScopeError:
+            return None
 
     def set_line_steps(self, steps: Mapping) -> None:
         """Set how the program's lines step (see :attr:`line_steps`): one undo step.

@@ -385,6 +385,13 @@ class ProgramCanvas(StepPages, QWidget):
         return views_report((t.tensor, t.lead, self._views[k]) for k, t in self._tiles.items())
 
     # --- layout ---------------------------------------------------------------------------------
+    def band_hint(self) -> tuple | None:
+        """(width, height, digit_px, metrics) a run worker needs to choose the overview band of
+        the next run ahead (:func:`.program_layout.warm_band`); None while not on screen."""
+        if not self.isVisible() or self.width() <= 1 or self.height() <= 1:
+            return None
+        return float(self.width()), float(self.height()), float(self.digit_px), self.metrics
+
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
         self._relayout_timer.start()

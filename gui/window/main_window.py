@@ -914,7 +914,9 @@ class MainWindow(QMainWindow):
         inputs = {n: doc.inputs[n] for n in reads if n in doc.inputs}
         # The lines' own steps (a lesson's, or picked in the program box), else one for all.
         granularity, options = doc.program_steps()
-        return RunRequest(self._run_id, "program", inputs, {}, granularity, program=text, options=options)
+        hint = self._canvas.band_hint() if hasattr(self._canvas, "band_hint") else None
+        return RunRequest(self._run_id, "program", inputs, {}, granularity, program=text, options=options,
+                          band_hint=hint)
 
     def _program_lines_edited(self) -> None:
         """A line's steps changed in the Operation panel's program box: re-run with them."""

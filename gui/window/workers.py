@@ -31,6 +31,7 @@ from typing import Any
 from opscope import compute
 from opscope.compute.errors import OpScopeError
 from opscope.compute.progressive import BLAS_ONE_THREAD
+from opscope.gui.canvas.program_layout import warm_band
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 
@@ -50,6 +51,18 @@ class RunRequest:
     program: str | None = None
     #: A program's per-line stepping options, line name → {"tile": …, "kblock": …} (None: none).
     options: Mapping[str, Any] | None = None
+    #: The program canvas' (width, height, digit_px, metrics), so the worker chooses the run's
+    #: overview band before handing it over, off the GUI thread (None: the canvas does it).
+    band_hint: tuple | None = None
+
+
+def _warm_band(tl, hint: tuple) -> None:
+    """The overview band of ``tl`` chosen ahead (see :func:`gui.canvas.program_layout.warm_band`).
+    A failure here only costs the canvas the search: it is reported, never the run's error."""
+    try:
+        warm_band(tl, *hint)
+    except Exception:  # noqa: BLE001 - the canvas chooses the band itself then, and says what is wrong
+        traceback.print_exc()
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,8 @@ class ComputeWorker(QObject):
                                             options=req.options, progressive=use_progressive(req))
                 # The window tells runs apart by its own ids (stale results, the badge).
                 tl.run_id = req.run_id
+                if req.band_hint is not None:
+                    _warm_band(tl, req.band_hint)
             else:
                 tl = compute.stream_op(req.op, dict(req.inputs), req.granularity, tile=req.tile,
                                        kblock=req.kblock, run_id=req.run_id, progressive=use_progressive(req),

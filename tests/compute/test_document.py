@@ -377,3 +377,17 @@ def test_a_programs_session_keeps_its_text_and_extra_inputs(doc, tmp_path):
     assert back.program_text == text
     np.testing.assert_array_equal(back.inputs["C"], np.full((2, 2), 5.0))
     assert back.op == doc.op and not back.history.can_undo
+
+
+def test_a_lines_steps_apply_only_while_the_program_has_that_line(doc):
+    # A lesson's steps for `scores`, kept after its text was edited into other lines, made every
+    # run fail ("granularity for unknown line(s) scores"); they wait for the line to come back.
+    doc.set_program("scores = A @ B\nr = scores * 2", record=False, fresh_steps=True,
+                    line_steps={"scores": {"granularity": "tile", "tile": 2}})
+    assert doc.program_steps() == ({"scores": "tile"}, {"scores": {"tile": 2}})
+    doc.set_program_text("s = A @ B\nr = s * 2")
+    assert doc.program_steps() == (None, None)
+    doc.set_program_text("s = A @ B\nr = s *")  # does not parse: the run says why, with the steps
+    assert doc.program_steps() == ({"scores": "tile"}, {"scores": {"tile": 2}})
+    doc.set_program_text("scores = A @ B\nr = scores * 3")
+    assert doc.program_steps() == ({"scores": "tile"}, {"scores": {"tile": 2}})

@@ -406,3 +406,33 @@ def test_a_programs_line_steps_are_saved_undone_and_reopened(make_window, qtbot,
     got = [(p.name, p.granularity) for p in other.timeline.lines]
     assert got == [(n, "stage" if n == "r1" else g) for n, g, _ in lesson]
     assert other.operation_panel.program.widgets("r1")[0].currentData() == "stage"
+
+
+def test_the_run_worker_chooses_a_programs_overview_band_off_the_gui_thread(make_window, qtbot, monkeypatch):
+    """The band search held the GUI thread 0.14–0.45 s for the transformer block at seq 4096: a
+    program run's worker now makes it for the canvas' size before handing the run over, and the
+    canvas finds it."""
+    import threading
+
+    from opscope.gui.canvas import program_layout as pl
+
+    w = make_window(lesson="attention_causal_program", autoplay=False)
+    wait_idle(qtbot, w)
+    assert isinstance(w.canvas, ProgramCanvas) and w.canvas.band_hint() is not None
+    searched = []
+    real = pl._choose_band
+    def spy(graph, *rest):
+        if graph.columns[0].line == "s":  # the new program's (the lesson's is relaid out as the editor grows)
+            searched.append((threading.current_thread().name, rest[:2]))
+        return real(graph, *rest)
+
+    monkeypatch.setattr(pl, "_choose_band", spy)
+    monkeypatch.setattr(pl, "_BANDS", {})
+    # Another program (other lines and shapes): its band is not remembered, so it is searched.
+    # (The lesson's steps for its lines `scores`, `weights`… do not apply to it.)
+    type_program(qtbot, w, "s = Q @ K.T\nw = softmax(s, axis=-1)\nout = w @ V")
+    assert w.error == "" and w.timeline.program.line_names == ("s", "w", "out")
+    size = w.canvas.band_hint()[:2]
+    assert len(searched) == 1 and searched[0][1] == size, searched  # the canvas found it: no search of its own
+    assert searched[0][0] != threading.main_thread().name
+    assert w.canvas._band == pl.choose_band(pl.build_graph(w.timeline), *w.canvas.band_hint())
