@@ -326,8 +326,9 @@ def _norm_estimate(shapes, itemsize, params):
 
 
 def _trailing_views(inputs, params, granularity, compute, names):
-    """(lead, outputs, X's row view, the outputs' row views) of a LayerNorm / RMSNorm run over
-    chunks of samples, or None when it is computed eagerly (see :mod:`.row_stages`)."""
+    """(lead, normalized axes of the row views, outputs, X's row view, the outputs' row views) of a
+    LayerNorm / RMSNorm run over chunks of samples, or None when it is computed eagerly (see
+    :mod:`.row_stages`)."""
     x, g = inputs["X"], inputs["gamma"]
     lead = x.ndim - g.ndim
     if not row_stages.can_stream(x, lead, granularity):
@@ -335,7 +336,8 @@ def _trailing_views(inputs, params, granularity, compute, names):
     dtypes = row_stages.probe_dtypes(lambda inp: compute(np, inp, params), inputs, lead)
     stat = x.shape[:lead] + (1,) * g.ndim
     outputs = {k: np.empty(stat if k in ("mean", "var", "ms", "rms") else x.shape, dtypes[k]) for k in names}
-    return lead, outputs, row_view(x, lead), {k: row_view(v, lead) for k, v in outputs.items()}
+    axes = tuple(range(1, g.ndim + 1))
+    return lead, axes, outputs, row_view(x, lead), {k: row_view(v, lead) for k, v in outputs.items()}
 
 
 def _layernorm_progressive(inputs, params, granularity):
@@ -343,8 +345,7 @@ def _layernorm_progressive(inputs, params, granularity):
     got = _trailing_views(inputs, params, granularity, _layernorm_compute, ("mean", "var", "normalized", "result"))
     if got is None:
         return None
-    lead, outputs, xv, v = got
-    axes = tuple(range(1, inputs["X"].ndim - lead + 1))
+    lead, axes, outputs, xv, v = got
     g, beta, eps = inputs["gamma"], inputs.get("beta"), params["eps"]
 
     def mean(r0, r1):
@@ -430,8 +431,7 @@ def _rmsnorm_progressive(inputs, params, granularity):
     got = _trailing_views(inputs, params, granularity, _rmsnorm_compute, ("ms", "rms", "normalized", "result"))
     if got is None:
         return None
-    lead, outputs, xv, v = got
-    axes = tuple(range(1, inputs["X"].ndim - lead + 1))
+    lead, axes, outputs, xv, v = got
     g, eps = inputs["gamma"], params["eps"]
 
     def ms(r0, r1):

@@ -5,7 +5,7 @@ Eagerly, softmax over a 16 × 4096 × 4096 float32 tensor is four whole-tensor p
 second together on this 2-core machine, and a cancel waited for all of them. Here every stage is
 computed over the tensors seen as ``(L, …)`` (the axes before the normalized ones merged into
 ``L`` rows) a chunk of rows at a time; a stage's step is available once its last chunk is done,
-and the worker looks at the stop flag between chunks (about 10–40 ms each).
+and the worker looks at the stop flag between chunks (a few ms each here).
 
 The numbers are bitwise the eager run's: every chunk makes the eager path's own numpy calls on
 a C-contiguous block of whole lines, and numpy reduces each line of a block as it reduces that
@@ -53,8 +53,8 @@ def can_stream(x: np.ndarray, lead: int, granularity) -> bool:
 
 
 def probe_dtypes(compute: Callable[[dict], dict], inputs: dict, lead: int) -> dict:
-    """The dtypes and shapes the eager path gives each output, from its own code on one row
-    (dtype rules do not depend on sizes), so the outputs can be allocated before computing."""
+    """The dtype the eager path gives each output, from its own code on one row (dtype rules do
+    not depend on sizes), so the outputs can be allocated before they are computed."""
     one = {k: (v[(slice(0, 1),) * lead] if k == "X" else v) for k, v in inputs.items()}
     with np.errstate(all="ignore"):
         return {k: v.dtype for k, v in compute(one).items()}
