@@ -50,7 +50,7 @@ import numpy as np
 
 from .errors import OpScopeError
 from .plans import Plan, Run
-from .timeline import Timeline, _display_dtype, block_means, finite_levels, finite_range
+from .timeline import Timeline, _display_dtype, block_means, finite_levels, finite_range, widen_levels
 
 #: Rows of one matmul panel: 256 full-width rows keep one-thread BLAS efficient (≈ 1.0× a direct
 #: product per row) and a panel of an 8192² float32 product near 0.2–0.4 s, so a cancel lands
@@ -320,7 +320,7 @@ class _Progress(WorkerState):
             if self.panels.stages is not None:
                 known = self.panels.bounds
                 for name in self.panels.finished_outputs(self.frontier, frontier):
-                    self.bounds[name] = known[name] if name in known else finite_bounds(self.panels.outputs[name])
+                    self.bounds[name] = known[name] if name in known else finite_range(np, self.panels.outputs[name])
             else:
                 stair = self.panels.staircase(frontier)
                 for copy in list(self.copies.values()):
@@ -344,7 +344,7 @@ class _Progress(WorkerState):
                 continue
             seen[id(a)] = name
             part = a.reshape(rows, -1)[r0:r1]
-            self.bounds[name] = merge_bounds(self.bounds.get(name), finite_bounds(part))
+            self.bounds[name] = merge_bounds(self.bounds.get(name), finite_range(np, part))
 
 
 def merge_bounds(old, new):
@@ -455,7 +455,7 @@ class ProgressiveLevels(Mapping):
                 return self._final[name]
         state = self._state
         complete = state.done and state.frontier >= state.total and state.error is None
-        levels = _widen(state.bounds.get(name))
+        levels = widen_levels(state.bounds.get(name))
         if complete:
             with self._lock:
                 self._final[name] = levels
@@ -466,23 +466,6 @@ class ProgressiveLevels(Mapping):
 
     def __len__(self) -> int:
         return len(self._names)
-
-
-def _widen(bounds) -> tuple[float, float]:
-    """(lo, hi) as :func:`~compute.timeline.finite_levels` gives them: (0, 1) for nothing finite,
-    widened when flat."""
-    if bounds is None:
-        return 0.0, 1.0
-    lo, hi = bounds
-    if lo == hi:
-        pad = abs(lo) * 0.5 or 1.0
-        return lo - pad, hi + pad
-    return lo, hi
-
-
-def finite_bounds(a) -> tuple[float, float] | None:
-    """Finite (min, max) of ``a``, None when nothing is finite (or ``a`` is empty)."""
-    return finite_range(np, a)
 
 
 class BackgroundRun:

@@ -69,16 +69,20 @@ def finite_range(xp, a) -> tuple[float, float] | None:
     return (lo, hi) if lo <= hi else None
 
 
-def finite_levels(xp, a) -> tuple[float, float]:
-    """(lo, hi) over the finite values of ``a``; widened when flat; (0, 1) when nothing is finite."""
-    got = finite_range(xp, a)
-    if got is None:
+def widen_levels(bounds: tuple[float, float] | None) -> tuple[float, float]:
+    """Display levels from a finite (min, max): widened when flat; (0, 1) for None (nothing finite)."""
+    if bounds is None:
         return 0.0, 1.0
-    lo, hi = got
+    lo, hi = bounds
     if lo == hi:
         pad = abs(lo) * 0.5 or 1.0
-        lo, hi = lo - pad, hi + pad
+        return lo - pad, hi + pad
     return lo, hi
+
+
+def finite_levels(xp, a) -> tuple[float, float]:
+    """(lo, hi) over the finite values of ``a``; widened when flat; (0, 1) when nothing is finite."""
+    return widen_levels(finite_range(xp, a))
 
 
 def _display_dtype(xp, a):

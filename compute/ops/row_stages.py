@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..timeline import finite_range
+
 #: Elements of one chunk of rows (about 4 MiB of float32: a few ms per stage here). Small enough
 #: that the chunk is still in cache when its finite min/max is folded into the output's levels,
 #: which costs a pass over the whole tensor otherwise (0.1 s per GiB).
@@ -65,7 +67,7 @@ def stage_panels(outputs: dict, rows: int, per_row: int, stages: Sequence[RowSta
     rows: unit ``i`` is one chunk of one stage, and a stage's outputs are whole with its last chunk.
     Each chunk's finite min/max is folded into the panels' bounds while it is in cache.
     """
-    from ..progressive import Panels, finite_bounds, merge_bounds
+    from ..progressive import Panels, merge_bounds
 
     views = {k: row_view(v, lead) for k, v in outputs.items()}
     bounds: dict = {}
@@ -87,7 +89,7 @@ def stage_panels(outputs: dict, rows: int, per_row: int, stages: Sequence[RowSta
         for i, (fn, r0, r1) in enumerate(work, start=1):
             fn(r0, r1)
             for name in made[i - 1]:
-                folded[name] = merge_bounds(folded.get(name), finite_bounds(views[name][r0:r1]))
+                folded[name] = merge_bounds(folded.get(name), finite_range(np, views[name][r0:r1]))
             for name in units[i - 1]:  # finished: its levels are known, before the unit is published
                 bounds[name] = folded.pop(name, None)
             yield i

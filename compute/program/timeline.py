@@ -229,10 +229,9 @@ class ProgramTimeline(ComputedWhole, Sequence):
     # --- tensors ---------------------------------------------------------------------------
     def _resolve(self, name: str) -> tuple[Timeline, str]:
         try:
-            i, local = self._owner[name]
+            return self.levels._resolve(name)  # one place maps a program name to its line's tensor
         except KeyError:
             raise KeyError(f"no tensor {name!r} in this program; tensors: {', '.join(self.tensor_names)}") from None
-        return (self._input_tl if i < 0 else self.lines[i].timeline), local
 
     def owner(self, name: str) -> str | None:
         """The line that makes tensor ``name`` (None for inputs)."""
