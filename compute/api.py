@@ -242,7 +242,7 @@ def _default_granularity(spec: OpSpec, run: Run, options: dict) -> str:
 
 def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None = None, *, tile=None,
               kblock: int | None = None, run_id: int | None = None, progressive: bool = False,
-              **params) -> Timeline:
+              stop=None, **params) -> Timeline:
     """Compute operation ``name`` and return its :class:`~compute.timeline.Timeline` of steps.
 
     Parameters
@@ -260,6 +260,9 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
         backend. Every other case computes eagerly, as without ``progressive``, and returns a
         plain timeline, whose ``available()`` is ``len(tl)`` at once: the calls work for every op.
         The budget is checked before anything starts, in both cases.
+    stop : a :class:`threading.Event` of the caller's (a progressive run only): once it is set,
+        the run stops as ``tl.cancel()`` stops it, within one panel (a program run passes its
+        own cancel flag to a product inside one of its lines). The run's own cancel leaves it unset.
 
     Every timeline has at least one step: a run with an empty output has one step that shows it.
 
@@ -278,7 +281,7 @@ def stream_op(name: str, inputs: Mapping[str, object], granularity: str | None =
     xp, _info = get_backend()
     check_budget(spec.name, _stream_sizes(prep, granularity), xp)  # the steps' own arrays too
     if progressive:
-        tl = _progressive_timeline(prep, granularity, options, run_id)
+        tl = _progressive_timeline(prep, granularity, options, run_id, stop)
         if tl is not None:
             return tl
     xp, dev, out, info, notices, elapsed = _execute(prep)
@@ -356,7 +359,7 @@ def plan_ahead(name: str, shapes: Mapping[str, tuple], dtypes: Mapping[str, obje
                     options=used)
 
 
-def _progressive_timeline(prep: Prepared, granularity: str | None, options: dict, run_id: int | None):
+def _progressive_timeline(prep: Prepared, granularity: str | None, options: dict, run_id: int | None, stop=None):
     """A :class:`~compute.progressive.ProgressiveTimeline` of a prepared run, started; None when
     the operation (or this case of it) has no progressive path and is computed eagerly instead."""
     from .progressive import ProgressiveTimeline
@@ -391,7 +394,7 @@ def _progressive_timeline(prep: Prepared, granularity: str | None, options: dict
     flops = spec.flops(shapes, prep.params)
     used = dict(options)
     used.update(getattr(plan, "options", {}) or {})
-    return ProgressiveTimeline(run, plan, panels, granularity=granularity,
+    return ProgressiveTimeline(run, plan, panels, stop, granularity=granularity,
                                run_id=next(_run_ids) if run_id is None else as_int(run_id), backend=info,
                                notices=(), flops=flops, elapsed=0.0, input_names=spec.input_names,
                                options=used)

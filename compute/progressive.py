@@ -274,15 +274,29 @@ class _DisplayCopy:
         return out
 
 
+class LinkedStop(threading.Event):
+    """A run's own stop flag that also reads as set once ``parent`` is set (a caller's cancel
+    flag, such as a program run's for a product inside one of its lines). Setting it, as the
+    run's cancel and its finalizer do, leaves ``parent`` as it is."""
+
+    def __init__(self, parent: threading.Event):
+        super().__init__()
+        self.parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.parent.is_set()
+
+
 class WorkerState:
     """What a progressive timeline's worker thread shares with it, whatever it computes: the
     end, the error, the stop flag, the condition waiters sleep on, and the worker's clock (read
-    by :class:`BackgroundRun`). It holds no reference to the timeline."""
+    by :class:`BackgroundRun`). It holds no reference to the timeline. ``parent``: a caller's
+    stop flag that stops this run too (:class:`LinkedStop`)."""
 
-    def __init__(self):
+    def __init__(self, parent: threading.Event | None = None):
         self.done = False
         self.error: BaseException | None = None
-        self.stop = threading.Event()
+        self.stop = threading.Event() if parent is None else LinkedStop(parent)
         self.cond = threading.Condition()
         self.started = time.perf_counter()
         self.elapsed = 0.0
@@ -296,8 +310,8 @@ class _Progress(WorkerState):
     workers run (its finalizer then sets :attr:`stop`).
     """
 
-    def __init__(self, panels: Panels):
-        super().__init__()
+    def __init__(self, panels: Panels, parent: threading.Event | None = None):
+        super().__init__(parent)
         self.panels = panels
         self.total = int(panels.total)
         self.frontier = 0
@@ -533,12 +547,12 @@ class ProgressiveTimeline(BackgroundRun, Timeline):
 
     progressive = True
 
-    def __init__(self, run: Run, plan: Plan, panels: Panels, **kwargs):
+    def __init__(self, run: Run, plan: Plan, panels: Panels, stop: threading.Event | None = None, **kwargs):
         if panels.bind is not None:
             total = panels.bind(plan)
             if total is not None:
                 panels.total = int(total)
-        self._state = _Progress(panels)
+        self._state = _Progress(panels, stop)
         self._panels = panels
         self._base_notices: tuple[str, ...] = ()
         super().__init__(run, plan, **kwargs)

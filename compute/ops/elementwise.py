@@ -1,7 +1,14 @@
 """Element-wise products and sums with numpy broadcasting: hadamard (A ⊙ B) and add (A + B).
 
 Both output the operands expanded to the broadcast shape (``A_broadcast``, ``B_broadcast``) so a
-view can draw the copies broadcasting makes, and mark them with ``broadcast`` regions.
+view can draw the copies broadcasting makes, and mark them with ``broadcast`` regions. An operand
+that already has the output's shape (and is C-contiguous) is its own copy: no tensor-sized copy
+is made of it (the attention program's ``scaled + causal_mask(n)`` copied 1 GiB of ``scaled`` at
+16 × 4096²).
+
+A progressive run of a big one (``stream_op(..., progressive=True)``, a program's ``x + y`` line)
+computes both stages block by block (:mod:`compute.blocks`), so a cancel lands within a block of
+a few ms and the levels of each output are folded in while its block is in cache.
 """
 
 from __future__ import annotations
@@ -10,11 +17,13 @@ import math
 
 import numpy as np
 
+from ..blocks import blocks, operand_key
 from ..numbers import fmt_index, fmt_list, fmt_shape, num, term
 from ..plans import GridPlan, Stage, StagePlan, auto_tile
 from ..registry import Input, OpSpec, register
 from ..shapes import aligned, broadcast_shapes, stretched_axes
 from ..step import Region, StepContent
+from . import row_stages
 
 
 def _prod(shape) -> int:
@@ -32,6 +41,15 @@ def _source_index(shape, out_index) -> tuple[int, ...]:
 def _source_box(shape, out_box) -> tuple[tuple[int, int], ...]:
     own = out_box[len(out_box) - len(shape):] if shape else ()
     return tuple((0, 1) if s == 1 else (a, b) for s, (a, b) in zip(shape, own))
+
+
+def broadcast_copy(xp, x, out):
+    """``x`` expanded to the shape ``out``: ``x`` itself when it already is that array (its shape,
+    C-contiguous), else a copy (``.copy()``, not ascontiguousarray: that one returns at least 1-D,
+    so two 0-d operands would show broadcast copies of shape (1,) next to a result of shape ())."""
+    if tuple(x.shape) == tuple(out) and x.flags.c_contiguous:
+        return x
+    return xp.broadcast_to(x, out).copy()
 
 
 def _broadcast_regions(run, out_shape) -> tuple[Region, ...]:
@@ -86,7 +104,8 @@ def broadcast_note(tl) -> str | None:
 
 
 def make_elementwise(name: str, symbol: str, word: str, func, order: int, example):
-    """Register the broadcasting element-wise operation ``name`` computing ``func(xp, a, b)``."""
+    """Register the broadcasting element-wise operation ``name`` computing ``func(xp, a, b)``
+    (``func(xp, a, b, out=block)`` writes into ``block``)."""
 
     def check(shapes, params):
         broadcast_shapes(name, shapes["A"], shapes["B"])
@@ -99,11 +118,39 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
     def compute(xp, inp, params):
         a, b = inp["A"], inp["B"]
         out = tuple(broadcast_shapes(name, a.shape, b.shape))
-        # .copy(), not ascontiguousarray: that one returns at least 1-D, so two 0-d operands
-        # would show broadcast copies of shape (1,) next to a result of shape ().
-        return {"A_broadcast": xp.broadcast_to(a, out).copy(),
-                "B_broadcast": xp.broadcast_to(b, out).copy(),
+        return {"A_broadcast": broadcast_copy(xp, a, out), "B_broadcast": broadcast_copy(xp, b, out),
                 "result": func(xp, a, b)}
+
+    def progressive(inputs, params, granularity):
+        """Both stages (the broadcast copies, then the result) block by block over the output's
+        shape (:func:`compute.blocks.blocks`); each block makes the eager path's own numpy call
+        on the operands' matching parts, so the numbers are the eager run's. None (eager) for a
+        run under :data:`~.row_stages.MIN_ELEMENTS` elements."""
+        a, b = inputs["A"], inputs["B"]
+        out = tuple(broadcast_shapes(name, a.shape, b.shape))
+        if _prod(out) < row_stages.MIN_ELEMENTS:
+            return None
+        with np.errstate(all="ignore"):  # the dtype the eager call gives (it does not depend on sizes)
+            dtype = func(np, *(x[(slice(0, 1),) * x.ndim] for x in (a, b))).dtype
+        outputs = {"A_broadcast": None, "B_broadcast": None, "result": np.empty(out, dtype)}
+        copies = []
+        for copy_name, x in (("A_broadcast", a), ("B_broadcast", b)):
+            if tuple(x.shape) == out and x.flags.c_contiguous:
+                outputs[copy_name] = x  # already its own copy, as broadcast_copy says
+            else:
+                outputs[copy_name] = np.empty(out, x.dtype)
+                copies.append((outputs[copy_name], x))
+        res, n = outputs["result"], len(out)
+
+        def expand(key):
+            for dst, x in copies:
+                np.copyto(dst[key], x[operand_key(key, n, x.shape)])
+
+        def combine(key):
+            func(np, a[operand_key(key, n, a.shape)], b[operand_key(key, n, b.shape)], out=res[key])
+
+        return row_stages.block_panels(outputs, outputs, blocks(out, row_stages.CHUNK_ELEMENTS),
+                                       [(("A_broadcast", "B_broadcast"), expand), (("result",), combine)])
 
     def plan(run, granularity, options):
         sa, sb, out = run.shape("A"), run.shape("B"), run.shape("result")
@@ -119,8 +166,9 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
 
         if granularity == "stage":
             text = f"result = A {symbol} B, element by element {fmt_shape(out)}"
-            if _prod(out):
-                text += ": " + formula((0,) * len(out)) + (", …" if _prod(out) > 1 else "")
+            if _prod(out):  # read when the step is built: a progressive run plans before it computes
+                head, more = text + ": ", ", …" if _prod(out) > 1 else ""
+                text = lambda: head + formula((0,) * len(out)) + more  # noqa: E731
             final = Stage(word, ("result",), ("A_broadcast", "B_broadcast"), text)
             p = StagePlan(run, [expand, final])
             return p
@@ -164,11 +212,11 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
         outputs=("A_broadcast", "B_broadcast", "result"), granularities=("element", "tile", "stage"),
         check=check, estimate=estimate, compute=compute, plan=plan,
         flops=lambda s, p: _prod(broadcast_shapes(name, s["A"], s["B"])),
-        example=example, extra={"order": order},
+        example=example, extra={"order": order, "progressive": progressive},
     ))
 
 
-make_elementwise("hadamard", "×", "product", lambda xp, a, b: xp.multiply(a, b), 1,
+make_elementwise("hadamard", "×", "product", lambda xp, a, b, **out: xp.multiply(a, b, **out), 1,
                  lambda: {"A": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), "B": np.array([10.0, 20.0, 30.0])})
-make_elementwise("add", "+", "sum", lambda xp, a, b: xp.add(a, b), 2,
+make_elementwise("add", "+", "sum", lambda xp, a, b, **out: xp.add(a, b, **out), 2,
                  lambda: {"A": np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), "B": np.array([[10.0], [20.0]])})

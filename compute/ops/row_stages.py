@@ -64,32 +64,40 @@ def probe_dtypes(compute: Callable[[dict], dict], inputs: dict, lead: int) -> di
 
 def stage_panels(outputs: dict, rows: int, per_row: int, stages: Sequence[RowStage], lead: int):
     """The :class:`~compute.progressive.Panels` of ``stages``, each over the chunks of ``rows``
-    rows: unit ``i`` is one chunk of one stage, and a stage's outputs are whole with its last chunk.
+    rows of the outputs seen as ``(rows, …)`` (their first ``lead`` axes merged; see
+    :func:`block_panels`)."""
+    views = {k: row_view(v, lead) for k, v in outputs.items()}
+    keys = [slice(r0, r1) for r0, r1 in row_chunks(rows, per_row)]
+    return block_panels(outputs, views, keys, [(names, lambda key, fn=fn: fn(key.start, key.stop))
+                                               for names, fn in stages])
+
+
+def block_panels(outputs: dict, views: dict, keys: Sequence, stages: Sequence[tuple[tuple[str, ...], Callable]]):
+    """The :class:`~compute.progressive.Panels` of ``stages``, each computed one chunk at a time:
+    ``fn(key)`` computes its outputs for ``views[name][key]``, for every key of ``keys`` in turn.
+    Unit ``i`` is one chunk of one stage, and a stage's outputs are whole with its last chunk.
     Each chunk's finite min/max is folded into the panels' bounds while it is in cache.
     """
     from ..progressive import Panels, merge_bounds
 
-    views = {k: row_view(v, lead) for k, v in outputs.items()}
     bounds: dict = {}
-
-    chunks = row_chunks(rows, per_row)
     units: list[tuple[str, ...]] = []
-    work: list[tuple[Callable[[int, int], None], int, int]] = []
+    work: list[tuple[Callable, object]] = []
     ends: list[int] = []
     for names, fn in stages:
-        for i, (r0, r1) in enumerate(chunks):
-            units.append(tuple(names) if i == len(chunks) - 1 else ())
-            work.append((fn, r0, r1))
+        for i, key in enumerate(keys):
+            units.append(tuple(names) if i == len(keys) - 1 else ())
+            work.append((fn, key))
         ends.append(len(units))
 
-    made = [names for names, _fn in stages for _chunk in chunks]
+    made = [names for names, _fn in stages for _key in keys]
     folded: dict = {}
 
     def run_units():
-        for i, (fn, r0, r1) in enumerate(work, start=1):
-            fn(r0, r1)
+        for i, (fn, key) in enumerate(work, start=1):
+            fn(key)
             for name in made[i - 1]:
-                folded[name] = merge_bounds(folded.get(name), finite_range(np, views[name][r0:r1]))
+                folded[name] = merge_bounds(folded.get(name), finite_range(np, views[name][key]))
             for name in units[i - 1]:  # finished: its levels are known, before the unit is published
                 bounds[name] = folded.pop(name, None)
             yield i

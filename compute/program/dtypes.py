@@ -32,6 +32,8 @@ class DtypeEvaluator(Evaluator):
     program's cast inputs and earlier lines); ``dtype`` is the program's float dtype. The walk is
     :class:`~.evaluate.Evaluator`'s; only what would compute on tensors is replaced."""
 
+    blocked = False  # its stand-ins are 0-d: a line's blocks would be full-size arrays
+
     def __init__(self, analysis, dtypes: dict, dtype: np.dtype):
         super().__init__(analysis, {k: stand_in(v) for k, v in dtypes.items()}, dtype)
 

@@ -24,7 +24,10 @@ from .erf import erf, erfc
 class Function:
     """One built-in function: ``tensors`` leading tensor arguments, then ``literals`` (the first
     ``required`` of them mandatory); ``shape(shapes, literals)`` gives the output shape or raises;
-    ``compute(arrays, literals, dtype)`` computes it with numpy (``dtype``: the program's float dtype)."""
+    ``compute(arrays, literals, dtype)`` computes it with numpy (``dtype``: the program's float dtype).
+    ``elementwise``: each output element depends only on the arguments' elements that broadcasting
+    pairs with it, so the function can be computed on any block of its output
+    (:meth:`~.evaluate.Evaluator.blocked_value`)."""
 
     name: str
     signature: str
@@ -35,6 +38,7 @@ class Function:
     literals: tuple[str, ...] = ()
     required: int = 0
     check_literals: Callable[[dict], dict] | None = None
+    elementwise: bool = False
 
 
 def _same(shapes, lits):
@@ -61,7 +65,7 @@ def _sigmoid(a, lits, dtype):
 
 
 def _unary(name, doc, fn):
-    return Function(name, f"{name}(x)", doc, 1, _same, lambda a, lits, dtype: fn(a[0]))
+    return Function(name, f"{name}(x)", doc, 1, _same, lambda a, lits, dtype: fn(a[0]), elementwise=True)
 
 
 # --- literal arguments ---------------------------------------------------------------------------
@@ -159,7 +163,8 @@ def _binary_shape(name):
 
 def _binary(name, doc, fn):
     """A function of two tensors that broadcast against each other (numpy's rules)."""
-    return Function(name, f"{name}(a, b)", doc, 2, _binary_shape(name), lambda a, lits, dtype: fn(a[0], a[1]))
+    return Function(name, f"{name}(a, b)", doc, 2, _binary_shape(name), lambda a, lits, dtype: fn(a[0], a[1]),
+                    elementwise=True)
 
 
 def _expand_dims_shape(shapes, lits):
@@ -204,10 +209,11 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     _unary("abs", "absolute value, element by element", np.abs),
     _unary("tanh", "hyperbolic tangent, element by element", np.tanh),
     _unary("erf", "the error function, element by element", lambda x: _float_of(erf(x), x)),
-    Function("sigmoid", "sigmoid(x)", "1 / (1 + e^(−x)), element by element", 1, _same, _sigmoid),
+    Function("sigmoid", "sigmoid(x)", "1 / (1 + e^(−x)), element by element", 1, _same, _sigmoid, elementwise=True),
     Function("relu", "relu(x)", "max(x, 0), element by element (NaN stays NaN)", 1, _same,
-             lambda a, lits, dtype: np.maximum(a[0], 0)),
-    Function("gelu", "gelu(x)", "x·Φ(x) = 0.5·x·(1 + erf(x/√2)), the exact (erf) form", 1, _same, _gelu),
+             lambda a, lits, dtype: np.maximum(a[0], 0), elementwise=True),
+    Function("gelu", "gelu(x)", "x·Φ(x) = 0.5·x·(1 + erf(x/√2)), the exact (erf) form", 1, _same, _gelu,
+             elementwise=True),
     Function("transpose", "transpose(x, axes)", "axes permuted (reversed when axes is left out)", 1,
              _transpose_shape, lambda a, lits, dtype: np.transpose(a[0], lits["axes"]), ("axes",), 0, _axes_literal),
     Function("reshape", "reshape(x, shape)", "the same elements in a new shape (one size may be -1)", 1,
@@ -231,5 +237,5 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              _expand_dims_shape, lambda a, lits, dtype: np.expand_dims(a[0], lits["axis"]), ("axis",), 1,
              lambda lits: {"axis": _int("axis", lits["axis"])}),
     Function("where", "where(cond, a, b)", "a where cond is true (non-zero), else b; all three broadcast", 3,
-             _where_shape, lambda a, lits, dtype: np.where(a[0], a[1], a[2])),
+             _where_shape, lambda a, lits, dtype: np.where(a[0], a[1], a[2]), elementwise=True),
 )}

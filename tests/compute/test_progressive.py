@@ -649,3 +649,114 @@ def test_a_dropped_timeline_frees_its_tensors_without_waiting_for_a_full_collect
     finally:
         gc.enable()
         row_stages.MIN_ELEMENTS = saved
+
+
+def _elementwise_cases():
+    r = np.random.default_rng(7)
+    cases = []
+    for op in ("add", "hadamard"):
+        for sa, sb in (((3, 20, 16), (16,)), ((3, 20, 16), (3, 20, 16)), ((20, 1), (3, 1, 16)), ((), (24, 16)),
+                       ((3, 1, 5, 7), (4, 1, 7))):
+            for dtype in (np.float32, np.float64):
+                cases.append((op, r.standard_normal(sa).astype(dtype), r.standard_normal(sb).astype(dtype)))
+    a = r.standard_normal((16, 20))
+    cases.append(("add", a.T, r.standard_normal((20, 1))))  # A of the output's shape, not C-contiguous
+    return cases
+
+
+@pytest.mark.parametrize("op, a, b", _elementwise_cases())
+@pytest.mark.parametrize("granularity", [None, "stage", "tile"])
+def test_add_and_hadamard_stream_their_stages_in_blocks_with_the_eager_numbers(monkeypatch, op, a, b, granularity):
+    from opscope.compute.ops import row_stages
+
+    ref = compute.stream_op(op, {"A": a, "B": b}, granularity)
+    monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(row_stages, "CHUNK_ELEMENTS", 37)  # blocks across rows, ragged ones
+    tl = compute.stream_op(op, {"A": a, "B": b}, granularity, progressive=True)
+    assert isinstance(tl, ProgressiveTimeline) and not isinstance(ref, ProgressiveTimeline)
+    assert len(tl) == len(ref) and tl.granularity == ref.granularity
+    for n in sorted({0, 1, len(ref) // 2, len(ref) - 1}):
+        _same_step(tl[n], ref[n])  # captions too: the stage's numbers are read once it is computed
+        for name in ref.tensor_names:
+            np.testing.assert_array_equal(tl.tensor_at(name, n), ref.tensor_at(name, n))
+    for k, v in ref.result().items():
+        got = tl.result()[k]
+        assert got.dtype == v.dtype and got.shape == v.shape
+        np.testing.assert_array_equal(got, v)  # bitwise: the eager ufunc on each block's operands
+    assert dict(tl.levels) == dict(ref.levels)
+
+
+def test_an_operand_of_the_outputs_shape_is_its_own_broadcast_copy(monkeypatch):
+    """``scaled + causal_mask(n)`` made a tensor-sized copy of ``scaled`` (1 GiB at 16 × 4096²)
+    only to show it unchanged as ``A_broadcast``; an operand that already is the broadcast array
+    is shown as itself, eager or progressive, and only stretched operands are copied."""
+    from opscope.compute.ops import row_stages
+
+    r = np.random.default_rng(8)
+    a, b = r.standard_normal((4, 30, 30)), r.standard_normal((30, 30))
+    for progressive_run in (False, True):
+        monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0 if progressive_run else 10**12)
+        res = compute.stream_op("add", {"A": a, "B": b}, progressive=progressive_run).result()
+        assert np.shares_memory(res["A_broadcast"], a) and not res["A_broadcast"].flags.writeable
+        assert not np.shares_memory(res["B_broadcast"], b)
+        np.testing.assert_array_equal(res["B_broadcast"], np.broadcast_to(b, a.shape))
+        assert not np.shares_memory(compute.run_op("add", {"A": a.transpose(0, 2, 1), "B": b})["A_broadcast"], a)
+
+
+def test_cancel_stops_an_add_between_two_blocks(monkeypatch):
+    from opscope.compute.ops import row_stages
+
+    monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(row_stages, "CHUNK_ELEMENTS", 8 * 48)  # 8 blocks a stage
+    held, release = threading.Event(), threading.Event()
+    units = []
+    real = row_stages.block_panels
+
+    def block_panels(outputs, views, keys, stages):
+        def combine(key, fn=stages[1][1]):
+            units.append(key)
+            if len(units) == 2:
+                held.set()
+                assert release.wait(30)
+            fn(key)
+
+        return real(outputs, views, keys, [stages[0], (stages[1][0], combine)])
+
+    monkeypatch.setattr(row_stages, "block_panels", block_panels)
+    a, b = np.random.default_rng(9).standard_normal((64, 48)), np.arange(48.0)
+    ref = compute.stream_op("add", {"A": a, "B": b}, "stage")
+    tl = compute.stream_op("add", {"A": a, "B": b}, "stage", progressive=True)
+    try:
+        assert held.wait(30)
+        assert tl.available() == 1 and not tl.done  # the broadcast copies are shown; the sum is being made
+        _same_step(tl[0], ref[0])
+        assert tl.levels["B_broadcast"] == ref.levels["B_broadcast"]
+        tl.cancel(wait=False)
+    finally:
+        release.set()
+    tl.cancel()
+    assert tl.done and tl.cancelled and tl.error is None
+    assert len(units) == 2  # the block in hand finished; no other started
+    with pytest.raises(CancelledRunError):
+        tl[1]
+
+
+def test_a_callers_stop_flag_stops_a_progressive_run_and_its_own_cancel_leaves_the_flag_alone(monkeypatch):
+    """A product inside a program line used to poll the program's flag every 20 ms and cancel
+    its run; panels kept coming in between (all of them, on a busy machine). The run's workers
+    read the caller's flag themselves now."""
+    gate = _Gate(monkeypatch, after=2)
+    a = np.random.default_rng(4).standard_normal((2048, 64))
+    flag = threading.Event()
+    try:
+        tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="stage", progressive=True, stop=flag)
+        assert gate.reached.wait(30)
+        flag.set()
+    finally:
+        gate.release.set()
+    assert tl.wait(None, timeout=30) is False
+    assert tl.done and tl.cancelled and gate.calls <= 4  # the panels in hand (two threads), then no more
+    other = threading.Event()
+    tl2 = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="stage", progressive=True, stop=other)
+    tl2.cancel()
+    assert not other.is_set()
