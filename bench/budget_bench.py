@@ -3,7 +3,7 @@
     python bench/budget_bench.py [--only matmul] [--scale 1.0]
 
 For every operation × granularity (and the progressive matmul / attention / mha / softmax /
-layernorm / rmsnorm streams), in a fresh subprocess each: float32 inputs of about 100–300 MB in
+layernorm / rmsnorm / add / hadamard streams), in a fresh subprocess each: float32 inputs of about 100–300 MB in
 all, the run's estimate as the budget computes it (``compute.api.stream_budget_sizes``: the
 operation's outputs and intermediates, the inputs, and what streaming the run adds), then
 ``stream_op`` and what a window does with it: a few steps read whole (``tl[n]``) and every
@@ -49,7 +49,8 @@ CASES = {
 
 #: Extra progressive cases: (op, granularity).
 PROGRESSIVE = (("matmul", "tile"), ("matmul", "element"), ("matmul", "kblock"), ("attention", "tile"),
-               ("mha", "stage"), ("softmax", "stage"), ("layernorm", "stage"), ("rmsnorm", "stage"))
+               ("mha", "stage"), ("softmax", "stage"), ("layernorm", "stage"), ("rmsnorm", "stage"),
+               ("add", "stage"), ("add", "tile"), ("hadamard", "stage"), ("hadamard", "tile"))
 
 LIMIT = 1.5
 

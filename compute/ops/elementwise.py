@@ -2,9 +2,9 @@
 
 Both output the operands expanded to the broadcast shape (``A_broadcast``, ``B_broadcast``) so a
 view can draw the copies broadcasting makes, and mark them with ``broadcast`` regions. An operand
-that already has the output's shape (and is C-contiguous) is its own copy: no tensor-sized copy
-is made of it (the attention program's ``scaled + causal_mask(n)`` copied 1 GiB of ``scaled`` at
-16 × 4096²).
+that already has the output's shape is its own copy: no tensor-sized copy is made of it (the
+attention program's ``scaled + causal_mask(n)`` copied 1 GiB of ``scaled`` at 16 × 4096²), and the
+budget counts only the copies of operands that broadcast.
 
 A progressive run of a big one (``stream_op(..., progressive=True)``, a program's ``x + y`` line)
 computes both stages block by block (:mod:`compute.blocks`), so a cancel lands within a block of
@@ -44,10 +44,10 @@ def _source_box(shape, out_box) -> tuple[tuple[int, int], ...]:
 
 
 def broadcast_copy(xp, x, out):
-    """``x`` expanded to the shape ``out``: ``x`` itself when it already is that array (its shape,
-    C-contiguous), else a copy (``.copy()``, not ascontiguousarray: that one returns at least 1-D,
-    so two 0-d operands would show broadcast copies of shape (1,) next to a result of shape ())."""
-    if tuple(x.shape) == tuple(out) and x.flags.c_contiguous:
+    """``x`` expanded to the shape ``out``: ``x`` itself when it already has that shape, else a copy
+    (``.copy()``, not ascontiguousarray: that one returns at least 1-D, so two 0-d operands would
+    show broadcast copies of shape (1,) next to a result of shape ())."""
+    if tuple(x.shape) == tuple(out):
         return x
     return xp.broadcast_to(x, out).copy()
 
@@ -112,8 +112,10 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
         return params
 
     def estimate(shapes, itemsize, params):
-        out = _prod(broadcast_shapes(name, shapes["A"], shapes["B"]))
-        return {"A_broadcast": out * itemsize, "B_broadcast": out * itemsize, "result": out * itemsize}
+        out = broadcast_shapes(name, shapes["A"], shapes["B"])
+        size = _prod(out) * itemsize
+        # An operand of the output's shape is its own broadcast copy (broadcast_copy): nothing made.
+        return {**{f"{k}_broadcast": size for k in ("A", "B") if tuple(shapes[k]) != tuple(out)}, "result": size}
 
     def compute(xp, inp, params):
         a, b = inp["A"], inp["B"]
@@ -135,7 +137,7 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
         outputs = {"A_broadcast": None, "B_broadcast": None, "result": np.empty(out, dtype)}
         copies = []
         for copy_name, x in (("A_broadcast", a), ("B_broadcast", b)):
-            if tuple(x.shape) == out and x.flags.c_contiguous:
+            if tuple(x.shape) == out:
                 outputs[copy_name] = x  # already its own copy, as broadcast_copy says
             else:
                 outputs[copy_name] = np.empty(out, x.dtype)

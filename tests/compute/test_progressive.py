@@ -660,7 +660,7 @@ def _elementwise_cases():
             for dtype in (np.float32, np.float64):
                 cases.append((op, r.standard_normal(sa).astype(dtype), r.standard_normal(sb).astype(dtype)))
     a = r.standard_normal((16, 20))
-    cases.append(("add", a.T, r.standard_normal((20, 1))))  # A of the output's shape, not C-contiguous
+    cases.append(("add", a.T, r.standard_normal((20, 1))))  # A of the output's shape (its own copy), strided
     return cases
 
 
@@ -700,7 +700,11 @@ def test_an_operand_of_the_outputs_shape_is_its_own_broadcast_copy(monkeypatch):
         assert np.shares_memory(res["A_broadcast"], a) and not res["A_broadcast"].flags.writeable
         assert not np.shares_memory(res["B_broadcast"], b)
         np.testing.assert_array_equal(res["B_broadcast"], np.broadcast_to(b, a.shape))
-        assert not np.shares_memory(compute.run_op("add", {"A": a.transpose(0, 2, 1), "B": b})["A_broadcast"], a)
+        t = a.transpose(0, 2, 1)  # not C-contiguous: still the array itself
+        assert np.shares_memory(compute.stream_op("add", {"A": t, "B": b}, progressive=progressive_run).result()[
+            "A_broadcast"], a)
+    sizes = compute.api.stream_budget_sizes("add", {"A": a, "B": b}, {}, "stage")
+    assert "B_broadcast" in sizes and "A_broadcast" not in sizes  # the budget counts what is made
 
 
 def test_cancel_stops_an_add_between_two_blocks(monkeypatch):
