@@ -48,6 +48,8 @@ def finite_range(xp, a) -> tuple[float, float] | None:
         return None
     if a.dtype == bool:
         return 0.0, 1.0
+    if 0 in a.strides:  # a broadcast view (add's B_broadcast): its repeated axes add no values
+        a = a[tuple(0 if st == 0 else slice(None) for st in a.strides)]
     lo = float(a.min())
     hi = float(a.max())
     if math.isfinite(lo) and math.isfinite(hi):

@@ -1,14 +1,15 @@
 """Element-wise products and sums with numpy broadcasting: hadamard (A ⊙ B) and add (A + B).
 
 Both output the operands expanded to the broadcast shape (``A_broadcast``, ``B_broadcast``) so a
-view can draw the copies broadcasting makes, and mark them with ``broadcast`` regions. An operand
-that already has the output's shape is its own copy: no tensor-sized copy is made of it (the
-attention program's ``scaled + causal_mask(n)`` copied 1 GiB of ``scaled`` at 16 × 4096²), and the
-budget counts only the copies of operands that broadcast.
+view can draw the copies broadcasting makes, and mark them with ``broadcast`` regions. They are
+read-only views (numpy's ``broadcast_to``: the operand's own memory, its repeated axes of stride
+0), never tensor-sized copies: the attention program's ``scaled + causal_mask(n)`` copied 2 GiB at
+16 × 4096² to show ``scaled`` unchanged and the mask repeated over the heads.
 
 A progressive run of a big one (``stream_op(..., progressive=True)``, a program's ``x + y`` line)
-computes both stages block by block (:mod:`compute.blocks`), so a cancel lands within a block of
-a few ms and the levels of each output are folded in while its block is in cache.
+goes block by block (:mod:`compute.blocks`): the copies' levels, then the result, so a cancel
+lands within a block of a few ms and each output's levels are folded in while its block is in
+cache.
 """
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ def _source_box(shape, out_box) -> tuple[tuple[int, int], ...]:
 
 
 def broadcast_copy(xp, x, out):
-    """``x`` expanded to the shape ``out``: ``x`` itself when it already has that shape, else a copy
-    (``.copy()``, not ascontiguousarray: that one returns at least 1-D, so two 0-d operands would
-    show broadcast copies of shape (1,) next to a result of shape ())."""
+    """``x`` expanded to the shape ``out``: ``x`` itself when it already has that shape, else a
+    read-only broadcast view of it (no memory of its own; ``timeline.finite_range`` reads only its
+    distinct part)."""
     if tuple(x.shape) == tuple(out):
         return x
-    return xp.broadcast_to(x, out).copy()
+    return xp.broadcast_to(x, out)
 
 
 def _broadcast_regions(run, out_shape) -> tuple[Region, ...]:
@@ -112,10 +113,8 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
         return params
 
     def estimate(shapes, itemsize, params):
-        out = broadcast_shapes(name, shapes["A"], shapes["B"])
-        size = _prod(out) * itemsize
-        # An operand of the output's shape is its own broadcast copy (broadcast_copy): nothing made.
-        return {**{f"{k}_broadcast": size for k in ("A", "B") if tuple(shapes[k]) != tuple(out)}, "result": size}
+        # The broadcast copies are views of the operands (broadcast_copy): they allocate nothing.
+        return {"result": _prod(broadcast_shapes(name, shapes["A"], shapes["B"])) * itemsize}
 
     def compute(xp, inp, params):
         a, b = inp["A"], inp["B"]
@@ -124,8 +123,8 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
                 "result": func(xp, a, b)}
 
     def progressive(inputs, params, granularity):
-        """Both stages (the broadcast copies, then the result) block by block over the output's
-        shape (:func:`compute.blocks.blocks`); each block makes the eager path's own numpy call
+        """Both stages block by block over the output's shape (:func:`compute.blocks.blocks`):
+        the broadcast views' levels, then the result, each block the eager path's own numpy call
         on the operands' matching parts, so the numbers are the eager run's. None (eager) for a
         run under :data:`~.row_stages.MIN_ELEMENTS` elements."""
         a, b = inputs["A"], inputs["B"]
@@ -134,19 +133,11 @@ def make_elementwise(name: str, symbol: str, word: str, func, order: int, exampl
             return None
         with np.errstate(all="ignore"):  # the dtype the eager call gives (it does not depend on sizes)
             dtype = func(np, *(x[(slice(0, 1),) * x.ndim] for x in (a, b))).dtype
-        outputs = {"A_broadcast": None, "B_broadcast": None, "result": np.empty(out, dtype)}
-        copies = []
-        for copy_name, x in (("A_broadcast", a), ("B_broadcast", b)):
-            if tuple(x.shape) == out:
-                outputs[copy_name] = x  # already its own copy, as broadcast_copy says
-            else:
-                outputs[copy_name] = np.empty(out, x.dtype)
-                copies.append((outputs[copy_name], x))
-        res, n = outputs["result"], len(out)
+        res, n = np.empty(out, dtype), len(out)
+        outputs = {"A_broadcast": broadcast_copy(np, a, out), "B_broadcast": broadcast_copy(np, b, out), "result": res}
 
-        def expand(key):
-            for dst, x in copies:
-                np.copyto(dst[key], x[operand_key(key, n, x.shape)])
+        def expand(key):  # nothing to compute: the block's levels are folded in by block_panels
+            pass
 
         def combine(key):
             func(np, a[operand_key(key, n, a.shape)], b[operand_key(key, n, b.shape)], out=res[key])

@@ -36,3 +36,19 @@ def test_finite_levels_widen_a_flat_tensor_and_give_0_1_when_nothing_is_finite()
     assert finite_levels(np, np.array([[np.inf, 2.0], [3.0, np.nan]], np.float16)) == (2.0, 3.0)
     assert finite_levels(np, np.array(5.0)) == (2.5, 7.5)
     assert finite_levels(np, np.array([True, False])) == (0.0, 1.0)
+
+
+def test_finite_range_of_a_broadcast_view_reads_its_distinct_values_once(monkeypatch):
+    """add's B_broadcast is a view of B repeated over stride-0 axes: its levels are B's, found
+    without a pass over the repeated (virtual) elements."""
+    r = np.random.default_rng(2)
+    b = r.standard_normal((1, 6, 5))
+    b[0, 2, 3] = -np.inf
+    view = np.broadcast_to(b, (7, 4, 6, 5))
+    seen = []
+    real = np.isfinite
+    monkeypatch.setattr(np, "isfinite", lambda x, *a, **k: seen.append(x.size) or real(x, *a, **k))
+    assert finite_range(np, view) == _reference(b)
+    assert max(seen) <= b.size  # only the distinct part was read
+    row = np.broadcast_to(np.arange(5.0), (3, 5))
+    assert finite_range(np, row) == (0.0, 4.0)

@@ -686,25 +686,30 @@ def test_add_and_hadamard_stream_their_stages_in_blocks_with_the_eager_numbers(m
     assert dict(tl.levels) == dict(ref.levels)
 
 
-def test_an_operand_of_the_outputs_shape_is_its_own_broadcast_copy(monkeypatch):
-    """``scaled + causal_mask(n)`` made a tensor-sized copy of ``scaled`` (1 GiB at 16 × 4096²)
-    only to show it unchanged as ``A_broadcast``; an operand that already is the broadcast array
-    is shown as itself, eager or progressive, and only stretched operands are copied."""
+def test_broadcast_copies_are_views_of_the_operands(monkeypatch):
+    """``scaled + causal_mask(n)`` made two tensor-sized copies (2 GiB at 16 × 4096²) only to show
+    ``scaled`` unchanged and the mask repeated over the heads. An operand of the output's shape
+    is shown as itself, one that broadcasts as a read-only view, eager or progressive; the budget
+    counts neither, and their levels read only the operand's distinct values."""
     from opscope.compute.ops import row_stages
+    from opscope.compute.timeline import finite_range
 
     r = np.random.default_rng(8)
     a, b = r.standard_normal((4, 30, 30)), r.standard_normal((30, 30))
+    b[0, 1] = -np.inf
     for progressive_run in (False, True):
         monkeypatch.setattr(row_stages, "MIN_ELEMENTS", 0 if progressive_run else 10**12)
-        res = compute.stream_op("add", {"A": a, "B": b}, progressive=progressive_run).result()
-        assert np.shares_memory(res["A_broadcast"], a) and not res["A_broadcast"].flags.writeable
-        assert not np.shares_memory(res["B_broadcast"], b)
+        tl = compute.stream_op("add", {"A": a, "B": b}, progressive=progressive_run)
+        res = tl.result()
+        assert np.shares_memory(res["A_broadcast"], a) and np.shares_memory(res["B_broadcast"], b)
+        assert not res["A_broadcast"].flags.writeable and not res["B_broadcast"].flags.writeable
         np.testing.assert_array_equal(res["B_broadcast"], np.broadcast_to(b, a.shape))
+        assert tl.levels["B_broadcast"] == finite_range(np, b) == (float(b[np.isfinite(b)].min()), b.max())
         t = a.transpose(0, 2, 1)  # not C-contiguous: still the array itself
         assert np.shares_memory(compute.stream_op("add", {"A": t, "B": b}, progressive=progressive_run).result()[
             "A_broadcast"], a)
     sizes = compute.api.stream_budget_sizes("add", {"A": a, "B": b}, {}, "stage")
-    assert "B_broadcast" in sizes and "A_broadcast" not in sizes  # the budget counts what is made
+    assert "A_broadcast" not in sizes and "B_broadcast" not in sizes  # the budget counts what is made
 
 
 def test_cancel_stops_an_add_between_two_blocks(monkeypatch):

@@ -203,7 +203,7 @@ def test_the_run_timelines_inputs_and_normalized_params_verify_too():
 # --- corrupted results are flagged ----------------------------------------------------------------
 def _corrupt(out, name, flat_index, factor):
     bad = dict(out)
-    arr = np.array(out[name], copy=True)
+    arr = np.array(out[name], copy=True, order="C")  # reshape(-1) must be a view (broadcast views copy as K)
     f = arr.reshape(-1)
     f[flat_index] = f[flat_index] + factor * (abs(f[flat_index]) + 1)
     bad[name] = arr
