@@ -2,6 +2,7 @@
 
     python bench/progressive_bench.py [--size 8192] [--seq 4096] [--heads 16] [--repeat 3] [--skip-attention]
                                       [--skip-matmul] [--program [--d-model 1024]] [--softmax]
+                                      [--attention-program]
 
 Prints, for an N² float32 matmul ``tile`` stream and attention heads × seq × 64 float32 ``tile``
 stream, each ÷ the direct computation (``A @ B``; the engine's eager attention), measured in
@@ -19,6 +20,10 @@ time to return, to the first step and to all steps, and the cancel latency mid-r
 
 ``--softmax`` adds softmax over heads × seq × seq float32 (the attention program's weights line),
 its four stage steps computed in chunks of rows, ÷ the engine's eager run.
+
+``--attention-program`` adds the attention lesson's program (scores = Q @ K.T, scaled, masked by
+a causal mask, softmax weights, out) at heads × seq × 64 float32, progressive ÷ ``run_program``:
+when each line is done, and the cancel latency with the worker inside each line.
 """
 
 from __future__ import annotations
@@ -211,6 +216,42 @@ def _bench_softmax(args, rng) -> None:
           f"(shifted, exp, result: 3 × {h * s * s * 4 / 2**20:.0f} MiB)")
 
 
+def _bench_attention_program(args, rng) -> None:
+    """The attention lesson's program, progressive, ÷ run_program; cancel inside every line."""
+    from opscope.compute.program.lessons import ATTENTION  # noqa: PLC0415
+
+    h, s = args.heads, args.seq
+    text = ATTENTION.replace("causal_mask(4)", f"causal_mask({s})")
+    inputs = {k: rng.standard_normal((h, s, 64), dtype=np.float32) for k in "QKV"}
+    inputs["d_k"] = 64
+    compute.run_program(text, inputs)  # warm
+    for _ in range(args.repeat):
+        direct = _timed(lambda: compute.run_program(text, inputs))[0]
+        t0 = time.perf_counter()
+        tl = compute.stream_program(text, inputs, progressive=True)
+        ends = []
+        for part in tl.lines:
+            tl.wait(part.start + len(part) - 1)
+            ends.append(f"{part.name} {time.perf_counter() - t0:.2f}")
+        tl.result()
+        total = time.perf_counter() - t0
+        print(f"attention program {h}×{s}×64 float32 ({len(tl)} steps): run_program {direct:.2f} s, progressive "
+              f"{total:.2f} s = {total / direct:.2f}×; lines done at (s) {', '.join(ends)}")
+        del tl
+    lats = []
+    for i in range(len(compute.stream_program(text, inputs, progressive=True).lines)):
+        tl = compute.stream_program(text, inputs, progressive=True)
+        part = tl.lines[i]
+        if part.start:
+            tl.wait(part.start - 1)  # the line before is done: the worker is in this one
+        time.sleep(0.1)
+        t0 = time.perf_counter()
+        tl.cancel()
+        lats.append(f"{part.name} {(time.perf_counter() - t0) * 1000:.0f}")
+        del tl
+    print(f"  cancel latency inside each line (ms): {', '.join(lats)}")
+
+
 def main_() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=8192)
@@ -221,6 +262,7 @@ def main_() -> None:
     ap.add_argument("--skip-matmul", action="store_true")
     ap.add_argument("--program", action="store_true", help="also the transformer block program")
     ap.add_argument("--softmax", action="store_true", help="also softmax over heads × seq × seq scores")
+    ap.add_argument("--attention-program", action="store_true", help="also the attention lesson's program")
     ap.add_argument("--d-model", type=int, default=1024, help="the program's d_model (--program)")
     ap.add_argument("--tile", type=int, default=None, help="matmul tile (default: the engine's, ~256 tiles)")
     args = ap.parse_args()
@@ -234,6 +276,8 @@ def main_() -> None:
         _bench_program(args, rng)
     if args.softmax:
         _bench_softmax(args, rng)
+    if args.attention_program:
+        _bench_attention_program(args, rng)
     if args.skip_attention:
         return
 

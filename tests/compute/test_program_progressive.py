@@ -378,3 +378,21 @@ def test_a_step_reads_its_levels_after_its_program_timeline_is_dropped(progressi
     del tl
     gc.collect()
     assert dict(step.levels) == want and step.levels["w"] == want["w"]
+
+
+def test_the_worker_computes_the_levels_of_the_tensors_each_line_owns_once(monkeypatch):
+    """``scaled = scores / sqrt(d)`` reads ``scores``: its levels are the scores line's, and the
+    worker's pass over them again for the scaled line cost 0.2 s at 16 × 4096²."""
+    from opscope.compute import timeline as engine_timeline
+
+    seen = []
+    real = engine_timeline.finite_levels
+    monkeypatch.setattr(engine_timeline, "finite_levels", lambda xp, a: seen.append(a.shape) or real(xp, a))
+    r = np.random.default_rng(0)
+    x = r.standard_normal((6, 5))
+    text = "s = x / 2\nt = s / 3\nu = t - s"  # stage lines: each owns its value only
+    tl = compute.stream_program(text, {"x": x}, progressive=True)
+    tl.result()
+    assert len(seen) == 3  # s, t and u, each once; not x, s or t again as a later line's operand
+    ref = compute.stream_program(text, {"x": x})
+    assert {k: tl.levels[k] for k in ("s", "t", "u")} == {k: ref.levels[k] for k in ("s", "t", "u")}
