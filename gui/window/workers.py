@@ -31,6 +31,8 @@ from typing import Any
 from opscope import compute
 from opscope.compute.errors import OpScopeError
 from opscope.compute.progressive import BLAS_ONE_THREAD
+from opscope.gui.canvas.canvas import DEFAULT_MAX_SHAPE
+from opscope.gui.canvas.frame import warm_input_frames
 from opscope.gui.canvas.program_layout import warm_band
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -56,12 +58,16 @@ class RunRequest:
     band_hint: tuple | None = None
 
 
-def _warm_band(tl, hint: tuple) -> None:
-    """The overview band of ``tl`` chosen ahead (see :func:`gui.canvas.program_layout.warm_band`).
-    A failure here only costs the canvas the search: it is reported, never the run's error."""
+def _warm_first_frame(tl, hint: tuple | None) -> None:
+    """What the first frame of ``tl`` costs the GUI thread, done ahead on the worker: the overview
+    band of a program (see :func:`gui.canvas.program_layout.warm_band`; ``hint`` None: the canvas
+    is not on screen) and the inputs' reduced display frames (:func:`gui.canvas.frame.warm_input_frames`).
+    A failure here only costs the canvas that work: it is reported, never the run's error."""
     try:
-        warm_band(tl, *hint)
-    except Exception:  # noqa: BLE001 - the canvas chooses the band itself then, and says what is wrong
+        if hint is not None:
+            warm_band(tl, *hint)
+        warm_input_frames(tl, DEFAULT_MAX_SHAPE)
+    except Exception:  # noqa: BLE001 - the canvas does the work itself then, and says what is wrong
         traceback.print_exc()
 
 
@@ -175,12 +181,12 @@ class ComputeWorker(QObject):
                                             options=req.options, progressive=use_progressive(req))
                 # The window tells runs apart by its own ids (stale results, the badge).
                 tl.run_id = req.run_id
-                if req.band_hint is not None:
-                    _warm_band(tl, req.band_hint)
+                _warm_first_frame(tl, req.band_hint)
             else:
                 tl = compute.stream_op(req.op, dict(req.inputs), req.granularity, tile=req.tile,
                                        kblock=req.kblock, run_id=req.run_id, progressive=use_progressive(req),
                                        **dict(req.params))
+                _warm_first_frame(tl, None)
             # Levels are computed lazily on first use; touch them here so neither the GUI thread
             # (editor colours) nor the first frame pays a full pass over a big tensor.
             for name in tl.tensor_names:

@@ -769,3 +769,26 @@ def test_a_callers_stop_flag_stops_a_progressive_run_and_its_own_cancel_leaves_t
     tl2 = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="stage", progressive=True, stop=other)
     tl2.cancel()
     assert not other.is_set()
+
+
+def test_an_inputs_display_frame_is_reduced_once_while_the_run_goes_on(monkeypatch):
+    """Mid-run, every frame re-reduced the inputs (50–125 ms an 8192² input here): only final
+    values are cached, and an input's are final from the start."""
+    from opscope.compute import timeline as engine_timeline
+
+    gate = _Gate(monkeypatch, after=1)
+    calls = []
+    real = engine_timeline.block_reduce
+    monkeypatch.setattr(engine_timeline, "block_reduce",
+                        lambda xp, a, *r, **k: calls.append(a.shape) or real(xp, a, *r, **k))
+    a = np.random.default_rng(6).standard_normal((1024, 256))
+    tl = compute.stream_op("matmul", {"A": a, "B": a.T}, granularity="tile", progressive=True)
+    try:
+        assert gate.reached.wait(30) and not tl.done
+        first = tl.tensor_at("A", 0, max_shape=(64, 64))
+        again = tl.tensor_at("A", 0, max_shape=(64, 64))
+        assert again is first and calls.count((1024, 256)) == 1
+        np.testing.assert_allclose(first, a.reshape(64, 16, 64, 4).mean(axis=(1, 3)), rtol=1e-12, atol=1e-15)
+    finally:
+        gate.release.set()
+    tl.result()
