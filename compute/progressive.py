@@ -2,7 +2,8 @@
 
 ``stream_op(..., progressive=True)`` returns a :class:`ProgressiveTimeline` before the output is
 computed. Worker threads compute it in *panels* large enough to keep BLAS efficient (row panels
-of 256 rows for matmul, chunks of query rows for attention; ARCHITECTURE.md §2 and §9) and
+of 1024 rows in column pieces for matmul, chunks of query rows for attention; ARCHITECTURE.md
+§2 and §9) and
 publish each finished panel. The plan's steps are finer than the panels (a 512² tile, one
 element): a step is available once everything it reveals lies in finished panels.
 
@@ -20,7 +21,9 @@ Why a pool of one-thread BLAS calls and not OpenBLAS's own threads (measured on 
 machine, shared, 4096² float32, ÷ one ``A @ B``): 256-row panels through OpenBLAS's 2 threads
 cost 1.3–1.7× (each call splits in two and the halves wait for each other, spinning, whenever the
 other core is busy); the same panels as independent one-thread calls on 2 threads cost 0.5–0.65×
-loaded and about 1× idle. The first row band of a product is computed in column pieces, so the
+loaded and about 1× idle. Each thread takes one column piece of a panel (8192² float32: full-width
+one-thread calls on both threads at once cost 1.27–1.41× one ``A @ B``, column halves of 1024-row
+panels 1.12–1.16×). The first row band of a product is computed in column pieces, so the
 first tile is there after about 1/256 of the work instead of a whole band.
 
 Display copies: a view of a big tensor asks for block-reduced frames (``tensor_at(...,
@@ -52,10 +55,11 @@ from .errors import OpScopeError
 from .plans import Plan, Run
 from .timeline import Timeline, _display_dtype, block_means, finite_levels, finite_range, widen_levels
 
-#: Rows of one matmul panel: 256 full-width rows keep one-thread BLAS efficient (≈ 1.0× a direct
-#: product per row) and a panel of an 8192² float32 product near 0.2–0.4 s, so a cancel lands
-#: within that.
-PANEL_ROWS = 256
+#: Rows of one matmul panel (its column pieces are tasks of their own). Every call packs its part
+#: of B once, so taller panels cost less (8192² float32, column halves: 256 rows 1.25–1.29× one
+#: ``A @ B``, 512 rows 1.16–1.21×, 1024 rows 1.12–1.16×); a cancel waits for one k-block of a
+#: task (``products.TASK_FLOPS``), not for a panel.
+PANEL_ROWS = 1024
 
 #: Width of the column pieces of a product's first row band (at least; a tile's width when wider).
 BAND_PIECE_COLS = 512
@@ -140,11 +144,12 @@ class Panels:
 PANEL_ALIGN = 64
 
 
-def row_panels(m: int, rows: int = PANEL_ROWS, start: int = 0) -> list[tuple[int, int]]:
-    """Rows ``start..m`` split into panels of about ``rows`` rows (multiples of
-    :data:`PANEL_ALIGN`, only the last one shorter)."""
+def row_panels(m: int, rows: int | None = None, start: int = 0) -> list[tuple[int, int]]:
+    """Rows ``start..m`` split into panels of about ``rows`` rows (default :data:`PANEL_ROWS`;
+    multiples of :data:`PANEL_ALIGN`, only the last one shorter)."""
     if m <= start:
         return []
+    rows = PANEL_ROWS if rows is None else rows
     size = max(PANEL_ALIGN, rows // PANEL_ALIGN * PANEL_ALIGN)
     return [(r0, min(m, r0 + size)) for r0 in range(start, m, size)]
 

@@ -96,13 +96,19 @@ def _matmul_plan(run, granularity, options):
                             f"result {fmt_shape(run.shape('result'))} = A {fmt_shape(sa)} @ B {fmt_shape(sb)}")
 
 
+def _round_up(x: int, multiple: int) -> int:
+    return -(-x // multiple) * multiple
+
+
 def _matmul_panel(a, b, out) -> None:
     """One panel of a progressive matmul: rows of A times B, written in place (BLAS, no GIL)."""
     np.matmul(a, b, out=out)
 
 
-#: Multiply-adds ×2 of one call of a progressive matmul task (≈ 0.1–0.2 s on one core here).
-TASK_FLOPS = 8 * 10**9
+#: Multiply-adds ×2 of one call of a progressive matmul task at most (≈ 0.2 s on one core here: a
+#: cancel waits that long; 8192² float32 takes 0.20–0.21 s to stop). Smaller blocks cost a sum
+#: into the task's output per block.
+TASK_FLOPS = 36 * 10**9
 
 
 def _matmul_progressive(inputs, params, granularity):
@@ -110,13 +116,14 @@ def _matmul_progressive(inputs, params, granularity):
 
     Rows of the output seen as (batch…·m, n) are the display rows. Batch entry 0's first row
     band (the height of the plan's first tile row) is computed in column pieces, so the first
-    tile exists after about 1/256 of the work; every other row comes in full-width panels of
-    256 rows. 1-D operands (a vector-matrix product is one BLAS call, not worth panels) and
+    tile exists after about 1/256 of the work; every other row comes in panels of
+    :data:`~compute.progressive.PANEL_ROWS` rows, one task per column piece (one per thread).
+    1-D operands (a vector-matrix product is one BLAS call, not worth panels) and
     empty outputs return None: computed eagerly. float64 panels are bitwise the whole product's;
     for float32, OpenBLAS's sgemm rounds a panel in the last bit differently from the whole
     product (measured: ~3% of elements, ≤ 1 ulp).
     """
-    from ..progressive import BAND_PIECE_COLS, PANEL_ALIGN, Panels, row_panels
+    from ..progressive import BAND_PIECE_COLS, PANEL_ALIGN, PANEL_THREADS, Panels, row_panels
 
     A, B = inputs["A"], inputs["B"]
     if A.ndim < 2 or B.ndim < 2:
@@ -131,15 +138,23 @@ def _matmul_progressive(inputs, params, granularity):
     nb = len(batch)
     nbatch = _prod(batch)
     shape = {"band": 0, "piece": n, "pieces": 0, "first": [], "rest": row_panels(m)}
+    # Each full-width panel is PANEL_THREADS tasks side by side, one column piece each: one-thread
+    # products of the whole width on every thread at once cost 1.27–1.41× one A @ B of 8192²
+    # here (each call packs all of B, and the calls fight over the cache); on column pieces,
+    # 1.08–1.14×.
+    split = PANEL_THREADS if n >= PANEL_THREADS * BAND_PIECE_COLS else 1
+    width = _round_up(-(-n // split), PANEL_ALIGN)
+    cols = [(c0, min(n, c0 + width)) for c0 in range(0, n, width)]
+    split = len(cols)
     tasks: list = []
 
     def task(idx, r0, r1, c0, c1):
         a, b, c = a_all[idx][r0:r1], b_all[idx][:, c0:c1], result[idx][r0:r1, c0:c1]
-        # A panel bigger than TASK_FLOPS is summed over blocks of k, the stop flag checked between
-        # them: cancel then waits for one block, not a whole panel (0.5–0.9 s for 256 rows of an
-        # 8192² product on one core). B is packed once per panel either way, so efficiency holds.
-        kb = k if 2 * (r1 - r0) * (c1 - c0) * k <= TASK_FLOPS else max(
-            256, -(-TASK_FLOPS // (2 * (r1 - r0) * (c1 - c0) * 256)) * 256)
+        # A task bigger than TASK_FLOPS is summed over even blocks of k, the stop flag checked
+        # between them: cancel then waits for one block, not a whole task (0.4 s for 1024 rows ×
+        # 4096 columns of an 8192² product on one core). B is packed once per task either way.
+        blocks = -(-2 * (r1 - r0) * (c1 - c0) * k // TASK_FLOPS)  # as few blocks as keep each in TASK_FLOPS
+        kb = k if blocks <= 1 else max(256, _round_up(-(-k // blocks), 256))  # even blocks, multiples of 256
 
         def run(stop) -> bool:
             _matmul_panel(a[:, :kb], b[:kb], c)
@@ -172,15 +187,15 @@ def _matmul_progressive(inputs, params, granularity):
             tasks.append(task(first_idx, 0, shape["band"], p * shape["piece"], min(n, (p + 1) * shape["piece"])))
         for bi, idx in enumerate(np.ndindex(*batch)):
             rows = shape["first"] if bi == 0 and shape["pieces"] else shape["rest"]
-            tasks.extend(task(idx, r0, r1, 0, n) for r0, r1 in rows)
+            tasks.extend(task(idx, r0, r1, c0, c1) for r0, r1 in rows for c0, c1 in cols)
         return len(tasks)
 
     def units_before(bi: int) -> int:
         """Tasks before batch entry ``bi``'s full-width panels."""
         if bi == 0:
             return shape["pieces"]
-        return shape["pieces"] + len(shape["first"] if shape["pieces"] else shape["rest"]) + (bi - 1) * len(
-            shape["rest"])
+        return shape["pieces"] + split * (len(shape["first"] if shape["pieces"] else shape["rest"]) + (bi - 1) * len(
+            shape["rest"]))
 
     def panel_count(bi: int, r1: int) -> int:
         """Full-width panels of entry ``bi`` needed to have rows below ``r1``."""
@@ -195,22 +210,25 @@ def _matmul_progressive(inputs, params, granularity):
         r1, c1 = box[nb][1], box[nb + 1][1]
         if bi == 0 and shape["pieces"] and r1 <= shape["band"]:
             return -(-c1 // shape["piece"])
-        return units_before(bi) + panel_count(bi, r1)
+        return units_before(bi) + split * panel_count(bi, r1)
+
+    def rows_after(k: int) -> int:
+        """The (rows, -1) rows whole after the band and ``k`` full-width panels."""
+        first = shape["first"] if shape["pieces"] else shape["rest"]
+        if k <= len(first):
+            return first[k - 1][1] if k else shape["band"]
+        entries, extra = divmod(k - len(first), len(shape["rest"]))
+        return (1 + entries) * m + (shape["rest"][extra - 1][1] if extra else 0)
 
     def final(front: int) -> tuple:
-        """The staircase at ``front`` tasks: the band's pieces so far, then whole rows."""
+        """The staircase at ``front`` tasks: the band's pieces so far, then whole panels, then the
+        column pieces of the next panel done so far."""
         pieces = shape["pieces"]
         if front <= pieces:
             return ((shape["band"], min(n, front * shape["piece"])),) if front else ((0, None),)
-        done = front - pieces
-        first = shape["first"] if pieces else shape["rest"]
-        if done <= len(first):
-            rows = first[done - 1][1] if done else shape["band"]
-            return ((rows, None),)
-        done -= len(first)
-        entries, extra = divmod(done, len(shape["rest"])) if shape["rest"] else (0, 0)
-        rows = (1 + entries) * m + (shape["rest"][extra - 1][1] if extra else 0)
-        return ((rows, None),)
+        panels, extra = divmod(front - pieces, split)
+        whole = ((rows_after(panels), None),)
+        return whole + ((rows_after(panels + 1), cols[extra - 1][1]),) if extra else whole
 
     return Panels({"result": result}, nbatch * len(shape["rest"]), None, need, tasks=tasks, bind=bind,
                   rows=nbatch * m, final=final)

@@ -203,10 +203,12 @@ def test_wait_times_out_while_held(monkeypatch):
 def test_errors_surface_on_wait_and_result(monkeypatch):
     calls = []
     real = products._matmul_panel
+    monkeypatch.setattr(progressive, "PANEL_ROWS", 256)  # four panels of the 1024 rows, one a tile row
+    split = min(progressive.PANEL_THREADS, 2)  # each panel of 1024 columns is that many tasks
 
     def panel(a, b, out):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 2 * split + 1:
             raise ShapeError("matmul: injected failure in panel 3")
         real(a, b, out)
 
@@ -792,3 +794,38 @@ def test_an_inputs_display_frame_is_reduced_once_while_the_run_goes_on(monkeypat
     finally:
         gate.release.set()
     tl.result()
+
+
+@pytest.mark.parametrize("sa, sb, tile", [((2, 300, 64), (64, 1100), (64, 64)), ((700, 32), (32, 1300), (512, 512)),
+                                          ((3, 200, 16), (3, 16, 1024), (1, 1))])
+def test_the_matmul_staircase_is_what_its_tasks_have_written(monkeypatch, sa, sb, tile):
+    """Panels go in column pieces, one per thread (a band's pieces, then each panel's): what the
+    staircase says is final at every frontier is exactly what the tasks before it wrote."""
+    from opscope.compute.api import prepare
+    from opscope.compute.ops import products as prod
+    from opscope.compute.plans import Run
+
+    monkeypatch.setattr(progressive, "PANEL_ROWS", 128)
+    monkeypatch.setattr(progressive, "PANEL_THREADS", 2)
+    r = np.random.default_rng(3)
+    a, b = r.standard_normal(sa), r.standard_normal(sb)
+    prep = prepare("matmul", {"A": a, "B": b}, {})
+    panels = prod._matmul_progressive(prep.inputs, {}, "tile")
+    res = panels.outputs["result"]
+    res[...] = np.nan
+    run = Run("matmul", np, dict(prep.inputs), panels.outputs, {})
+    plan = compute.get_spec("matmul").plan(run, "tile", {"tile": tile})
+    total = panels.bind(plan)
+    assert total == len(panels.tasks)
+    rows = res.reshape(-1, res.shape[-1])
+    pieces = set()
+    for k in range(total + 1):
+        final = np.zeros(rows.shape, bool)
+        for r1, c1 in panels.staircase(k):
+            final[:r1, :(rows.shape[1] if c1 is None else c1)] = True
+        np.testing.assert_array_equal(final, ~np.isnan(rows), err_msg=f"at frontier {k} of {total}")
+        pieces.update(len(st) for st in [panels.staircase(k)])
+        if k < total:
+            assert panels.tasks[k](threading.Event()) is not False
+    np.testing.assert_allclose(res, a @ b, rtol=1e-12, atol=1e-12)
+    assert 2 in pieces  # a panel half done: whole rows above, its first column piece
