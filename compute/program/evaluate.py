@@ -193,7 +193,12 @@ class Evaluator:
             args = [(value_of or self._value)(a) for a in node.args[:fn.tensors]]
             out = self.builtin(fn, args, lits)
             if args and all(is_number(a) for a in args):
-                return float(out)
+                # A number stays a number (weak in numpy's promotion); a tensor made of numbers
+                # (``reshape(0, 1)``: its shape says so, for the dtype walk's 0-d stand-ins too) is
+                # of the program's dtype.
+                if tuple(self.analysis.shapes.get(node, ())) == ():
+                    return float(out)
+                return np.asarray(out, dtype=self.dtype)
             return out
         bound = self.analysis.calls[node]
         inputs = self.op_inputs(bound)

@@ -186,3 +186,17 @@ def test_expand_dims_matches_numpy(x, data):
     np.testing.assert_array_equal(out, np.expand_dims(x, axis))
     with pytest.raises(compute.ShapeError, match="out of range"):
         compute.check_program(f"y = expand_dims(x, {x.ndim + 2})", {"x": x.shape})
+
+
+@pytest.mark.parametrize("text, want", [("reshape(0, 1)", [0.0]), ("y = expand_dims(3, 0) * 2", [6.0]),
+                                        ("y = reshape(2.5, (1, 1)) + 1", [[3.5]]), ("y = transpose(2) + 1", 3.0)])
+def test_a_built_in_that_makes_a_tensor_of_numbers_gives_one_of_the_programs_dtype(text, want):
+    """Found by the parser fuzz: ``reshape(0, 1)`` raised numpy's TypeError (a number's function
+    was turned into a float whatever its shape). Streamed, progressive or not, it is the same."""
+    r = compute.run_program(text, {})
+    np.testing.assert_array_equal(r["result"], np.asarray(want))
+    assert r["result"].dtype == r.dtype
+    for progressive in (False, True):
+        got = compute.stream_program(text, {}, progressive=progressive).result()["result"]
+        assert got.dtype == r.dtype and got.shape == np.shape(want)
+        np.testing.assert_array_equal(got, want)
