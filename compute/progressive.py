@@ -2,10 +2,9 @@
 
 ``stream_op(..., progressive=True)`` returns a :class:`ProgressiveTimeline` before the output is
 computed. Worker threads compute it in *panels* large enough to keep BLAS efficient (row panels
-of 1024 rows in column pieces for matmul, chunks of query rows for attention; ARCHITECTURE.md
-§2 and §9) and
-publish each finished panel. The plan's steps are finer than the panels (a 512² tile, one
-element): a step is available once everything it reveals lies in finished panels.
+of 1024 rows in column pieces for matmul, chunks of query rows for attention; ARCHITECTURE.md §2
+and §9) and publish each finished panel. The plan's steps are finer than the panels (a 512² tile,
+one element): a step is available once everything it reveals lies in finished panels.
 
 The contract between an operation and this module is :class:`Panels`: the operation allocates its
 outputs and describes its work as *units* counted from the start, either as a generator that
@@ -282,7 +281,8 @@ class _DisplayCopy:
 class LinkedStop(threading.Event):
     """A run's own stop flag that also reads as set once ``parent`` is set (a caller's cancel
     flag, such as a program run's for a product inside one of its lines). Setting it, as the
-    run's cancel and its finalizer do, leaves ``parent`` as it is."""
+    run's cancel and its finalizer do, leaves ``parent`` as it is. Only :meth:`is_set` reads the
+    parent (the workers poll it between panels; nothing waits on the flag)."""
 
     def __init__(self, parent: threading.Event):
         super().__init__()

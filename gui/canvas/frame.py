@@ -186,10 +186,7 @@ def warm_input_frames(tl, max_shape) -> None:
     of the GUI thread's ~90 ms first open on these block means (X, W1, W2 and the projections).
     Inputs never change during a run, so their frames are the same at every step."""
     mh, mw = (int(m) for m in max_shape)
-    for name in tl.input_names:
-        try:
-            shape = tuple(tl.shape(name))
-        except Exception:  # noqa: BLE001 - a parameter, not a tensor
-            continue
+    for name in tl.input_names:  # a program's scalar parameters among them have the shape ()
+        shape = tuple(tl.shape(name))
         if len(shape) >= 2 and (shape[-2] > mh or shape[-1] > mw):
             tl.tensor_at(name, 0, lead=(0,) * (len(shape) - 2), max_shape=(mh, mw))
