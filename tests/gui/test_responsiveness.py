@@ -372,6 +372,7 @@ def test_heartbeat_while_a_progressive_run_is_computed_played_scrubbed_and_cance
     from opscope.compute.ops import products
 
     release, reached = threading.Event(), threading.Event()
+    edited = threading.Event()  # the last panel waits for the edit: the run is still in flight then
     calls = [0]
     real = products._matmul_panel
 
@@ -380,6 +381,9 @@ def test_heartbeat_while_a_progressive_run_is_computed_played_scrubbed_and_cance
         if calls[0] == 6:
             reached.set()
             release.wait(60)
+        base = out.base  # the result, when this call writes a piece of it (not a k-block's sum)
+        if base is not None and (out.ctypes.data - base.ctypes.data) // base.strides[0] + len(out) >= len(base):
+            edited.wait(60)
         real(a, b, out)
 
     monkeypatch.setattr(products, "_matmul_panel", gated)
@@ -413,6 +417,7 @@ def test_heartbeat_while_a_progressive_run_is_computed_played_scrubbed_and_cance
         # granularity would take the one stage step instead of streaming tiles.
         w.document.set_options(tile=N // 32)
         assert tl.cancelled
+        edited.set()
         qtbot.waitUntil(lambda: w.timeline is not tl and w.current_step >= 2, timeout=60000)
         qtbot.wait(300)
         assert w.cancel_run()  # Esc / Cancel on the new run
@@ -420,6 +425,7 @@ def test_heartbeat_while_a_progressive_run_is_computed_played_scrubbed_and_cance
         qtbot.wait(100)
     finally:
         release.set()
+        edited.set()
         hb.stop()
     print(hb.report())
     hb.check()
