@@ -17,6 +17,7 @@ def _reference(a):
 @pytest.mark.parametrize("shape", [(7,), (5, 9), (3, 4, 6), (2, 1, 3, 5)])
 def test_finite_range_is_the_min_and_max_of_the_finite_values_block_by_block(monkeypatch, dtype, shape):
     monkeypatch.setattr(timeline, "FINITE_BLOCK_ELEMENTS", 7)  # several blocks, a ragged last one
+    monkeypatch.setattr(timeline, "MINMAX_BLOCK_ELEMENTS", 5)  # the min and max block by block too
     r = np.random.default_rng(hash(shape) % 2**32)
     a = r.standard_normal(shape).astype(dtype)
     assert finite_range(np, a) == _reference(a)
