@@ -16,7 +16,7 @@ from opscope.gui.editor.file_drop import dropped_tensor_file
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
-from .widgets import count_text, shape_text
+from .widgets import NameTabBar, count_text, shape_text
 
 __all__ = ["HeldInput", "InputsPanel", "placeholder_input"]
 
@@ -124,6 +124,7 @@ class InputsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.tabs = QTabWidget()
+        self.tabs.setTabBar(NameTabBar())  # W_q, not "W q"
         self.tabs.setDocumentMode(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)

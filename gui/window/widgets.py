@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QSizePolicy,
     QStatusBar,
+    QTabBar,
     QToolButton,
     QVBoxLayout,
 )
@@ -183,6 +184,17 @@ class ProjectorFonts:
 
 # ----------------------------------------------------------------------------------------------
 # the texts
+class NameTabBar(QTabBar):
+    """Tabs that show a tensor name's underscores: Fusion sizes a tab to the text's height and
+    clips what lies below the baseline, so ``W_q`` read as "W q" (one name the programs spell
+    with the underscore). Each tab is taller by the font's descent."""
+
+    def tabSizeHint(self, index: int):  # noqa: N802 - Qt API
+        size = super().tabSizeHint(index)
+        size.setHeight(size.height() + self.fontMetrics().descent())
+        return size
+
+
 def shape_text(shape) -> str:
     """``(4, 3)`` → ``"4×3"``; ``(3,)`` → ``"3"``; ``()`` → ``"scalar"``."""
     shape = tuple(int(s) for s in shape)

@@ -417,3 +417,28 @@ def test_ctrl_c_quits_the_app_cleanly_and_saves_its_settings():
     assert not autosave.exists()  # a clean exit deletes its autosave
     assert (home / SETTINGS_FILE).is_file()  # and remembers the window
     assert open_settings().value("playback/speed") is not None
+
+
+def test_the_inputs_tabs_show_the_underscore_of_a_name(make_window, qtbot):
+    """The transformer lesson's Inputs tabs read "W q 4×4": Fusion clipped the underscore below
+    the baseline. The tab of W_q must draw more ink than the same tab titled "W q"."""
+    from opscope.gui.window.widgets import NameTabBar
+    from PySide6.QtGui import QColor
+
+    w = make_window(lesson="transformer_post_ln", autoplay=False)
+    qtbot.waitUntil(w.is_idle, timeout=15000)
+    bar = w.inputs_panel.tabs.tabBar()
+    assert isinstance(bar, NameTabBar)
+    i = next(k for k in range(bar.count()) if bar.tabText(k).startswith("W_q"))
+    title = bar.tabText(i)
+
+    def ink(text):  # pixels darker than the tab of tab i titled ``text``: its letters (antialiased)
+        bar.setTabText(i, text)
+        qtbot.wait(20)
+        img = bar.grab(bar.tabRect(i)).toImage()
+        return sum(QColor(img.pixel(x, y)).lightness() < 180 for x in range(img.width()) for y in range(img.height()))
+
+    try:
+        assert ink(title) > ink(title.replace("_", " ")) + 2  # the underscore's line is drawn
+    finally:
+        bar.setTabText(i, title)
