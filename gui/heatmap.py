@@ -149,9 +149,27 @@ def as_2d(values) -> np.ndarray:
     return a
 
 
+#: Steps of an index axis's labels, per power of ten: 1, 2, 5, 10, 20, 50, …
+_NICE_STEPS = (1, 2, 5)
+
+
+def index_tick_step(span: float, pixels: float, label_px: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, … index steps at which labels ``label_px`` wide (or
+    tall) do not touch along an axis of ``pixels`` showing ``span`` indices."""
+    need = span * label_px / max(pixels, 1.0)
+    scale = 1
+    while True:
+        for step in _NICE_STEPS:
+            if step * scale >= need:
+                return step * scale
+        scale *= 10
+
+
 class IndexAxis(pg.AxisItem):
     """An axis of row or column indices: integer ticks only, none outside 0 … count-1, and as
-    sparse as the pixels require (pyqtgraph's default would print 0.5 steps on a 4×4 matrix)."""
+    sparse as their labels require: pyqtgraph's default would print 0.5 steps on a 4×4 matrix,
+    and on a 4096-column slice a few hundred pixels wide it printed "100020003000", the labels
+    run together (it spaces ticks by a fixed pixel density, not by their text's width)."""
 
     def __init__(self, orientation: str):
         super().__init__(orientation)
@@ -161,8 +179,12 @@ class IndexAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
-        levels = [(sp, off) for sp, off in super().tickSpacing(minVal, maxVal, size) if sp >= 1]
-        return levels or [(1.0, 0.0)]
+        fm = QFontMetrics(AXIS_FONT)
+        if self.orientation in ("top", "bottom"):  # the widest label and a space on either side
+            label = fm.horizontalAdvance("8" * len(str(max(self.count - 1, 0)))) + fm.horizontalAdvance("  ")
+        else:
+            label = fm.height() * 1.4
+        return [(float(index_tick_step(maxVal - minVal, size, label)), 0.0)]
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
         out = []

@@ -238,3 +238,25 @@ def test_a_narrow_slice_keeps_its_index_in_the_short_title(view, qtbot):
     view.resize(70, 200)
     qtbot.wait(5)
     assert view._title.text() == "<b>A</b>[1]"
+
+
+def test_index_axis_labels_never_run_together(qtbot):
+    """On a 4096-column slice a few hundred pixels wide the top axis printed "100020003000"."""
+    from opscope.gui.heatmap import AXIS_FONT, IndexAxis, index_tick_step
+    from PySide6.QtGui import QFontMetrics
+
+    assert index_tick_step(3, 200, 20) == 1  # a 4×4 matrix: every index
+    assert index_tick_step(4095, 140, 40) == 2000
+    assert index_tick_step(99, 400, 30) == 10
+    fm = QFontMetrics(AXIS_FONT)
+    for orientation, count, pixels in (("top", 4096, 140), ("top", 4096, 600), ("left", 4096, 120), ("top", 8, 300)):
+        axis = IndexAxis(orientation)
+        axis.count = count
+        (spacing, ticks), = axis.tickValues(-0.5, count - 0.5, pixels)
+        px = spacing * pixels / count
+        label = (fm.horizontalAdvance(str(count - 1)) if orientation == "top" else fm.height())
+        assert px > label, (orientation, count, pixels, spacing)  # room between neighbours
+        assert ticks and all(float(t).is_integer() and 0 <= t < count for t in ticks)
+    axis = IndexAxis("top")
+    axis.count = 8
+    assert axis.tickValues(-0.5, 7.5, 300)[0][1] == list(range(8))
