@@ -31,12 +31,10 @@ _UFUNCS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide,
 #: Operators that have a registered operation, used for a whole line's stream (see .timeline).
 ENGINE_OPS = {"@": "matmul", "+": "add", "*": "hadamard"}
 #: A product inside a line (``relu(h @ W1 + c1)``) of at least this many flops is computed by the
-#: engine's progressive panels when the evaluator can be stopped, so a cancel stops it within a
-#: panel's k-block (~0.1 s) instead of waiting for the whole product (0.3–0.5 s at 4096 × 1024 ×
-#: 4096 here). Below it, one BLAS call is quicker to finish than to split.
+#: engine's progressive panels when the evaluator can be stopped, so a cancel stops it within one
+#: of its tasks (≤ ``products.TASK_FLOPS``) instead of waiting for the whole product (0.3–0.5 s
+#: at 4096 × 1024 × 4096 here). Below it, one BLAS call is quicker to finish than to split.
 STOPPABLE_MATMUL_FLOPS = 2 * 10**9
-#: How often a stoppable product looks at the stop flag while its panels run (s).
-STOP_POLL_S = 0.02
 
 
 def is_number(v) -> bool:
@@ -229,10 +227,9 @@ class Evaluator:
         """The engine's product by its progressive panels (the numbers of a streamed matmul line),
         given up within one panel's k-block once ``stop`` is set (its workers read it)."""
         tl = stream_op("matmul", inputs, granularity="stage", progressive=True, stop=self.stop)
-        while not tl.wait(None, timeout=STOP_POLL_S):
-            if self.stop.is_set():
-                tl.cancel()
-                raise CancelledRunError(f"line {self.line}: cancelled inside its product")
+        if not tl.wait():  # False: its workers saw the stop flag (an error is raised by wait)
+            tl.cancel()  # joins them
+            raise CancelledRunError(f"line {self.line}: cancelled inside its product")
         self.notices.extend(f"{self.line}: {n}" for n in tl.notices)
         return tl.result()["result"]
 
